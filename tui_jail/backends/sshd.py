@@ -1,0 +1,199 @@
+"""sshd, asked directly: `sshd -t` and `sshd -T -C` on a candidate config, and a gentle reload.
+
+OpenSSH is the authority on what its config means, so preflight and verification ask it instead
+of re-implementing Match evaluation. Under `--root DIR` the config is tested as a temporary copy
+whose Include patterns point into an overlay of DIR's included files (inlining the includes
+would change Match scoping), with the plan's pending changes laid over it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import posixpath
+import re
+import shutil
+import signal
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import sh
+
+from tui_jail.backends.sshd_config import SSHD_CONFIG, SSHD_DIR, parse_lines
+from tui_jail.system import SystemRoot
+
+SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
+_INCLUDE_LINE = re.compile(r"^(\s*Include\s+)(.*)$", re.I | re.M)
+
+
+class SshdError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Connection:
+    """The five attributes `sshd -T -C` needs; leaving one out makes its criterion silently false."""
+
+    user: str
+    addr: str
+    host: str = "localhost"
+    laddr: str = "127.0.0.1"
+    lport: int = 22
+
+    def spec(self) -> str:
+        return f"user={self.user},addr={self.addr},host={self.host},laddr={self.laddr},lport={self.lport}"
+
+
+def _rewrite_includes(text: str, prefix: str) -> str:
+    def repl(match: re.Match[str]) -> str:
+        args = [arg if arg.startswith("/") else posixpath.join(SSHD_DIR, arg) for arg in match.group(2).split()]
+        return match.group(1) + " ".join(prefix + arg for arg in args)
+
+    return _INCLUDE_LINE.sub(repl, text)
+
+
+@contextlib.contextmanager
+def candidate_config(system: SystemRoot, overrides: Mapping[str, str | None] | None = None) -> Iterator[Path]:
+    """A temporary sshd_config equal to DIR's, with `overrides` (in-root path → content, None to
+    delete) applied to the main file and the included files. Yields the main file's path."""
+    overrides = dict(overrides or {})
+    with tempfile.TemporaryDirectory(prefix="tui-jail-sshd-") as tmp:
+        overlay = Path(tmp) / "root"
+        main_text = overrides.get(SSHD_CONFIG, system.read_text(SSHD_CONFIG))
+        if main_text is None:
+            raise SshdError(f"no {SSHD_CONFIG} under {system.root}")
+        included: dict[str, str | None] = {}
+        for pattern in _all_include_patterns(system, main_text, overrides):
+            for path in system.glob(pattern):
+                included[path] = system.read_text(path)
+        for path, content in overrides.items():
+            if path != SSHD_CONFIG:
+                included[path] = content
+        for path, content in included.items():
+            if content is None:
+                continue
+            target = overlay / path.lstrip("/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(_rewrite_includes(content, str(overlay)), encoding="utf-8")
+        main = overlay / SSHD_CONFIG.lstrip("/")
+        main.parent.mkdir(parents=True, exist_ok=True)
+        main.write_text(_rewrite_includes(main_text, str(overlay)) + _host_key_lines(system, main_text, Path(tmp)),
+                        encoding="utf-8")
+        yield main
+
+
+def _all_include_patterns(system: SystemRoot, main_text: str, overrides: Mapping[str, str | None]) -> list[str]:
+    patterns: list[str] = []
+    queue = [main_text]
+    seen: set[str] = set()
+    while queue:
+        for line in parse_lines(queue.pop(), SSHD_CONFIG):
+            if line.keyword != "include":
+                continue
+            for arg in line.args:
+                pattern = arg if arg.startswith("/") else posixpath.join(SSHD_DIR, arg)
+                if pattern in seen:
+                    continue
+                seen.add(pattern)
+                patterns.append(pattern)
+                for path in system.glob(pattern):
+                    text = overrides.get(path, system.read_text(path))
+                    if text:
+                        queue.append(text)
+    return patterns
+
+
+def _host_key_lines(system: SystemRoot, main_text: str, tmp: Path) -> str:
+    """sshd -t refuses to run without host keys. Use DIR's own keys when the config names none (the
+    defaults would be the real host's); make a throwaway one when DIR has none at all."""
+    if any(line.keyword == "hostkey" for line in parse_lines(main_text, SSHD_CONFIG)):
+        return ""
+    keys = [str(system.host(p)) for p in system.glob(f"{SSHD_DIR}/ssh_host_*_key")]
+    if not keys:
+        key = tmp / "ssh_host_ed25519_key"
+        sh.Command("ssh-keygen")("-q", "-t", "ed25519", "-N", "", "-f", str(key))
+        keys = [str(key)]
+    # appended after everything: a HostKey inside a trailing Match block is an error, so reset first
+    return "\nMatch all\n" + "".join(f"HostKey {k}\n" for k in keys)
+
+
+# sshd refuses even -t/-T without its privilege-separation dir, which only exists while the
+# service runs (systemd's RuntimeDirectory). Rather than create it on the host, run sshd in a
+# private mount namespace with a scratch /run. The script is constant; arguments pass as "$@".
+_WITH_PRIVSEP_DIR = 'mount -t tmpfs -o size=64k,mode=0755 tmpfs /run && mkdir -m 0755 /run/sshd && exec "$@"'
+
+
+def _sshd(*args: str) -> str:
+    if Path("/run/sshd").is_dir():
+        return str(sh.Command(SSHD)(*args))
+    return str(sh.Command("unshare")("-m", "--propagation", "private", "sh", "-c", _WITH_PRIVSEP_DIR, "sh", SSHD, *args))
+
+
+def check_config(config: Path) -> tuple[bool, str]:
+    """`sshd -t -f config`: (passed, sshd's own message)."""
+    try:
+        _sshd("-t", "-f", str(config))
+    except sh.ErrorReturnCode as exc:
+        return False, _message(exc)
+    return True, ""
+
+
+def effective_config(config: Path, connection: Connection) -> dict[str, str]:
+    """`sshd -T -C …`: the settings a hypothetical connection would get (keyword → value)."""
+    try:
+        out = _sshd("-T", "-f", str(config), "-C", connection.spec())
+    except sh.ErrorReturnCode as exc:
+        raise SshdError(_message(exc)) from None
+    settings: dict[str, str] = {}
+    for line in out.splitlines():
+        keyword, _, value = line.partition(" ")
+        settings.setdefault(keyword.lower(), value)
+    return settings
+
+
+def _message(exc: sh.ErrorReturnCode) -> str:
+    text = (exc.stderr or b"").decode(errors="replace").strip() or (exc.stdout or b"").decode(errors="replace").strip()
+    return " ".join(text.splitlines()[-3:]) or f"sshd exited with {exc.exit_code}"
+
+
+# --- the running daemon ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunningSshd:
+    pid: int
+    started: float  # seconds since the epoch
+
+
+def running_sshd(system: SystemRoot, pidfile: str = "/run/sshd.pid") -> RunningSshd | None:
+    """The listening sshd of DIR, found through its PidFile (checked to really be an sshd)."""
+    text = system.read_text(pidfile)
+    if not text or not text.strip().isdigit():
+        return None
+    pid = int(text.strip())
+    try:
+        comm = Path(f"/proc/{pid}/comm").read_text().strip()
+        started = os.stat(f"/proc/{pid}").st_mtime
+    except OSError:
+        return None
+    return RunningSshd(pid, started) if comm == "sshd" else None
+
+
+def reload_sshd(system: SystemRoot, pidfile: str = "/run/sshd.pid") -> str:
+    """Reload only after `sshd -t` passes on the config as installed; never restart (a failed restart
+    leaves no listener). Returns what was done, for the journal."""
+    config = system.host(SSHD_CONFIG)
+    with candidate_config(system) as candidate:
+        ok, message = check_config(candidate)
+    if not ok:
+        raise SshdError(f"sshd -t rejects {config}, not reloading: {message}")
+    daemon = running_sshd(system, pidfile)
+    if daemon is None:
+        return "sshd is not running: nothing to reload"
+    if str(system.root) == "/" and Path("/run/systemd/system").is_dir():
+        sh.Command("systemctl")("reload", "ssh")
+        return "systemctl reload ssh"
+    os.kill(daemon.pid, signal.SIGHUP)
+    return f"SIGHUP to sshd pid {daemon.pid}"

@@ -1,0 +1,75 @@
+"""The `tui-jail` command: the wizard by default, or one of the plain commands beneath it.
+
+Parses arguments, dispatches to `tui_jail.commands.<name>`, and turns every expected failure into
+one line on stderr with exit 1 (argparse's usage errors exit 2). No traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from pathlib import Path
+
+from tui_jail.commands import COMMAND_MODULES
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tui-jail",
+        description=(
+            "Build chroot jails (SFTP-only and exec jails) without locking yourself out. "
+            "With no command, start the wizard."
+        ),
+        epilog="Exit codes: 0 success, 1 refused (reason on stderr), 2 usage error.",
+    )
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--root", metavar="DIR", type=Path, default=None,
+                       help="the system root to work on, as if it were / (default: /)")
+    where.add_argument("--sandbox", action="store_true",
+                       help="work on a throwaway root with a realistic /etc (safe to try everything)")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(f"tui_jail.commands.{name}")
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command is None:
+            from tui_jail.commands import wizard
+
+            return wizard.run(args)
+        return int(args.handler(args))
+    except KeyboardInterrupt:
+        print("tui-jail: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+    except Exception as exc:  # noqa: BLE001 — the last line of defence: one line, never a traceback
+        return _report(exc)
+
+
+def _report(exc: Exception) -> int:
+    from tui_jail.errors import Refused
+    from tui_jail.plan import PlanError
+    from tui_jail.presets import UnknownPreset
+    from tui_jail.spec import SpecError
+    from tui_jail.yamlio import YamlError
+
+    if os.environ.get("TUI_JAIL_DEBUG"):
+        raise exc
+    expected = (Refused, SpecError, PlanError, UnknownPreset, YamlError)
+    message = str(exc.args[0]) if isinstance(exc, UnknownPreset) and exc.args else str(exc)
+    if not isinstance(exc, expected):
+        message = f"internal error: {type(exc).__name__}: {exc} (set TUI_JAIL_DEBUG=1 for the traceback)"
+    print(f"tui-jail: {message}", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""Pieces every command shares: the spec arguments, --root, JSON output, one-line refusals."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from tui_jail.spec import Spec, load_spec_file, parse_spec
+
+
+def add_root(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--root", metavar="DIR", type=Path, default=Path("/"),
+        help="the system root to read and change, as if it were / (default: /)",
+    )
+
+
+def add_spec_source(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--preset", metavar="NAME", help="start from a shipped preset (see `tui-jail presets`)")
+    group.add_argument("--spec", metavar="FILE", type=Path, help="a spec YAML file (e.g. an edited preset)")
+
+
+def add_json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
+
+def load_spec(args: argparse.Namespace) -> Spec:
+    if args.spec is not None:
+        return load_spec_file(args.spec)
+    from tui_jail.presets import preset_document
+
+    return parse_spec(preset_document(args.preset))
+
+
+def print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+def refuse(message: str) -> int:
+    print(f"tui-jail: {message}", file=sys.stderr)
+    return 1

@@ -1,0 +1,31 @@
+"""`tui-jail plan`: the diffs and the mount tree a spec would produce. Writes nothing."""
+
+from __future__ import annotations
+
+import argparse
+
+from tui_jail.commands.common import add_json, add_root, add_spec_source, load_spec, print_json
+from tui_jail.plan import make_plan
+from tui_jail.render import print_plan
+from tui_jail.system import SystemRoot
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "plan", help="show the diffs and mount tree a spec would produce (writes nothing)",
+        description="Show every file diff, path, mount and the mount tree the spec would produce. Writes nothing.",
+    )
+    add_spec_source(parser)
+    add_root(parser)
+    add_json(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    spec = load_spec(args)
+    plan = make_plan(spec, SystemRoot(args.root))
+    if args.json:
+        print_json(plan.to_json())
+    else:
+        print_plan(plan)
+    return 0

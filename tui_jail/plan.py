@@ -1,0 +1,450 @@
+"""The plan: spec + the current system → every change, as data. Reads, never writes.
+
+One function (`make_plan`, and `plan_removal` for taking a jail down) serves the CLI and the
+wizard alike. The plan holds the desired content of every file it touches (with unified diffs),
+the directories, device nodes and mounts to create, the mount tree as seen from inside the jail,
+and warnings. The plan of an already-applied spec has no changes.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import posixpath
+import stat
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from tui_jail.backends import fstab, sshd_config
+from tui_jail.backends.mountinfo import MountEntry
+from tui_jail.spec import DEVICES, Mount, Spec
+from tui_jail.system import SystemRoot
+from tui_jail.yamlio import dump_yaml
+
+STATE_DIR = "/var/lib/tui-jail"
+JAILS_DIR = f"{STATE_DIR}/jails"
+
+
+def jail_state_path(name: str) -> str:
+    """Where an applied jail's spec is kept (read by `exec`, `verify`, `remove`)."""
+    return f"{JAILS_DIR}/{name}.yaml"
+
+
+class PlanError(ValueError):
+    """The spec cannot be planned against this system (a symlinked jail root, a missing user…)."""
+
+
+@dataclass(frozen=True)
+class FileChange:
+    path: str  # as seen inside the root
+    before: str | None  # None: the file does not exist
+    after: str | None  # None: the file is deleted
+    mode: int = 0o644  # for a new file; an existing file keeps its mode and owner
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+    def diff(self) -> str:
+        if not self.changed:
+            return ""
+        before = (self.before or "").splitlines(keepends=True)
+        after = (self.after or "").splitlines(keepends=True)
+        lines = difflib.unified_diff(
+            before,
+            after,
+            fromfile="/dev/null" if self.before is None else f"a{self.path}",
+            tofile="/dev/null" if self.after is None else f"b{self.path}",
+        )
+        return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
+
+
+@dataclass(frozen=True)
+class PathStep:
+    """A directory, empty file (a mount point for a file bind) or device node under the jail."""
+
+    path: str
+    kind: Literal["dir", "file", "device"]
+    mode: int
+    uid: int = 0
+    gid: int = 0
+    device: tuple[int, int] | None = None  # (major, minor) for kind == "device"
+    action: Literal["create", "fix", "none"] = "create"  # fix: chown/chmod an existing one
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class MountStep:
+    source: str  # host path, as seen inside the root
+    target: str  # host path of the mount point, as seen inside the root
+    readonly: bool
+    persist: bool
+    action: Literal["mount", "remount", "none"]
+
+    @property
+    def jail_path(self) -> str:
+        return self.target
+
+
+@dataclass
+class Plan:
+    name: str
+    kind: str
+    root: str  # the jail root
+    removal: bool = False
+    files: list[FileChange] = field(default_factory=list)
+    paths: list[PathStep] = field(default_factory=list)
+    mounts: list[MountStep] = field(default_factory=list)
+    unmounts: list[str] = field(default_factory=list)  # targets to unmount, in order (removal)
+    skipped: list[str] = field(default_factory=list)  # optional mounts whose source is absent
+    warnings: list[str] = field(default_factory=list)
+    tree: str = ""
+
+    @property
+    def changed_files(self) -> list[FileChange]:
+        return [f for f in self.files if f.changed]
+
+    @property
+    def path_changes(self) -> list[PathStep]:
+        return [p for p in self.paths if p.action != "none"]
+
+    @property
+    def mount_changes(self) -> list[MountStep]:
+        return [m for m in self.mounts if m.action != "none"]
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.changed_files or self.path_changes or self.mount_changes or self.unmounts)
+
+    def summary(self) -> str:
+        files = len(self.changed_files)
+        mounts = len(self.mount_changes)
+        paths = len(self.path_changes)
+        if not self.has_changes:
+            return "no changes: the system already matches the spec"
+        parts = [f"{files} file{'s' * (files != 1)}", f"{mounts} mount{'s' * (mounts != 1)}"]
+        parts.append(f"{paths} path{'s' * (paths != 1)}")
+        if self.unmounts:
+            parts.append(f"{len(self.unmounts)} unmount{'s' * (len(self.unmounts) != 1)}")
+        return "changes: " + ", ".join(parts)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["files"] = [
+            {"path": f.path, "changed": f.changed, "exists": f.before is not None, "deleted": f.after is None,
+             "mode": oct(f.mode), "diff": f.diff()}
+            for f in self.files
+        ]
+        data["paths"] = [{**asdict(p), "mode": oct(p.mode)} for p in self.paths]
+        data["has_changes"] = self.has_changes
+        data["summary"] = self.summary()
+        return data
+
+
+# --- planning --------------------------------------------------------------------------------------
+
+
+def make_plan(spec: Spec, system: SystemRoot) -> Plan:
+    plan = Plan(name=spec.name, kind=spec.kind, root=spec.root)
+    live = system.mounts()
+    mounts = _expand_mounts(spec, system, plan)
+    plan.paths = _plan_paths(spec, system, mounts, live)
+    plan.mounts = [_mount_step(spec, system, mount, live) for mount in mounts]
+    plan.files = _plan_files(spec, system, mounts, plan)
+    plan.tree = render_tree(spec, plan)
+    return plan
+
+
+def _expand_mounts(spec: Spec, system: SystemRoot, plan: Plan) -> list[Mount]:
+    """`children: true` becomes one mount per entry; absent optional sources are skipped.
+    Sorted so a parent is mounted before anything inside it."""
+    out: list[Mount] = []
+    for mount in spec.mounts:
+        exists = system.stat(mount.source) is not None
+        if not exists and mount.optional:
+            plan.skipped.append(f"{mount.source} (optional, not on this host)")
+            continue
+        if not mount.children:
+            out.append(mount)
+            continue
+        entries = system.listdir(mount.source)
+        if entries is None:
+            raise PlanError(f"mounts: {mount.source} does not exist or is not a directory (children: true)")
+        for entry in entries:
+            if entry in mount.exclude:
+                continue
+            out.append(
+                Mount(
+                    source=posixpath.join(mount.source, entry),
+                    target=posixpath.join(mount.target, entry),
+                    readonly=mount.readonly,
+                    persist=mount.persist,
+                )
+            )
+    return sorted(out, key=lambda m: m.target.count("/"))
+
+
+def _mount_step(spec: Spec, system: SystemRoot, mount: Mount, live: dict[str, MountEntry]) -> MountStep:
+    target = spec.jail_path(mount.target)
+    entry = live.get(target)
+    action: Literal["mount", "remount", "none"] = "mount"
+    if entry is not None and _same_object(system, mount.source, target):
+        action = "none" if entry.readonly == mount.readonly else "remount"
+    return MountStep(mount.source, target, mount.readonly, mount.persist, action)
+
+
+def _same_object(system: SystemRoot, source: str, target: str) -> bool:
+    a, b = system.stat(source), system.stat(target)
+    return a is not None and b is not None and (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+def _plan_paths(spec: Spec, system: SystemRoot, mounts: list[Mount], live: dict[str, MountEntry]) -> list[PathStep]:
+    steps: dict[str, PathStep] = {}
+
+    def want(path: str, kind: Literal["dir", "file", "device"], mode: int, uid: int = 0, gid: int = 0,
+             device: tuple[int, int] | None = None, reason: str = "") -> None:
+        if path in steps:
+            return
+        for parent in _parents_within(spec.root, path):
+            want(parent, "dir", 0o755, reason="parent")
+        steps[path] = _path_step(system, path, kind, mode, uid, gid, device, reason, mounted=path in live)
+
+    _root_chain(spec, system, steps)
+    for mount in mounts:
+        source = system.stat(mount.source)
+        kind: Literal["dir", "file"] = "file" if source is not None and not stat.S_ISDIR(source.st_mode) else "dir"
+        want(spec.jail_path(mount.target), kind, 0o755 if kind == "dir" else 0o644, reason="mount point")
+    if spec.devices:
+        want(spec.jail_path("dev"), "dir", 0o755)
+        for name in spec.devices:
+            major, minor, mode = DEVICES[name]
+            want(spec.jail_path(f"dev/{name}"), "device", mode, device=(major, minor), reason="device")
+    if spec.exec is not None:
+        settings = spec.exec
+        if settings.proc is not None:
+            want(spec.jail_path("proc"), "dir", 0o555, reason="procfs mount point")
+        if settings.per_run_tmp:
+            want(spec.jail_path("tmp"), "dir", 0o1777, reason="per-run tmp mount point")
+        for mask in settings.masks:
+            want(spec.jail_path(mask), "file", 0o644, reason="masked with /dev/null")
+        if settings.workdir is not None:
+            account = system.accounts.get(settings.user)
+            if account is None:
+                raise PlanError(f"exec.user: no user {settings.user!r} in {system.host('/etc/passwd')}")
+            want(spec.jail_path(settings.workdir), "dir", 0o755, account.uid, account.gid, reason="workdir")
+        for copy in settings.copies:
+            for parent in _parents_within(spec.root, spec.jail_path(copy.lstrip("/"))):
+                want(parent, "dir", 0o755, reason="parent")
+    _refuse_writes_through_mounts(spec, mounts, steps)
+    return list(steps.values())
+
+
+def _refuse_writes_through_mounts(spec: Spec, mounts: list[Mount], steps: dict[str, PathStep]) -> None:
+    """Creating a path below a bind target would create it in the host directory bound there."""
+    targets = [spec.jail_path(m.target) for m in mounts]
+    for step in steps.values():
+        if step.action == "none":
+            continue
+        for target in targets:
+            if step.path.startswith(target + "/"):
+                raise PlanError(
+                    f"{step.path} would be created inside the bind mount at {target}, that is in the "
+                    f"host's {next(m.source for m in mounts if spec.jail_path(m.target) == target)}; "
+                    "create it there first or choose another target"
+                )
+
+
+def _root_chain(spec: Spec, system: SystemRoot, steps: dict[str, PathStep]) -> None:
+    """Every component of the jail root: a real directory, uid 0, not group/world writable —
+    what sshd's safely_chroot demands at login time, and what nothing else checks earlier."""
+    path = ""
+    for part in spec.root.strip("/").split("/"):
+        path += "/" + part
+        st = system.lstat(path)
+        if st is not None and stat.S_ISLNK(st.st_mode):
+            raise PlanError(f"root: {path} is a symlink; a jail root must not pass through symlinks")
+        if st is not None and not stat.S_ISDIR(st.st_mode):
+            raise PlanError(f"root: {path} exists and is not a directory")
+        if st is None:
+            steps[path] = PathStep(path, "dir", 0o755, reason="jail root chain")
+        elif st.st_uid != 0 or st.st_mode & 0o022:
+            steps[path] = PathStep(
+                path, "dir", stat.S_IMODE(st.st_mode) & ~0o022, 0, st.st_gid if st.st_uid == 0 else 0,
+                action="fix", reason="sshd needs root-owned, not group/world-writable",
+            )
+        else:
+            steps[path] = PathStep(path, "dir", stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, action="none",
+                                   reason="jail root chain")
+
+
+def _parents_within(root: str, path: str) -> list[str]:
+    parents = []
+    parent = posixpath.dirname(path)
+    while parent != root and parent.startswith(root + "/"):
+        parents.append(parent)
+        parent = posixpath.dirname(parent)
+    return list(reversed(parents))
+
+
+def _path_step(system: SystemRoot, path: str, kind: Literal["dir", "file", "device"], mode: int, uid: int,
+               gid: int, device: tuple[int, int] | None, reason: str, *, mounted: bool) -> PathStep:
+    st = system.lstat(path)
+    if st is None:
+        return PathStep(path, kind, mode, uid, gid, device, "create", reason)
+    if stat.S_ISLNK(st.st_mode):
+        raise PlanError(f"{path} is a symlink inside the jail; refusing to follow it")
+    expected = {"dir": stat.S_ISDIR, "file": stat.S_ISREG, "device": stat.S_ISCHR}[kind]
+    if not expected(st.st_mode) and not mounted:
+        raise PlanError(f"{path} exists but is not a {kind}")
+    if mounted or kind != "device" or (os.major(st.st_rdev), os.minor(st.st_rdev)) == device:
+        return PathStep(path, kind, mode, uid, gid, device, "none", reason)
+    raise PlanError(f"{path} is a device node with the wrong numbers")
+
+
+def _plan_files(spec: Spec, system: SystemRoot, mounts: list[Mount], plan: Plan) -> list[FileChange]:
+    files = []
+    current = system.read_text(fstab.FSTAB) or ""
+    entries = [fstab.FstabEntry(m.source, spec.jail_path(m.target), m.readonly) for m in mounts if m.persist]
+    try:
+        files.append(_change(system, fstab.FSTAB, fstab.set_jail_block(current, spec.name, entries)))
+    except ValueError as exc:
+        raise PlanError(f"{fstab.FSTAB}: {exc}") from None
+    if spec.sftp is not None:
+        files += _plan_sshd(spec, system, plan)
+    if spec.exec is not None:
+        for copy in spec.exec.copies:
+            content = system.read_text(copy)
+            if content is None:
+                raise PlanError(f"exec.copies: {copy} does not exist")
+            files.append(_change(system, spec.jail_path(copy.lstrip("/")), content))
+    files.append(_change(system, jail_state_path(spec.name), render_state(spec), mode=0o600))
+    return files
+
+
+def render_state(spec: Spec) -> str:
+    header = f"# tui-jail: the applied spec of jail {spec.name}. Written by tui-jail apply; do not edit.\n"
+    return header + dump_yaml(spec.model_dump(mode="json", exclude_none=True))
+
+
+def _change(system: SystemRoot, path: str, after: str | None, mode: int = 0o644) -> FileChange:
+    return FileChange(path, system.read_text(path), after, mode)
+
+
+def _plan_sshd(spec: Spec, system: SystemRoot, plan: Plan) -> list[FileChange]:
+    assert spec.sftp is not None
+    main = system.read_text(sshd_config.SSHD_CONFIG)
+    if main is None:
+        raise PlanError(f"no {sshd_config.SSHD_CONFIG} under {system.root}: an sftp jail needs sshd")
+    settings = sshd_config.MatchBlockSettings(
+        spec.name, spec.sftp.users, spec.sftp.addresses, spec.root,
+        spec.sftp.allow_tcp_forwarding, spec.sftp.x11_forwarding,
+    )
+    dropin = sshd_config.dropin_path(spec.name)
+    if sshd_config.uses_dropin(main, spec.name):
+        changes = [_change(system, dropin, sshd_config.render_match_block(settings, close_match=False))]
+        # a block left in the main file by an earlier apply (before the Include existed) goes away
+        if sshd_config.managed_block.find_block(main, spec.name) is not None:
+            changes.append(_change(system, sshd_config.SSHD_CONFIG, sshd_config.set_appended_block(main, spec.name, None)))
+        stop_at = dropin
+        order_text = main
+    else:
+        block = sshd_config.render_match_block(settings, close_match=True)
+        try:
+            new_main = sshd_config.set_appended_block(main, spec.name, block)
+        except ValueError as exc:
+            raise PlanError(f"{sshd_config.SSHD_CONFIG}: {exc}") from None
+        changes = [_change(system, sshd_config.SSHD_CONFIG, new_main)]
+        if system.lstat(dropin) is not None:
+            changes.append(_change(system, dropin, None))
+        stop_at = None
+        order_text = sshd_config.set_appended_block(main, spec.name, None)
+    ordered = sshd_config.reading_order(system.read_text, system.glob, order_text, stop_at=stop_at)
+    for shadow in sshd_config.find_shadows(ordered, spec.sftp.users, spec.sftp.addresses):
+        plan.warnings.append(shadow.describe())
+    return changes
+
+
+# --- removal ---------------------------------------------------------------------------------------
+
+
+def plan_removal(name: str, system: SystemRoot, spec: Spec | None) -> Plan:
+    """Take a jail down: unmount its mounts (deepest first), remove its fstab block, its sshd block or
+    drop-in and its state file. The jail tree itself is left in place (it may hold data)."""
+    plan = Plan(name=name, kind=spec.kind if spec else "unknown", root=spec.root if spec else "", removal=True)
+    fstab_text = system.read_text(fstab.FSTAB) or ""
+    targets: list[str] = []
+    body = sshd_config.managed_block.block_body(fstab_text, name)
+    if body:
+        targets += [target for _, target, _, _ in fstab.parse_entries(body)]
+    if spec is not None:
+        targets += [spec.jail_path(m.target) for m in _expand_mounts(spec, system, plan)]
+    live = system.mounts()
+    plan.unmounts = sorted({t for t in targets if t in live}, key=lambda t: -t.count("/"))
+    plan.files.append(_change(system, fstab.FSTAB, fstab.set_jail_block(fstab_text, name, [])))
+    main = system.read_text(sshd_config.SSHD_CONFIG)
+    if main is not None and sshd_config.managed_block.find_block(main, name) is not None:
+        plan.files.append(_change(system, sshd_config.SSHD_CONFIG, sshd_config.set_appended_block(main, name, None)))
+    dropin = sshd_config.dropin_path(name)
+    if system.lstat(dropin) is not None:
+        plan.files.append(_change(system, dropin, None))
+    if system.lstat(jail_state_path(name)) is not None:
+        plan.files.append(_change(system, jail_state_path(name), None))
+    plan.skipped.clear()
+    if not plan.has_changes:
+        plan.warnings.append(f"no jail named {name!r} is set up under {system.root}")
+    plan.tree = "\n".join(f"unmount {t}" for t in plan.unmounts)
+    return plan
+
+
+# --- the mount tree --------------------------------------------------------------------------------
+
+
+def render_tree(spec: Spec, plan: Plan) -> str:
+    """The jail as its inhabitant sees it: / and what each path is bound from."""
+    rows: dict[str, str] = {}
+    for mount in plan.mounts:
+        inside = "/" + posixpath.relpath(mount.target, spec.root)
+        flags = ["ro" if mount.readonly else "rw", "fstab" if mount.persist else "live only"]
+        rows[inside] = f"← {mount.source} ({', '.join(flags)})"
+    for step in plan.paths:
+        if step.kind == "device":
+            rows["/" + posixpath.relpath(step.path, spec.root)] = f"char {step.device[0]},{step.device[1]}" if step.device else ""
+    if spec.exec is not None:
+        settings = spec.exec
+        if settings.proc is not None:
+            opts = ",".join([*settings.proc.options, f"hidepid={settings.proc.hidepid}"])
+            rows["/proc"] = f"fresh procfs ({opts}), per run"
+        if settings.per_run_tmp:
+            rows["/tmp"] = "← /tmp/job-<id> (rw), per run"
+        for mask in settings.masks:
+            rows[f"/{mask}"] = "← /dev/null (masked), per run"
+        if settings.workdir:
+            rows.setdefault(f"/{settings.workdir}", f"(writable by {settings.user})")
+        for copy in settings.copies:
+            rows.setdefault(copy, "(isolated copy)")
+    return _draw_tree(f"/  = {spec.root} on the host", rows)
+
+
+def _draw_tree(title: str, rows: dict[str, str]) -> str:
+    children: dict[str, list[str]] = {}
+    for path in rows:
+        parts = path.strip("/").split("/")
+        for depth in range(len(parts)):
+            parent = "/" + "/".join(parts[:depth])
+            child = "/" + "/".join(parts[: depth + 1])
+            siblings = children.setdefault(parent.rstrip("/") or "/", [])
+            if child not in siblings:
+                siblings.append(child)
+    lines = [title]
+
+    def walk(node: str, prefix: str) -> None:
+        kids = sorted(children.get(node, []))
+        for index, child in enumerate(kids):
+            last = index == len(kids) - 1
+            label = posixpath.basename(child)
+            note = rows.get(child, "")
+            lines.append(f"{prefix}{'└── ' if last else '├── '}{label}{'  ' + note if note else ''}")
+            walk(child, prefix + ("    " if last else "│   "))
+
+    walk("/", "")
+    return "\n".join(lines)

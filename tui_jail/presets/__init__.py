@@ -1,0 +1,47 @@
+"""The shipped presets: commented YAML specs with defaults, the starting point of every jail."""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+from tui_jail.yamlio import load_yaml_text
+
+DESCRIPTIONS: dict[str, tuple[str, str]] = {
+    # name: (what it builds, where it comes from)
+    "seedbox-sftp": (
+        "SFTP-only jail for a remote seedbox: staging dirs bound in, Match Address + User in sshd",
+        "Security Hardening: Chroot Jail Implementation (000_fe4127c98ab40f93.txt)",
+    ),
+    "joblet-production": (
+        "minimal job chroot: read-only /bin /lib /usr, isolated /etc copies, /work, per-run /tmp",
+        "Host Protection Guarantees; Service-Based Isolation (001_…, 002_…)",
+    ),
+    "joblet-builder": (
+        "builder chroot: the host read-only, /opt but joblet, only /opt/joblet/runtimes writable",
+        "Host Protection Guarantees; Service-Based Isolation (001_…, 002_…)",
+    ),
+    "awf-host-chroot": (
+        "host as / for an agent: read-only system, rw $HOME and /tmp, docker masked, caps dropped",
+        "Chroot Mode, agent firewall (003_d7974bd5604bc472.txt)",
+    ),
+}
+
+
+class UnknownPreset(LookupError):
+    pass
+
+
+def preset_names() -> list[str]:
+    return list(DESCRIPTIONS)
+
+
+def preset_text(name: str) -> str:
+    if name not in DESCRIPTIONS:
+        raise UnknownPreset(f"unknown preset {name!r}; choose one of: {', '.join(DESCRIPTIONS)}")
+    return resources.files(__package__).joinpath(f"{name}.yaml").read_text(encoding="utf-8")
+
+
+def preset_document(name: str) -> Any:
+    """The preset as a ruamel round-trip document (comments kept, for saving a user's copy)."""
+    return load_yaml_text(preset_text(name), source=f"preset {name}")

@@ -1,0 +1,367 @@
+"""The jail spec: the validated data model every later step (plan, transaction, verify, wizard) reads.
+
+Bad input stops here, with a message naming the field and the value, so nothing downstream ever sees
+a value that sshd, fstab or mount would misread. Loading and saving go through ruamel.yaml in
+round-trip mode so a user's saved spec keeps its comments and key order.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import posixpath
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from tui_jail.capabilities import normalise_capability
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+# POSIX portable user names (no leading '-'); sshd splits a Match User list on ',' and
+# whitespace, and treats '*', '?' and '!' as pattern syntax, so none of those may appear.
+USER_RE = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
+PLACEHOLDER_RE = re.compile(r"<([a-z][a-z0-9-]*)>")
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+DEVICES: dict[str, tuple[int, int, int]] = {
+    # name: (major, minor, mode) — the classic character devices a jail may need
+    "null": (1, 3, 0o666),
+    "zero": (1, 5, 0o666),
+    "full": (1, 7, 0o666),
+    "random": (1, 8, 0o666),
+    "urandom": (1, 9, 0o666),
+    "tty": (5, 0, 0o666),
+}
+NAMESPACES = ("mount", "pid", "ipc", "uts", "net")
+
+
+class SpecError(ValueError):
+    """A spec that cannot be used; the message names the field and the value."""
+
+
+def _no_control(value: str) -> str:
+    if CONTROL_RE.search(value):
+        raise ValueError(f"contains a newline or control character: {value!r}")
+    return value
+
+
+def _absolute_path(value: str) -> str:
+    _no_control(value)
+    if not value.startswith("/"):
+        raise ValueError(f"must be an absolute path: {value!r}")
+    _check_normalised(value)
+    return value
+
+
+def _relative_path(value: str) -> str:
+    _no_control(value)
+    if value.startswith("/"):
+        raise ValueError(f"must be relative to the jail root: {value!r}")
+    if value in ("", "."):
+        raise ValueError(f"must name something inside the jail root: {value!r}")
+    _check_normalised(value)
+    return value
+
+
+def _check_normalised(value: str) -> None:
+    parts = value.split("/")
+    if ".." in parts:
+        raise ValueError(f"must not contain '..': {value!r}")
+    if posixpath.normpath(value) != value and value != "/":
+        raise ValueError(f"is not normalised (try {posixpath.normpath(value)!r}): {value!r}")
+
+
+def _address(value: Any) -> str:
+    """Accept an IPv4/IPv6 address or a strict CIDR; return its canonical text."""
+    if not isinstance(value, str):
+        raise ValueError(f"must be an IP address or CIDR, got {value!r}")
+    _no_control(value)
+    text = value.strip()
+    if PLACEHOLDER_RE.fullmatch(text):
+        return text  # reported by Spec.unset_placeholders with a clearer message
+    if text.startswith("["):
+        raise ValueError(f"bracketed IPv6 is accepted by sshd but never matches; drop the brackets: {value!r}")
+    try:
+        if "/" in text:
+            net = ipaddress.ip_network(text, strict=True)
+            net = _unmap_network(net)
+            return str(net)
+        addr = ipaddress.ip_address(text)
+    except ValueError as exc:
+        if "host bits set" in str(exc):
+            raise ValueError(
+                f"CIDR has host bits set (sshd refuses to start with it): {value!r}; "
+                f"did you mean {ipaddress.ip_network(text, strict=False)}?"
+            ) from None
+        raise ValueError(f"not an IP address or CIDR: {value!r}") from None
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        # A live IPv4 client matches IPv4 rules; sshd -T -C with the mapped form does not.
+        return str(addr.ipv4_mapped)
+    return str(addr)
+
+
+def _unmap_network(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    if isinstance(net, ipaddress.IPv6Network) and net.network_address.ipv4_mapped is not None and net.prefixlen >= 96:
+        return ipaddress.ip_network(f"{net.network_address.ipv4_mapped}/{net.prefixlen - 96}")
+    return net
+
+
+def _user(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"must be a user name, got {value!r}")
+    _no_control(value)
+    if PLACEHOLDER_RE.fullmatch(value):
+        return value
+    if not USER_RE.fullmatch(value):
+        raise ValueError(
+            f"not a user name sshd can match (lower-case POSIX name, no spaces, commas or patterns): {value!r}"
+        )
+    return value
+
+
+def _capability(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"must be a capability name, got {value!r}")
+    name = normalise_capability(value)
+    if name is None:
+        raise ValueError(f"unknown capability: {value!r}")
+    return name
+
+
+def _device(value: Any) -> Any:
+    # YAML reads a bare `null` (as DESIGN.md writes `devices: [null, zero]`) as None.
+    return "null" if value is None else value
+
+
+Device = Annotated[Literal["null", "zero", "full", "random", "urandom", "tty"], BeforeValidator(_device)]
+AbsPath = Annotated[str, AfterValidator(_absolute_path)]
+RelPath = Annotated[str, AfterValidator(_relative_path)]
+Address = Annotated[str, BeforeValidator(_address)]
+UserName = Annotated[str, BeforeValidator(_user)]
+Capability = Annotated[str, BeforeValidator(_capability)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+
+
+class Mount(_Model):
+    """A bind mount of a host path into the jail. `target` is relative to the jail root."""
+
+    source: AbsPath
+    target: RelPath
+    readonly: bool = False
+    persist: bool = True
+    optional: bool = False  # skip (with a note) when the source does not exist on this host
+    children: bool = False  # bind each entry of `source` separately, leaving out `exclude`
+    exclude: tuple[Annotated[str, AfterValidator(_no_control)], ...] = ()
+
+    @model_validator(mode="after")
+    def _exclude_needs_children(self) -> Mount:
+        if self.exclude and not self.children:
+            raise ValueError("exclude only makes sense with children: true")
+        for item in self.exclude:
+            if "/" in item or item in ("", ".", ".."):
+                raise ValueError(f"exclude entries are single names inside the source: {item!r}")
+        return self
+
+
+class SftpAccess(_Model):
+    users: tuple[UserName, ...] = Field(min_length=1)
+    addresses: tuple[Address, ...] = Field(min_length=1)
+    allow_tcp_forwarding: bool = False
+    x11_forwarding: bool = False
+
+    @field_validator("users", "addresses")
+    @classmethod
+    def _unique(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        seen = set()
+        for value in values:
+            if value in seen:
+                raise ValueError(f"listed twice: {value!r}")
+            seen.add(value)
+        return values
+
+
+class CapabilitySets(_Model):
+    """`drop`: held while the jail is set up, dropped before the command (bounding set too).
+    `never`: never held by the command at all. Both end up absent from every set."""
+
+    drop: tuple[Capability, ...] = ()
+    never: tuple[Capability, ...] = ()
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> CapabilitySets:
+        both = sorted(set(self.drop) & set(self.never))
+        if both:
+            raise ValueError(f"listed in both drop and never: {', '.join(both)}")
+        return self
+
+    @property
+    def removed(self) -> frozenset[str]:
+        return frozenset(self.drop) | frozenset(self.never)
+
+
+class ProcMount(_Model):
+    """A fresh procfs at /proc inside the jail, mounted in the jail's own PID namespace."""
+
+    options: tuple[Literal["nosuid", "nodev", "noexec"], ...] = ("nosuid", "nodev", "noexec")
+    hidepid: Literal[0, 1, 2] = 2
+
+
+class ExecSettings(_Model):
+    """How a command enters an exec jail (`tui-jail exec`)."""
+
+    user: UserName = "nobody"
+    namespaces: tuple[Literal["mount", "pid", "ipc", "uts", "net"], ...] = ("mount", "pid")
+    capabilities: CapabilitySets = CapabilitySets()
+    proc: ProcMount | None = ProcMount()
+    per_run_tmp: bool = True  # /tmp/job-<id> on the host, bound at <root>/tmp for one run
+    workdir: RelPath | None = None  # writable by `user`, created by the plan
+    copies: tuple[AbsPath, ...] = ()  # host files copied into the jail (isolated /etc copies)
+    masks: tuple[RelPath, ...] = ()  # paths inside the jail hidden behind /dev/null
+
+    @field_validator("namespaces")
+    @classmethod
+    def _mount_and_pid(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        missing = [ns for ns in ("mount", "pid") if ns not in values]
+        if missing:
+            raise ValueError(f"mount and pid namespaces are required, missing: {', '.join(missing)}")
+        if len(set(values)) != len(values):
+            raise ValueError(f"a namespace is listed twice: {list(values)}")
+        return tuple(ns for ns in NAMESPACES if ns in values)
+
+
+class Spec(_Model):
+    version: Literal[1] = 1
+    name: str
+    kind: Literal["sftp", "exec"]
+    root: AbsPath
+    mounts: tuple[Mount, ...] = ()
+    devices: tuple[Device, ...] = ("null", "zero")
+    sftp: SftpAccess | None = None
+    exec: ExecSettings | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        _no_control(value)
+        if not NAME_RE.fullmatch(value):
+            raise ValueError(f"must match [a-z0-9][a-z0-9-]{{0,31}}: {value!r}")
+        return value
+
+    @field_validator("root")
+    @classmethod
+    def _not_slash(cls, value: str) -> str:
+        if value == "/":
+            raise ValueError("the jail root cannot be / itself")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Spec:
+        if self.kind == "sftp" and self.sftp is None:
+            raise ValueError("kind sftp needs an sftp: section (users, addresses)")
+        if self.kind == "sftp" and self.exec is not None:
+            raise ValueError("kind sftp takes no exec: section")
+        if self.kind == "exec" and self.exec is None:
+            raise ValueError("kind exec needs an exec: section")
+        if self.kind == "exec" and self.sftp is not None:
+            raise ValueError("kind exec takes no sftp: section")
+        targets: dict[str, int] = {}
+        for index, mount in enumerate(self.mounts):
+            if mount.target in targets:
+                raise ValueError(f"mounts[{index}].target: duplicate target {mount.target!r}")
+            targets[mount.target] = index
+        if len(set(self.devices)) != len(self.devices):
+            raise ValueError(f"devices: a device is listed twice: {list(self.devices)}")
+        return self
+
+    def unset_placeholders(self) -> list[tuple[str, str]]:
+        """(field, placeholder) for every `<placeholder>` a preset left for the user to fill in."""
+        found = []
+        for field, value in _walk(self.model_dump(mode="python")):
+            if isinstance(value, str):
+                found.extend((field, m.group(0)) for m in PLACEHOLDER_RE.finditer(value))
+        return found
+
+    def jail_path(self, relative: str) -> str:
+        """A path inside the jail, as seen on the host."""
+        return posixpath.join(self.root, relative)
+
+
+def _walk(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _walk(item, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            yield from _walk(item, f"{prefix}[{index}]")
+    else:
+        yield prefix, value
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    """One line per problem: `field: message`, fields written the way they are in the YAML."""
+    lines = []
+    for error in exc.errors():
+        loc = ""
+        for part in error["loc"]:
+            if isinstance(part, int):
+                loc += f"[{part}]"
+            elif isinstance(part, str) and part.startswith(("function-", "literal", "function")):
+                continue
+            else:
+                loc += f".{part}" if loc else str(part)
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = f"unknown key {loc.rsplit('.', 1)[-1]!r}"
+        elif error["type"] == "literal_error":
+            message = f"{message}, got {error.get('input')!r}"
+        lines.append(f"{loc}: {message}" if loc else message)
+    return "; ".join(dict.fromkeys(lines))
+
+
+def parse_spec(data: Any, *, allow_placeholders: bool = False) -> Spec:
+    """Validate plain data (from YAML or the wizard) into a Spec, or raise SpecError."""
+    if not isinstance(data, dict):
+        raise SpecError("a spec is a mapping of keys (version, name, kind, root, ...)")
+    try:
+        spec = Spec.model_validate(_plain(data))
+    except ValidationError as exc:
+        raise SpecError(format_validation_error(exc)) from None
+    if not allow_placeholders:
+        unset = spec.unset_placeholders()
+        if unset:
+            field, placeholder = unset[0]
+            others = f" (and {len(unset) - 1} more)" if len(unset) > 1 else ""
+            raise SpecError(
+                f"{field}: placeholder {placeholder} is still unset{others}; "
+                f"set it in your spec file and pass it with --spec"
+            )
+    return spec
+
+
+def _plain(value: Any) -> Any:
+    """ruamel's CommentedMap/Seq → dict/list, keeping scalars (pydantic wants plain types)."""
+    if isinstance(value, dict):
+        return {str(k) if not isinstance(k, str) else k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def load_spec_file(path: Path, *, allow_placeholders: bool = False) -> Spec:
+    from tui_jail.yamlio import load_yaml_file
+
+    return parse_spec(load_yaml_file(path), allow_placeholders=allow_placeholders)

@@ -1,0 +1,115 @@
+"""Read-only access to a system root (`--root DIR`): files, stats, users, live mounts.
+
+Everything the planner and the verification checks read goes through `SystemRoot`, so that `--root`
+is honoured everywhere: paths are given as seen inside DIR and mapped to DIR on the host. Nothing
+here writes; writing is the transaction's job.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import stat
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from tui_jail.backends.mountinfo import MountEntry, read_mountinfo
+
+
+@dataclass(frozen=True)
+class Account:
+    name: str
+    uid: int
+    gid: int
+    home: str
+    shell: str
+
+
+class SystemRoot:
+    """A view of DIR as if it were `/`. `host(path)` maps an in-root path to the real path."""
+
+    def __init__(self, root: Path | str = "/") -> None:
+        self.root = Path(os.path.abspath(root))
+
+    def __repr__(self) -> str:
+        return f"SystemRoot({str(self.root)!r})"
+
+    def host(self, path: str) -> Path:
+        if not path.startswith("/"):
+            raise ValueError(f"expected an absolute path inside the root, got {path!r}")
+        return self.root / path.lstrip("/") if path != "/" else self.root
+
+    def inside(self, host_path: str) -> str | None:
+        """A host path → the same path as seen inside the root (None when outside it)."""
+        root = str(self.root)
+        if root == "/":
+            return host_path
+        if host_path == root:
+            return "/"
+        if host_path.startswith(root + "/"):
+            return host_path[len(root) :]
+        return None
+
+    def read_text(self, path: str) -> str | None:
+        try:
+            return self.host(path).read_text(encoding="utf-8", errors="surrogateescape")
+        except FileNotFoundError:
+            return None
+        except NotADirectoryError:
+            return None
+
+    def lstat(self, path: str) -> os.stat_result | None:
+        try:
+            return os.lstat(self.host(path))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def stat(self, path: str) -> os.stat_result | None:
+        try:
+            return os.stat(self.host(path))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def is_dir(self, path: str) -> bool:
+        st = self.stat(path)
+        return st is not None and stat.S_ISDIR(st.st_mode)
+
+    def listdir(self, path: str) -> list[str] | None:
+        try:
+            return sorted(os.listdir(self.host(path)))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def glob(self, pattern: str) -> list[str]:
+        """In-root paths matching an absolute glob pattern, sorted as sshd's Include does."""
+        base = self.root
+        matches = sorted(base.glob(pattern.lstrip("/")))
+        return [posixpath.join("/", str(m.relative_to(base))) for m in matches]
+
+    @cached_property
+    def accounts(self) -> dict[str, Account]:
+        text = self.read_text("/etc/passwd") or ""
+        accounts = {}
+        for line in text.splitlines():
+            fields = line.split(":")
+            if len(fields) >= 7 and fields[2].isdigit() and fields[3].isdigit():
+                accounts[fields[0]] = Account(fields[0], int(fields[2]), int(fields[3]), fields[5], fields[6])
+        return accounts
+
+    def shadow_password(self, user: str) -> str | None:
+        for line in (self.read_text("/etc/shadow") or "").splitlines():
+            fields = line.split(":")
+            if len(fields) >= 2 and fields[0] == user:
+                return fields[1]
+        return None
+
+    def mounts(self) -> dict[str, MountEntry]:
+        """Live mounts under the root, keyed by their mount point as seen inside the root.
+        Where several are stacked on one point, the last (topmost) wins."""
+        result: dict[str, MountEntry] = {}
+        for entry in read_mountinfo():
+            inside = self.inside(entry.mount_point)
+            if inside is not None:
+                result[inside] = entry
+        return result
