@@ -1,0 +1,66 @@
+"""The check API of verification: each backend contributes checks; each yields one result.
+
+A `Check` is a name and a function; running it gives a `CheckResult` (pass/fail/warn/skip, a
+one-line detail and, on failure, the fix in one sentence). `run_checks` runs independent checks
+concurrently and hands each result to its consumer (CLI or wizard) as soon as it is ready.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+Status = Literal["pass", "fail", "warn", "skip"]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    status: Status
+    detail: str
+    fix: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    run: Callable[[], CheckResult]
+
+
+def run_check(check: Check) -> CheckResult:
+    """A check that raises is a failed check, never a crash of the whole verification."""
+    try:
+        return check.run()
+    except Exception as exc:  # noqa: BLE001 — report, don't crash
+        return CheckResult(check.name, "fail", f"the check itself failed: {type(exc).__name__}: {exc}",
+                           "look at the detail; this is a bug if it persists")
+
+
+def run_checks(
+    checks: Iterable[Check],
+    on_result: Callable[[CheckResult], None] | None = None,
+    *,
+    concurrent: bool = True,
+    max_workers: int = 8,
+) -> list[CheckResult]:
+    """Run every check; results come back in the checks' order, `on_result` sees them as they finish."""
+    checks = list(checks)
+    results: dict[int, CheckResult] = {}
+    if not concurrent:
+        for index, check in enumerate(checks):
+            results[index] = run_check(check)
+            if on_result:
+                on_result(results[index])
+    else:
+        with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="check") as pool:
+            futures = {pool.submit(run_check, check): index for index, check in enumerate(checks)}
+            for future in as_completed(futures):
+                results[futures[future]] = future.result()
+                if on_result:
+                    on_result(results[futures[future]])
+    return [results[i] for i in range(len(checks))]
