@@ -8,7 +8,6 @@ and warnings. The plan of an already-applied spec has no changes.
 
 from __future__ import annotations
 
-import difflib
 import os
 import posixpath
 import stat
@@ -17,6 +16,7 @@ from typing import Any, Literal
 
 from tui_jail.backends import fstab, sshd_config
 from tui_jail.backends.mountinfo import MountEntry
+from tui_jail.difftext import unified_diff
 from tui_jail.spec import DEVICES, Mount, Spec
 from tui_jail.system import SystemRoot
 from tui_jail.yamlio import dump_yaml
@@ -50,7 +50,7 @@ class FileChange:
             return ""
         before = (self.before or "").splitlines(keepends=True)
         after = (self.after or "").splitlines(keepends=True)
-        lines = difflib.unified_diff(
+        lines = unified_diff(
             before,
             after,
             fromfile="/dev/null" if self.before is None else f"a{self.path}",
@@ -323,7 +323,8 @@ def _plan_files(spec: Spec, system: SystemRoot, mounts: list[Mount], plan: Plan)
 
 def render_state(spec: Spec) -> str:
     header = f"# tui-jail: the applied spec of jail {spec.name}. Written by tui-jail apply; do not edit.\n"
-    return header + dump_yaml(spec.model_dump(mode="json", exclude_none=True))
+    # defaults left out keep it short; the version stays so the file says what it is
+    return header + dump_yaml({"version": spec.version, **spec.model_dump(mode="json", exclude_defaults=True)})
 
 
 def _change(system: SystemRoot, path: str, after: str | None, mode: int = 0o644) -> FileChange:

@@ -25,6 +25,8 @@ class BlockSpan:
 def find_block(text: str, name: str) -> BlockSpan | None:
     """The span of the named block, or None. A BEGIN without its END is an error: guessing where
     the block stops could delete the admin's lines."""
+    if begin_marker(name) not in text:
+        return None  # the common case, without a regex pass over a large file
     pattern = re.compile(
         rf"^{re.escape(begin_marker(name))}[ \t]*\n.*?^{re.escape(end_marker(name))}[ \t]*(?:\n|\Z)",
         re.M | re.S,

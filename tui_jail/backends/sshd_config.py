@@ -11,7 +11,7 @@ import ipaddress
 import posixpath
 import re
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from tui_jail.backends import managed_block
@@ -69,26 +69,33 @@ class ConfigLine:
 
 def parse_lines(text: str, path: str) -> list[ConfigLine]:
     """Keyword lines of one file (comments and blanks dropped). `Keyword=value` is accepted too."""
-    out = []
+    return list(iter_lines(text, path))
+
+
+def iter_lines(text: str, path: str) -> Iterator[ConfigLine]:
     for lineno, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
         match = _KEYWORD.match(line)
         keyword, rest = (match.group(1), line[match.end() :]) if match else (line, "")
-        try:
-            args = tuple(shlex.split(rest.lstrip("= \t"), comments=True))
-        except ValueError:
-            args = tuple(rest.split())
-        out.append(ConfigLine(path, lineno, keyword.lower(), args))
-    return out
+        yield ConfigLine(path, lineno, keyword.lower(), _split_args(rest))
+
+
+def _split_args(rest: str) -> tuple[str, ...]:
+    if not any(c in rest for c in "\"'#"):
+        return tuple(rest.split())  # the common case; shlex is 10x slower
+    try:
+        return tuple(shlex.split(rest, comments=True))
+    except ValueError:
+        return tuple(rest.split())
 
 
 def include_patterns(text: str) -> list[str]:
     """Top-level Include patterns of a config, as absolute paths (relative ones are under /etc/ssh).
     An Include inside a Match block is conditional and so not counted."""
     patterns = []
-    for line in parse_lines(text, SSHD_CONFIG):
+    for line in iter_lines(text, SSHD_CONFIG):
         if line.keyword == "match":
             break
         if line.keyword == "include":
@@ -202,7 +209,7 @@ def reading_order(read: Callable[[str], str | None], glob: Callable[[str], list[
     out: list[ConfigLine] = []
 
     def walk(path: str, text: str, depth: int) -> bool:
-        for line in parse_lines(text, path):
+        for line in iter_lines(text, path):
             if line.keyword == "include" and depth < 8:
                 for arg in line.args:
                     pattern = arg if arg.startswith("/") else posixpath.join(SSHD_DIR, arg)

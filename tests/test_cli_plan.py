@@ -1,0 +1,110 @@
+"""`tui-jail presets` and `tui-jail plan` as a script or an admin runs them: exit codes, one-line
+refusals without tracebacks, plain text when piped, one JSON document with --json."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tui_jail.presets import preset_names, preset_text
+
+
+def tui_jail(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "tui_jail", *args], capture_output=True, text=True, timeout=60)
+
+
+def tree_digest(root: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        st = path.lstat()
+        digest.update(f"{path}:{st.st_mode}:{st.st_uid}:{st.st_mtime_ns}".encode())
+        if path.is_file() and not path.is_symlink():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def spec_file(tmp_path: Path, preset: str, **fill: str) -> Path:
+    text = preset_text(preset)
+    for placeholder, value in fill.items():
+        text = text.replace(f"<{placeholder}>", value)
+    path = tmp_path / f"{preset}.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_presets_lists_all_four() -> None:
+    result = tui_jail("presets")
+    assert result.returncode == 0
+    assert [line.split()[0] for line in result.stdout.splitlines() if not line.startswith(" ")] == preset_names()
+
+
+def test_presets_show_prints_the_commented_yaml() -> None:
+    result = tui_jail("presets", "show", "seedbox-sftp")
+    assert result.returncode == 0 and result.stdout == preset_text("seedbox-sftp")
+    assert result.stdout.startswith("# seedbox-sftp")
+
+
+def test_unknown_preset_is_one_line() -> None:
+    result = tui_jail("presets", "show", "nope")
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0 and "unknown preset 'nope'" in result.stderr
+
+
+def test_usage_error_exits_2() -> None:
+    assert tui_jail("plan").returncode == 2
+    assert tui_jail("plan", "--preset", "a", "--spec", "b").returncode == 2
+
+
+@pytest.mark.parametrize(
+    ("fill", "needle"),
+    [
+        ({"seedbox-ip": "203.0.113.7/24", "media-user": "media"}, "sftp.addresses[0]: CIDR has host bits set"),
+        ({"seedbox-ip": "203.0.113.7", "media-user": "me dia"}, "sftp.users[0]"),
+        ({"seedbox-ip": "203.0.113.7"}, "placeholder <media-user> is still unset"),
+    ],
+)
+def test_bad_spec_is_refused_in_one_line_and_nothing_written(
+    tmp_path: Path, sample_root: Path, fill: dict[str, str], needle: str
+) -> None:
+    before = tree_digest(sample_root)
+    result = tui_jail("plan", "--spec", str(spec_file(tmp_path, "seedbox-sftp", **fill)), "--root", str(sample_root))
+    assert result.returncode == 1
+    assert needle in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert tree_digest(sample_root) == before
+
+
+def test_broken_yaml_is_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: [unclosed\n")
+    result = tui_jail("plan", "--spec", str(bad))
+    assert result.returncode == 1 and str(bad) in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("preset", preset_names())
+def test_plan_each_preset_piped_is_plain_text(tmp_path: Path, sample_root: Path, preset: str) -> None:
+    spec = spec_file(tmp_path, preset, **{"seedbox-ip": "203.0.113.7", "media-user": "media", "agent-user": "agent"})
+    result = tui_jail("plan", "--spec", str(spec), "--root", str(sample_root))
+    assert result.returncode == 0, result.stderr
+    assert "\x1b[" not in result.stdout
+    assert "+# BEGIN tui-jail" in result.stdout and "mount tree inside the jail:" in result.stdout
+
+
+def test_plan_json_is_one_document(tmp_path: Path, sample_root: Path) -> None:
+    spec = spec_file(tmp_path, "seedbox-sftp", **{"seedbox-ip": "203.0.113.7", "media-user": "media"})
+    result = tui_jail("plan", "--spec", str(spec), "--root", str(sample_root), "--json")
+    data = json.loads(result.stdout)
+    assert data["has_changes"] is True and data["name"] == "rclone-sftp"
+    dropin = next(f for f in data["files"] if f["path"].endswith("50-tui-jail-rclone-sftp.conf"))
+    assert "+\tForceCommand internal-sftp\n" in dropin["diff"]
+    assert {m["action"] for m in data["mounts"]} == {"mount"}
+
+
+def test_plan_of_a_preset_with_no_placeholders(sample_root: Path) -> None:
+    result = tui_jail("plan", "--preset", "joblet-builder", "--root", str(sample_root))
+    assert result.returncode == 0 and "/opt/joblet/runtimes → /opt/joblet/jobs/builder/opt/joblet/runtimes (rw)" in result.stdout
