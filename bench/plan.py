@@ -19,10 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tui_jail.plan import make_plan  # noqa: E402
-from tui_jail.sandbox import make_sandbox_root  # noqa: E402
-from tui_jail.spec import parse_spec  # noqa: E402
-from tui_jail.system import SystemRoot  # noqa: E402
+from tui_jail.plan import make_plan
+from tui_jail.sandbox import make_sandbox_root
+from tui_jail.spec import parse_spec
+from tui_jail.system import SystemRoot
 
 RUNS = 21
 
@@ -33,9 +33,17 @@ def build_root(base: Path) -> Path:
     (root / "etc/fstab").write_text("\n".join(fstab) + "\n")
     sshd = ["Port 22", "UsePAM yes"]
     for i in range(200):
-        sshd += [f"Match User user{i} Address 10.{i}.0.0/16", "\tChrootDirectory /srv/c%d" % i, "\tForceCommand internal-sftp",
-                 "\tAllowTcpForwarding no", "\tX11Forwarding no", "\tPermitTTY no", "\tMaxSessions 2",
-                 "\tPasswordAuthentication no", "\tPermitTunnel no"]
+        sshd += [
+            f"Match User user{i} Address 10.{i}.0.0/16",
+            f"\tChrootDirectory /srv/c{i}",
+            "\tForceCommand internal-sftp",
+            "\tAllowTcpForwarding no",
+            "\tX11Forwarding no",
+            "\tPermitTTY no",
+            "\tMaxSessions 2",
+            "\tPasswordAuthentication no",
+            "\tPermitTunnel no",
+        ]
     (root / "etc/ssh/sshd_config").write_text("\n".join(sshd[:2000]) + "\n")
     return root
 
@@ -50,11 +58,15 @@ def median_seconds(fn) -> float:
 
 
 def main() -> None:
-    spec = parse_spec({
-        "name": "bench", "kind": "sftp", "root": "/chroot/bench",
-        "mounts": [{"source": "/tank/incomingmovies", "target": "in"}],
-        "sftp": {"users": ["media"], "addresses": ["203.0.113.7"]},
-    })
+    spec = parse_spec(
+        {
+            "name": "bench",
+            "kind": "sftp",
+            "root": "/chroot/bench",
+            "mounts": [{"source": "/tank/incomingmovies", "target": "in"}],
+            "sftp": {"users": ["media"], "addresses": ["203.0.113.7"]},
+        }
+    )
     with tempfile.TemporaryDirectory() as tmp:
         root = build_root(Path(tmp))
         files = [root / "etc/fstab", root / "etc/ssh/sshd_config"]

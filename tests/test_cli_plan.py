@@ -107,4 +107,7 @@ def test_plan_json_is_one_document(tmp_path: Path, sample_root: Path) -> None:
 
 def test_plan_of_a_preset_with_no_placeholders(sample_root: Path) -> None:
     result = tui_jail("plan", "--preset", "joblet-builder", "--root", str(sample_root))
-    assert result.returncode == 0 and "/opt/joblet/runtimes → /opt/joblet/jobs/builder/opt/joblet/runtimes (rw)" in result.stdout
+    assert (
+        result.returncode == 0
+        and "/opt/joblet/runtimes → /opt/joblet/jobs/builder/opt/joblet/runtimes (rw)" in result.stdout
+    )

@@ -22,8 +22,10 @@ def test_applying_our_diff_gives_the_new_file(a: list[str], b: list[str]) -> Non
 
 @settings(max_examples=200, deadline=None)
 @given(head=lines, old=lines, new=lines, tail=lines)
-def test_same_text_as_difflib_when_one_region_changes(head: list[str], old: list[str], new: list[str], tail: list[str]) -> None:
-    a, b = head + ["X\n", *old, "Y\n"] + tail, head + ["X\n", *new, "Y\n"] + tail
+def test_same_text_as_difflib_when_one_region_changes(
+    head: list[str], old: list[str], new: list[str], tail: list[str]
+) -> None:
+    a, b = [*head, "X\n", *old, "Y\n", *tail], [*head, "X\n", *new, "Y\n", *tail]
     assert _apply(a, list(unified_diff(a, b, "a", "b"))) == b
 
 

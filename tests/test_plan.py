@@ -134,8 +134,15 @@ def test_findmnt_accepts_the_generated_fstab(sample_root: Path, tmp_path: Path) 
 
 # --- bytes outside the managed block ---------------------------------------------------------------
 
-line = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"), max_size=30)
-file_text = st.lists(line, max_size=12).map("\n".join) | st.lists(line, max_size=12).map(lambda ls: "\n".join(ls) + "\n")
+line = st.text(
+    alphabet=st.characters(
+        blacklist_categories=("Cs",), blacklist_characters="\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+    ),
+    max_size=30,
+)
+file_text = st.lists(line, max_size=12).map("\n".join) | st.lists(line, max_size=12).map(
+    lambda ls: "\n".join(ls) + "\n"
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -167,7 +174,9 @@ def test_sshd_config_bytes_are_kept_and_block_comes_last(text: str) -> None:
     with_block = sshd_config.set_appended_block(text, "x", block)
     assert with_block.startswith(text)
     assert with_block.endswith(managed_block.wrap("x", block))
-    assert sshd_config.set_appended_block(with_block + "Port 2222\n", "x", block).endswith(managed_block.wrap("x", block))
+    assert sshd_config.set_appended_block(with_block + "Port 2222\n", "x", block).endswith(
+        managed_block.wrap("x", block)
+    )
 
 
 def test_unterminated_block_is_refused_not_guessed(sample_root: Path) -> None:
@@ -216,7 +225,9 @@ def test_two_jails_side_by_side(sample_root: Path) -> None:
     assert not make_plan(first, SystemRoot(sample_root)).changed_files
     removal = plan_removal("alpha", SystemRoot(sample_root), first)
     fstab_change = next(f for f in removal.files if f.path == "/etc/fstab")
-    assert fstab_change.after is not None and "alpha" not in fstab_change.after and "tui-jail beta" in fstab_change.after
+    assert (
+        fstab_change.after is not None and "alpha" not in fstab_change.after and "tui-jail beta" in fstab_change.after
+    )
 
 
 def effective(system: SystemRoot, plan: Plan, user: str, addr: str) -> dict[str, str]:

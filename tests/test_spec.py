@@ -59,7 +59,9 @@ def test_presets_are_valid_specs(name: str) -> None:
     assert spec.kind == ("sftp" if name == "seedbox-sftp" else "exec")
 
 
-@pytest.mark.parametrize(("name", "field"), [("seedbox-sftp", "sftp.users[0]"), ("awf-host-chroot", "mounts[10].source")])
+@pytest.mark.parametrize(
+    ("name", "field"), [("seedbox-sftp", "sftp.users[0]"), ("awf-host-chroot", "mounts[10].source")]
+)
 def test_unset_placeholder_is_refused_with_what_to_set(name: str, field: str) -> None:
     message = refused(preset_document(name), field, "placeholder <", "still unset")
     assert "--spec" in message

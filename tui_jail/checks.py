@@ -37,8 +37,12 @@ def run_check(check: Check) -> CheckResult:
     try:
         return check.run()
     except Exception as exc:  # noqa: BLE001 — report, don't crash
-        return CheckResult(check.name, "fail", f"the check itself failed: {type(exc).__name__}: {exc}",
-                           "look at the detail; this is a bug if it persists")
+        return CheckResult(
+            check.name,
+            "fail",
+            f"the check itself failed: {type(exc).__name__}: {exc}",
+            "look at the detail; this is a bug if it persists",
+        )
 
 
 def run_checks(

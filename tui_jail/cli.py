@@ -25,10 +25,16 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 success, 1 refused (reason on stderr), 2 usage error.",
     )
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--root", metavar="DIR", type=Path, default=None,
-                       help="the system root to work on, as if it were / (default: /)")
-    where.add_argument("--sandbox", action="store_true",
-                       help="work on a throwaway root with a realistic /etc (safe to try everything)")
+    where.add_argument(
+        "--root",
+        metavar="DIR",
+        type=Path,
+        default=None,
+        help="the system root to work on, as if it were / (default: /)",
+    )
+    where.add_argument(
+        "--sandbox", action="store_true", help="work on a throwaway root with a realistic /etc (safe to try everything)"
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         module = importlib.import_module(f"tui_jail.commands.{name}")

@@ -14,7 +14,7 @@ import stat
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from tui_jail.backends import fstab, sshd_config
+from tui_jail.backends import fstab, managed_block, sshd_config
 from tui_jail.backends.mountinfo import MountEntry
 from tui_jail.difftext import unified_diff
 from tui_jail.spec import DEVICES, Mount, Spec
@@ -131,8 +131,14 @@ class Plan:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["files"] = [
-            {"path": f.path, "changed": f.changed, "exists": f.before is not None, "deleted": f.after is None,
-             "mode": oct(f.mode), "diff": f.diff()}
+            {
+                "path": f.path,
+                "changed": f.changed,
+                "exists": f.before is not None,
+                "deleted": f.after is None,
+                "mode": oct(f.mode),
+                "diff": f.diff(),
+            }
             for f in self.files
         ]
         data["paths"] = [{**asdict(p), "mode": oct(p.mode)} for p in self.paths]
@@ -201,8 +207,15 @@ def _same_object(system: SystemRoot, source: str, target: str) -> bool:
 def _plan_paths(spec: Spec, system: SystemRoot, mounts: list[Mount], live: dict[str, MountEntry]) -> list[PathStep]:
     steps: dict[str, PathStep] = {}
 
-    def want(path: str, kind: Literal["dir", "file", "device"], mode: int, uid: int = 0, gid: int = 0,
-             device: tuple[int, int] | None = None, reason: str = "") -> None:
+    def want(
+        path: str,
+        kind: Literal["dir", "file", "device"],
+        mode: int,
+        uid: int = 0,
+        gid: int = 0,
+        device: tuple[int, int] | None = None,
+        reason: str = "",
+    ) -> None:
         if path in steps:
             return
         for parent in _parents_within(spec.root, path):
@@ -269,12 +282,18 @@ def _root_chain(spec: Spec, system: SystemRoot, steps: dict[str, PathStep]) -> N
             steps[path] = PathStep(path, "dir", 0o755, reason="jail root chain")
         elif st.st_uid != 0 or st.st_mode & 0o022:
             steps[path] = PathStep(
-                path, "dir", stat.S_IMODE(st.st_mode) & ~0o022, 0, st.st_gid if st.st_uid == 0 else 0,
-                action="fix", reason="sshd needs root-owned, not group/world-writable",
+                path,
+                "dir",
+                stat.S_IMODE(st.st_mode) & ~0o022,
+                0,
+                st.st_gid if st.st_uid == 0 else 0,
+                action="fix",
+                reason="sshd needs root-owned, not group/world-writable",
             )
         else:
-            steps[path] = PathStep(path, "dir", stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, action="none",
-                                   reason="jail root chain")
+            steps[path] = PathStep(
+                path, "dir", stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, action="none", reason="jail root chain"
+            )
 
 
 def _parents_within(root: str, path: str) -> list[str]:
@@ -286,8 +305,18 @@ def _parents_within(root: str, path: str) -> list[str]:
     return list(reversed(parents))
 
 
-def _path_step(system: SystemRoot, path: str, kind: Literal["dir", "file", "device"], mode: int, uid: int,
-               gid: int, device: tuple[int, int] | None, reason: str, *, mounted: bool) -> PathStep:
+def _path_step(
+    system: SystemRoot,
+    path: str,
+    kind: Literal["dir", "file", "device"],
+    mode: int,
+    uid: int,
+    gid: int,
+    device: tuple[int, int] | None,
+    reason: str,
+    *,
+    mounted: bool,
+) -> PathStep:
     st = system.lstat(path)
     if st is None:
         return PathStep(path, kind, mode, uid, gid, device, "create", reason)
@@ -337,15 +366,21 @@ def _plan_sshd(spec: Spec, system: SystemRoot, plan: Plan) -> list[FileChange]:
     if main is None:
         raise PlanError(f"no {sshd_config.SSHD_CONFIG} under {system.root}: an sftp jail needs sshd")
     settings = sshd_config.MatchBlockSettings(
-        spec.name, spec.sftp.users, spec.sftp.addresses, spec.root,
-        spec.sftp.allow_tcp_forwarding, spec.sftp.x11_forwarding,
+        spec.name,
+        spec.sftp.users,
+        spec.sftp.addresses,
+        spec.root,
+        spec.sftp.allow_tcp_forwarding,
+        spec.sftp.x11_forwarding,
     )
     dropin = sshd_config.dropin_path(spec.name)
     if sshd_config.uses_dropin(main, spec.name):
         changes = [_change(system, dropin, sshd_config.render_match_block(settings, close_match=False))]
         # a block left in the main file by an earlier apply (before the Include existed) goes away
-        if sshd_config.managed_block.find_block(main, spec.name) is not None:
-            changes.append(_change(system, sshd_config.SSHD_CONFIG, sshd_config.set_appended_block(main, spec.name, None)))
+        if managed_block.find_block(main, spec.name) is not None:
+            changes.append(
+                _change(system, sshd_config.SSHD_CONFIG, sshd_config.set_appended_block(main, spec.name, None))
+            )
         stop_at = dropin
         order_text = main
     else:
@@ -374,7 +409,7 @@ def plan_removal(name: str, system: SystemRoot, spec: Spec | None) -> Plan:
     plan = Plan(name=name, kind=spec.kind if spec else "unknown", root=spec.root if spec else "", removal=True)
     fstab_text = system.read_text(fstab.FSTAB) or ""
     targets: list[str] = []
-    body = sshd_config.managed_block.block_body(fstab_text, name)
+    body = managed_block.block_body(fstab_text, name)
     if body:
         targets += [target for _, target, _, _ in fstab.parse_entries(body)]
     if spec is not None:
@@ -383,7 +418,7 @@ def plan_removal(name: str, system: SystemRoot, spec: Spec | None) -> Plan:
     plan.unmounts = sorted({t for t in targets if t in live}, key=lambda t: -t.count("/"))
     plan.files.append(_change(system, fstab.FSTAB, fstab.set_jail_block(fstab_text, name, [])))
     main = system.read_text(sshd_config.SSHD_CONFIG)
-    if main is not None and sshd_config.managed_block.find_block(main, name) is not None:
+    if main is not None and managed_block.find_block(main, name) is not None:
         plan.files.append(_change(system, sshd_config.SSHD_CONFIG, sshd_config.set_appended_block(main, name, None)))
     dropin = sshd_config.dropin_path(name)
     if system.lstat(dropin) is not None:
@@ -409,7 +444,9 @@ def render_tree(spec: Spec, plan: Plan) -> str:
         rows[inside] = f"← {mount.source} ({', '.join(flags)})"
     for step in plan.paths:
         if step.kind == "device":
-            rows["/" + posixpath.relpath(step.path, spec.root)] = f"char {step.device[0]},{step.device[1]}" if step.device else ""
+            rows["/" + posixpath.relpath(step.path, spec.root)] = (
+                f"char {step.device[0]},{step.device[1]}" if step.device else ""
+            )
     if spec.exec is not None:
         settings = spec.exec
         if settings.proc is not None:

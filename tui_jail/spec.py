@@ -289,7 +289,7 @@ class Spec(_Model):
 
     def unset_placeholders(self) -> list[tuple[str, str]]:
         """(field, placeholder) for every `<placeholder>` a preset left for the user to fill in."""
-        found = []
+        found: list[tuple[str, str]] = []
         for field, value in _walk(self.model_dump(mode="python")):
             if isinstance(value, str):
                 found.extend((field, m.group(0)) for m in PLACEHOLDER_RE.finditer(value))

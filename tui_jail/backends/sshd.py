@@ -79,8 +79,9 @@ def candidate_config(system: SystemRoot, overrides: Mapping[str, str | None] | N
             target.write_text(_rewrite_includes(content, str(overlay)), encoding="utf-8")
         main = overlay / SSHD_CONFIG.lstrip("/")
         main.parent.mkdir(parents=True, exist_ok=True)
-        main.write_text(_rewrite_includes(main_text, str(overlay)) + _host_key_lines(system, main_text, Path(tmp)),
-                        encoding="utf-8")
+        main.write_text(
+            _rewrite_includes(main_text, str(overlay)) + _host_key_lines(system, main_text, Path(tmp)), encoding="utf-8"
+        )
         yield main
 
 
@@ -128,7 +129,9 @@ _WITH_PRIVSEP_DIR = 'mount -t tmpfs -o size=64k,mode=0755 tmpfs /run && mkdir -m
 def _sshd(*args: str) -> str:
     if Path("/run/sshd").is_dir():
         return str(sh.Command(SSHD)(*args))
-    return str(sh.Command("unshare")("-m", "--propagation", "private", "sh", "-c", _WITH_PRIVSEP_DIR, "sh", SSHD, *args))
+    return str(
+        sh.Command("unshare")("-m", "--propagation", "private", "sh", "-c", _WITH_PRIVSEP_DIR, "sh", SSHD, *args)
+    )
 
 
 def check_config(config: Path) -> tuple[bool, str]:

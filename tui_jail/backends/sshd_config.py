@@ -174,9 +174,7 @@ class Shadow:
         )
 
 
-def find_shadows(
-    ordered_lines: list[ConfigLine], users: tuple[str, ...], addresses: tuple[str, ...]
-) -> list[Shadow]:
+def find_shadows(ordered_lines: list[ConfigLine], users: tuple[str, ...], addresses: tuple[str, ...]) -> list[Shadow]:
     """Match blocks, earlier in sshd's reading order than the jail's block, that may apply to a
     jailed (user, address) and set one of the jail's keywords first."""
     shadows = []
@@ -200,8 +198,9 @@ def find_shadows(
     return shadows
 
 
-def reading_order(read: Callable[[str], str | None], glob: Callable[[str], list[str]],
-                  main_text: str, stop_at: str | None = None) -> list[ConfigLine]:
+def reading_order(
+    read: Callable[[str], str | None], glob: Callable[[str], list[str]], main_text: str, stop_at: str | None = None
+) -> list[ConfigLine]:
     """All keyword lines in the order sshd reads them, Includes expanded in place (one level of
     nesting is the usual layout; deeper ones are expanded too). Stops before `stop_at`
     (a path) is reached. Match state does not leak out of an included file (OpenSSH ≥ 8.2), so a

@@ -6,14 +6,23 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tui_jail.spec import Spec, load_spec_file, parse_spec
+
+# what each command module's add_parser receives (subscriptable for mypy only)
+if TYPE_CHECKING:
+    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
+else:
+    Subparsers = argparse._SubParsersAction
 
 
 def add_root(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--root", metavar="DIR", type=Path, default=Path("/"),
+        "--root",
+        metavar="DIR",
+        type=Path,
+        default=Path("/"),
         help="the system root to read and change, as if it were / (default: /)",
     )
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-from tui_jail.commands.common import add_json, add_root, add_spec_source, load_spec, print_json
+from tui_jail.commands.common import Subparsers, add_json, add_root, add_spec_source, load_spec, print_json
 from tui_jail.plan import make_plan
 from tui_jail.render import print_plan
 from tui_jail.system import SystemRoot
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
-        "plan", help="show the diffs and mount tree a spec would produce (writes nothing)",
+        "plan",
+        help="show the diffs and mount tree a spec would produce (writes nothing)",
         description="Show every file diff, path, mount and the mount tree the spec would produce. Writes nothing.",
     )
     add_spec_source(parser)
