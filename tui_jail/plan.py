@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from tui_jail.backends import fstab, managed_block, sshd_config
-from tui_jail.backends.mountinfo import MountEntry
+from tui_jail.mountinfo import MountEntry
 from tui_jail.difftext import unified_diff
 from tui_jail.spec import DEVICES, Mount, Spec
 from tui_jail.system import SystemRoot

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from tui_jail.backends.mountinfo import MountEntry, read_mountinfo
+from tui_jail.mountinfo import MountEntry, read_mountinfo
 
 
 @dataclass(frozen=True)
