@@ -111,3 +111,24 @@ def test_plan_of_a_preset_with_no_placeholders(sample_root: Path) -> None:
         result.returncode == 0
         and "/opt/joblet/runtimes → /opt/joblet/jobs/builder/opt/joblet/runtimes (rw)" in result.stdout
     )
+
+
+def test_plan_on_a_terminal_is_coloured(sample_root: Path) -> None:
+    import io
+
+    from tui_jail.plan import make_plan
+    from tui_jail.render import print_plan
+    from tui_jail.spec import parse_spec
+    from tui_jail.system import SystemRoot
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    spec = parse_spec(
+        {"name": "t", "kind": "sftp", "root": "/chroot/t", "sftp": {"users": ["media"], "addresses": ["192.0.2.1"]}}
+    )
+    out = Terminal()
+    print_plan(make_plan(spec, SystemRoot(sample_root)), out)
+    assert "\x1b[" in out.getvalue() and "ForceCommand internal-sftp" in out.getvalue()
+    assert "mount tree inside the jail:" in out.getvalue()
