@@ -95,14 +95,15 @@ def _prctl(what: str, option: int, arg2: int = 0, arg3: int = 0) -> int:
 
 
 def last_cap() -> int:
-    with open("/proc/sys/kernel/cap_last_cap", encoding="ascii") as f:
+    """The highest capability bit the running kernel knows. Read it before chroot: /proc may not be there."""
+    with open("/proc/sys/kernel/cap_last_cap", "rb") as f:
         return int(f.read())
 
 
-def bits_of(names: frozenset[str]) -> list[int]:
-    """Bit numbers, refusing any the running kernel does not know (it could not drop them)."""
+def bits_of(names: frozenset[str], top: int) -> list[int]:
+    """Bit numbers, refusing any the running kernel (whose last bit is `top`) does not know: it could not
+    drop them."""
     bits = sorted(CAPABILITIES[name][0] for name in names)
-    top = last_cap()
     unknown = [BY_BIT[bit] for bit in bits if bit > top]
     if unknown:
         raise CapabilityError(f"this kernel does not know {', '.join(unknown)} (cap_last_cap is {top}); cannot drop it")
@@ -145,27 +146,32 @@ def set_no_new_privs() -> None:
     _prctl("setting no_new_privs", PR_SET_NO_NEW_PRIVS, 1)
 
 
-def current() -> CapState:
+def current(top: int) -> CapState:
     """This process's sets through the syscalls, so it works where no /proc is mounted (after chroot)."""
     _, data = _capget()
 
     def mask(field: str) -> int:
         return int(getattr(data[0], field)) | int(getattr(data[1], field)) << 32
 
-    top = last_cap()
     bounding = sum(1 << bit for bit in range(top + 1) if _prctl("reading the bounding set", PR_CAPBSET_READ, bit))
     ambient = sum(
-        1 << bit for bit in range(top + 1)
+        1 << bit
+        for bit in range(top + 1)
         if _prctl("reading the ambient set", PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, bit)
     )
-    masks = {"CapInh": mask("inheritable"), "CapPrm": mask("permitted"), "CapEff": mask("effective"),
-             "CapBnd": bounding, "CapAmb": ambient}
+    masks = {
+        "CapInh": mask("inheritable"),
+        "CapPrm": mask("permitted"),
+        "CapEff": mask("effective"),
+        "CapBnd": bounding,
+        "CapAmb": ambient,
+    }
     return CapState(masks, _prctl("reading no_new_privs", PR_GET_NO_NEW_PRIVS))
 
 
-def require_removed(removed: frozenset[str]) -> None:
+def require_removed(removed: frozenset[str], top: int) -> None:
     """Fail closed unless no set holds any of `removed` and no_new_privs is on."""
-    state = current()
+    state = current(top)
     left = state.holding(removed)
     if left:
         where = "; ".join(f"{which} still holds {', '.join(sorted(names))}" for which, names in left.items())
