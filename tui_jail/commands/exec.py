@@ -29,13 +29,29 @@ def add_parser(subparsers: Subparsers) -> None:
     parser.set_defaults(handler=run)
 
 
+def _options_after_jail(args: argparse.Namespace) -> list[str]:
+    """argparse's REMAINDER swallows options written after JAIL (`exec JAIL --root DIR -- CMD`, as the
+    contract writes it): read the ones before `--` here; everything after `--` is the command."""
+    if "--" not in args.command:
+        return list(args.command)
+    split = args.command.index("--")
+    late = argparse.ArgumentParser(prog=f"tui-jail exec {args.jail}", add_help=False)
+    add_root(late)
+    late.add_argument("--user", metavar="U")
+    late.set_defaults(root=None)
+    options = late.parse_args(args.command[:split])
+    args.root = options.root or args.root
+    args.user = options.user or args.user
+    return list(args.command[split + 1 :])
+
+
 def run(args: argparse.Namespace) -> int:
     from tui_jail import launcher
     from tui_jail.plan import PlanError, jail_state_path
     from tui_jail.spec import load_spec_file
     from tui_jail.system import SystemRoot
 
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    command = _options_after_jail(args)
     if not command:
         raise Refused("exec: no command given (tui-jail exec JAIL -- COMMAND...)")
     system = SystemRoot(args.root)
