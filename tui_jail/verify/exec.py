@@ -80,7 +80,7 @@ class _Probe:
             return ProbeFailed(f"the probe did not run in the jail: {reason}")
         found: dict[str, dict[str, str]] = defaultdict(dict)
         for line in done.stdout.splitlines():
-            kind, key, value = (line.split("\t", 2) + ["", ""])[:3]
+            kind, key, value = [*line.split("\t", 2), "", ""][:3]
             found[kind][key] = found[kind].get(key, "") + value + "\n" if kind == "mount" else value.strip()
         return found
 
@@ -110,7 +110,8 @@ def exec_checks(spec: Spec, system: SystemRoot) -> list[Check]:
             try:
                 return body()
             except ProbeFailed as exc:
-                return CheckResult(name, "fail", str(exc), "apply the jail, then run `tui-jail exec` by hand to see why")
+                fix = "apply the jail, then run `tui-jail exec` by hand to see why"
+                return CheckResult(name, "fail", str(exc), fix)
 
         return Check(name, run)
 
@@ -119,15 +120,25 @@ def exec_checks(spec: Spec, system: SystemRoot) -> list[Check]:
         check("exec: no_new_privs", lambda: _no_new_privs(as_user.get("status"))),
         check("exec: PID 1 of a new PID namespace", lambda: _pid_one(as_user.get("pid"))),
         check("exec: namespaces", lambda: _namespaces(settings.namespaces, as_root.get("ns"))),
-        check("exec: system dirs read-only", lambda: _writes("exec: system dirs read-only", readonly,
-                                                                as_root.get("write"), want_ok=False)),
+        check(
+            "exec: system dirs read-only",
+            lambda: _writes("exec: system dirs read-only", readonly, as_root.get("write"), want_ok=False),
+        ),
     ]
     if writable:
-        checks.append(check("exec: writable mounts", lambda: _writes("exec: writable mounts", writable,
-                                                                      as_root.get("write"), want_ok=True)))
+        checks.append(
+            check(
+                "exec: writable mounts",
+                lambda: _writes("exec: writable mounts", writable, as_root.get("write"), want_ok=True),
+            )
+        )
     if settings.workdir or settings.per_run_tmp:
-        checks.append(check("exec: work dir and /tmp writable by the job", lambda: _job_writes(
-            spec, system, as_user.get("write"), as_user.get("pid"))))
+        checks.append(
+            check(
+                "exec: work dir and /tmp writable by the job",
+                lambda: _job_writes(spec, system, as_user.get("write"), as_user.get("pid")),
+            )
+        )
     if hidden:
         checks.append(check("exec: excluded paths hidden", lambda: _hidden(hidden, as_root.get("exists"))))
     if masks:
@@ -148,8 +159,11 @@ def _hidden_paths(spec: Spec, system: SystemRoot, mounted: set[str]) -> list[str
             if entries is None or not any(m.startswith(target + "/") for m in mounted):
                 hidden.append(target)
                 continue
-            hidden += [f"{target}/{e}" for e in entries if not any(
-                m == f"{target}/{e}" or m.startswith(f"{target}/{e}/") for m in mounted)]
+            hidden += [
+                f"{target}/{e}"
+                for e in entries
+                if not any(m == f"{target}/{e}" or m.startswith(f"{target}/{e}/") for m in mounted)
+            ]
     return hidden
 
 
@@ -167,12 +181,17 @@ def _capabilities(spec: Spec, system: SystemRoot, status: dict[str, str]) -> Che
     account = system.accounts.get(spec.exec.user)
     expected_eff = frozenset() if account is None or account.uid != 0 else mine.names("CapEff") - removed
     if jail.names("CapEff") != expected_eff:
-        problems.append(f"CapEff is {sorted(jail.names('CapEff')) or 'empty'}, expected {sorted(expected_eff) or 'empty'}")
+        got = sorted(jail.names("CapEff")) or "empty"
+        problems.append(f"CapEff is {got}, expected {sorted(expected_eff) or 'empty'}")
     if problems:
         return CheckResult(name, "fail", "; ".join(problems), "the launcher must drop every removed capability")
     kept = len(decode_mask(jail.masks["CapBnd"]))
-    return CheckResult(name, "pass", f"CapEff {sorted(jail.names('CapEff')) or 'empty'}; CapBnd keeps {kept}, "
-                       f"without {', '.join(sorted(removed)) or 'nothing removed'}; none in Inh/Prm/Eff/Amb")
+    return CheckResult(
+        name,
+        "pass",
+        f"CapEff {sorted(jail.names('CapEff')) or 'empty'}; CapBnd keeps {kept}, "
+        f"without {', '.join(sorted(removed)) or 'nothing removed'}; none in Inh/Prm/Eff/Amb",
+    )
 
 
 def _no_new_privs(status: dict[str, str]) -> CheckResult:
@@ -202,7 +221,8 @@ def _writes(name: str, paths: list[str], results: dict[str, str], *, want_ok: bo
         bad = [f"{p}: {results.get(p, 'not probed')}" for p in paths if results.get(p) != "ok"]
         fix = "the mount must be a read-write bind"
     else:
-        bad = [f"{p}: {results.get(p, 'not probed')}" for p in paths if "Read-only file system" not in results.get(p, "")]
+        erofs = "Read-only file system"
+        bad = [f"{p}: {results.get(p, 'not probed')}" for p in paths if erofs not in results.get(p, "")]
         fix = "mount it with bind,ro (and the read-only remount)"
     if bad:
         return CheckResult(name, "fail", "; ".join(bad), fix)
@@ -225,16 +245,21 @@ def _job_writes(spec: Spec, system: SystemRoot, results: dict[str, str], pid: di
 def _hidden(paths: list[str], exists: dict[str, str]) -> CheckResult:
     seen = [p for p in paths if exists.get(p) != "no"]
     if seen:
-        return CheckResult("exec: excluded paths hidden", "fail", f"visible: {', '.join(seen)}",
-                           "leave excluded entries out of the binds")
+        return CheckResult(
+            "exec: excluded paths hidden",
+            "fail",
+            f"visible: {', '.join(seen)}",
+            "leave excluded entries out of the binds",
+        )
     return CheckResult("exec: excluded paths hidden", "pass", f"absent: {', '.join(paths)}")
 
 
 def _masks(devices: dict[str, str]) -> CheckResult:
     bad = [f"{p}: {d}" for p, d in devices.items() if d != "character special file:1:3"]
     if bad:
-        return CheckResult("exec: masked paths are the null device", "fail", "; ".join(bad),
-                           "exec binds /dev/null over every mask")
+        return CheckResult(
+            "exec: masked paths are the null device", "fail", "; ".join(bad), "exec binds /dev/null over every mask"
+        )
     return CheckResult("exec: masked paths are the null device", "pass", f"char 1:3: {', '.join(devices)}")
 
 
