@@ -1,0 +1,270 @@
+"""End to end, for each exec preset: apply it, run probes through `tui-jail exec`, assert every
+property the preset claims, and show that exec fails closed (nothing runs) when it cannot comply.
+
+Everything runs inside the suite's private mount namespace. The system root is a tmpfs holding the
+sandbox sample system, with the host's real /usr, /bin, /sbin, /lib and /lib64 bound read-only over
+the sandbox's sample dirs, so the jails have real binaries to run.
+
+The transaction (issue 3) is not there yet: `apply_plan` below applies a plan the plain way
+(write files, create paths and devices, bind + read-only remount). Swap it for `tui-jail apply --yes`
+and `tui-jail confirm` once the transaction lands.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import nsenv
+import pytest
+
+from tui_jail.backends import caps
+from tui_jail.capabilities import CAPABILITIES
+from tui_jail.checks import run_checks
+from tui_jail.plan import Plan, make_plan
+from tui_jail.presets import preset_text
+from tui_jail.sandbox import make_sandbox_root
+from tui_jail.spec import Spec, parse_spec
+from tui_jail.system import SystemRoot
+from tui_jail.verify.exec import exec_checks
+from tui_jail.yamlio import load_yaml_text
+
+pytestmark = [
+    pytest.mark.ns,
+    pytest.mark.skipif(os.geteuid() != 0 or not nsenv.in_private_mount_ns(), reason="needs root in a private mount ns"),
+]
+
+HOST_DIRS = ("usr", "bin", "sbin", "lib", "lib64")
+
+
+def preset_spec(name: str) -> Spec:
+    return parse_spec(load_yaml_text(preset_text(name).replace("<agent-user>", "agent")))
+
+
+def apply_plan(plan: Plan, system: SystemRoot) -> None:
+    """Test stand-in for the transaction: make the system match the plan."""
+    for step in plan.path_changes:
+        path = system.host(step.path)
+        if step.action == "create":
+            if step.kind == "dir":
+                path.mkdir()
+            elif step.kind == "file":
+                path.touch()
+            else:
+                assert step.device is not None
+                os.mknod(path, stat.S_IFCHR | step.mode, os.makedev(*step.device))
+        os.chown(path, step.uid, step.gid)
+        os.chmod(path, step.mode)
+    for change in plan.changed_files:
+        path = system.host(change.path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        assert change.after is not None
+        path.write_text(change.after, encoding="utf-8")
+        os.chmod(path, change.mode)
+    for mount in plan.mount_changes:
+        options = ["-o", "bind,ro"] if mount.readonly else ["--bind"]
+        subprocess.run(["mount", *options, str(system.host(mount.source)), str(system.host(mount.target))], check=True)
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[Path]:
+    """A tmpfs system root: the sandbox sample system with the host's binaries bound in read-only."""
+    root = tmp_path / "root"
+    root.mkdir()
+    nsenv.tmpfs_over(str(root))
+    make_sandbox_root(root, host_keys=False)
+    for name in HOST_DIRS:
+        source = os.path.realpath(f"/{name}")
+        if os.path.isdir(source):
+            (root / name).mkdir(exist_ok=True)
+            subprocess.run(["mount", "-o", "bind,ro", source, str(root / name)], check=True)
+    yield root
+    subprocess.run(["umount", "-R", str(root)], check=True)
+
+
+def applied(world: Path, spec: Spec) -> SystemRoot:
+    system = SystemRoot(world)
+    apply_plan(make_plan(spec, system), system)
+    assert not make_plan(spec, SystemRoot(world)).has_changes
+    return SystemRoot(world)
+
+
+def jail_exec(
+    world: Path, name: str, *command: str, user: str | None = None, preexec: Callable[[], None] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`tui-jail exec NAME --root WORLD [--user U] -- COMMAND...`, as a user types it."""
+    argv = [sys.executable, "-m", "tui_jail", "exec", name, "--root", str(world)]
+    argv += ["--user", user] if user else []
+    return subprocess.run([*argv, "--", *command], capture_output=True, text=True, timeout=60, preexec_fn=preexec)
+
+
+def assert_refused(result: subprocess.CompletedProcess[str], reason: str, marker: Path) -> None:
+    """Refused before running: exit 1, one line naming the reason, and the command left no trace."""
+    assert result.returncode == 1, result
+    assert result.stderr.count("\n") == 1 and reason in result.stderr, result.stderr
+    assert "the command did not run" in result.stderr
+    assert not marker.exists()
+
+
+EXPECTED_CHECKS = {
+    "joblet-production": {
+        "capability sets",
+        "no_new_privs",
+        "PID 1 of a new PID namespace",
+        "namespaces",
+        "system dirs read-only",
+        "work dir and /tmp writable by the job",
+        "fresh /proc",
+    },
+    "joblet-builder": {
+        "capability sets",
+        "no_new_privs",
+        "PID 1 of a new PID namespace",
+        "namespaces",
+        "system dirs read-only",
+        "writable mounts",
+        "work dir and /tmp writable by the job",
+        "excluded paths hidden",
+        "fresh /proc",
+    },
+    "awf-host-chroot": {
+        "capability sets",
+        "no_new_privs",
+        "PID 1 of a new PID namespace",
+        "namespaces",
+        "system dirs read-only",
+        "writable mounts",
+        "masked paths are the null device",
+        "fresh /proc",
+    },
+}
+
+
+@pytest.mark.parametrize("preset", list(EXPECTED_CHECKS))
+def test_every_property_holds_inside_each_preset(world: Path, preset: str) -> None:
+    spec = preset_spec(preset)
+    results = run_checks(exec_checks(spec, applied(world, spec)))
+    assert {r.name.removeprefix("exec: ") for r in results} == EXPECTED_CHECKS[preset]
+    assert [r for r in results if r.status != "pass"] == []
+    details = {r.name.removeprefix("exec: "): r.detail for r in results}
+    assert "/usr" in details["system dirs read-only"] and "/bin" in details["system dirs read-only"]
+    if preset == "joblet-builder":
+        assert "/opt/joblet/jobs" in details["excluded paths hidden"]
+        assert "/opt/joblet/runtimes" in details["writable mounts"]
+    if preset == "awf-host-chroot":
+        assert "/var/run/docker.sock" in details["masked paths are the null device"]
+    assert not list((world / "tmp").glob("job-*")), "the per-run tmp must be removed afterwards"
+
+
+def test_raw_view_from_inside_production(world: Path) -> None:
+    """The same facts, read directly rather than through the checks: an independent witness."""
+    spec = preset_spec("joblet-production")
+    applied(world, spec)
+    script = (
+        "echo pid=$$; grep -E '^(Cap|NoNewPrivs)' /proc/self/status; set -- /proc/[0-9]*; echo $*; "
+        "touch /usr/x /bin/x 2>&1; id -u; ls /opt 2>&1"
+    )
+    result = jail_exec(world, "joblet-production", "/bin/sh", "-c", script)
+    assert result.returncode == 2, result.stderr  # ls's own status passes through
+    lines = result.stdout.splitlines()
+    assert lines[0] == "pid=1"
+    state = caps.parse_status("\n".join(lines[1:7]))
+    assert state.no_new_privs == 1
+    assert spec.exec is not None
+    removed = spec.exec.capabilities.removed
+    assert all(not state.names(which) & removed for which in caps.SETS)
+    assert state.masks["CapEff"] == 0
+    assert state.names("CapBnd") == caps.read_status().names("CapBnd") - removed
+    assert lines[7] == "/proc/1"  # only the jail's processes: the shell itself, PID 1
+    assert lines[8].endswith("Read-only file system") and lines[9].endswith("Read-only file system")
+    assert lines[10] == "65534"
+    assert "No such file or directory" in lines[11]  # nothing of /opt (or /opt/joblet) inside
+
+
+def test_exit_status_passes_through_and_tmp_is_per_run(world: Path) -> None:
+    spec = preset_spec("joblet-production")
+    applied(world, spec)
+    first = jail_exec(world, "joblet-production", "/bin/sh", "-c", "echo $TUI_JAIL_JOB_ID; touch /tmp/mine; exit 7")
+    assert first.returncode == 7
+    second = jail_exec(world, "joblet-production", "/bin/sh", "-c", "ls -A /tmp; echo $TUI_JAIL_JOB_ID")
+    assert second.returncode == 0
+    assert second.stdout.strip() != first.stdout.strip()  # a fresh, empty /tmp with another id
+    assert "mine" not in second.stdout
+    assert not list((world / "tmp").glob("job-*"))
+
+
+def test_refuses_a_capability_the_kernel_will_not_drop(world: Path) -> None:
+    """Started without CAP_SETPCAP (gone from the bounding set, so root's exec cannot regain it), exec is
+    refused PR_CAPBSET_DROP by the kernel: it must stop there, not run the command with the caps kept."""
+    spec = preset_spec("joblet-production")
+    applied(world, spec)
+    marker = world / "opt/joblet/jobs/production/work/ran"
+    bit = CAPABILITIES["CAP_SETPCAP"][0]
+    result = jail_exec(world, "joblet-production", "/bin/touch", "/work/ran", preexec=lambda: caps.drop_bounding([bit]))
+    assert_refused(result, "from the bounding set: Operation not permitted", marker)
+    assert not list((world / "tmp").glob("job-*"))
+
+
+def test_refuses_a_missing_mount_source(world: Path) -> None:
+    """The builder's runtimes source is gone (and so no longer mounted): nothing runs."""
+    spec = preset_spec("joblet-builder")
+    applied(world, spec)
+    subprocess.run(["umount", str(world / "opt/joblet/jobs/builder/opt/joblet/runtimes")], check=True)
+    shutil.rmtree(world / "opt/joblet/runtimes")
+    marker = world / "opt/joblet/jobs/builder/work/ran"
+    result = jail_exec(world, "joblet-builder", "/bin/touch", "/work/ran")
+    assert_refused(result, "mount source /opt/joblet/runtimes", marker)
+
+
+def test_refuses_a_system_dir_that_is_no_longer_read_only(world: Path) -> None:
+    spec = preset_spec("joblet-production")
+    applied(world, spec)
+    usr = world / "opt/joblet/jobs/production/usr"
+    subprocess.run(["mount", "-o", "remount,bind,rw", str(usr)], check=True)
+    marker = world / "opt/joblet/jobs/production/work/ran"
+    assert_refused(jail_exec(world, "joblet-production", "/bin/touch", "/work/ran"), "not mounted read-only", marker)
+    results = {r.name: r for r in run_checks(exec_checks(spec, SystemRoot(world)))}
+    assert results["exec: system dirs read-only"].status == "fail"
+
+
+def test_refuses_a_missing_user(world: Path) -> None:
+    spec = preset_spec("awf-host-chroot")
+    applied(world, spec)
+    marker = world / "home/agent/ran"
+    result = jail_exec(world, "awf-host-chroot", "/bin/touch", "/home/agent/ran", user="ghost")
+    assert_refused(result, "no user 'ghost'", marker)
+
+
+def test_refuses_when_a_mask_cannot_be_applied(world: Path) -> None:
+    """The docker socket's mount point is gone: the mask would silently not apply, so nothing runs."""
+    spec = preset_spec("awf-host-chroot")
+    applied(world, spec)
+    (world / "host/run/docker.sock").unlink()
+    marker = world / "home/agent/ran"
+    result = jail_exec(world, "awf-host-chroot", "/bin/touch", "/home/agent/ran")
+    assert_refused(result, "masking", marker)
+
+
+def test_refuses_a_mount_point_that_is_a_symlink(world: Path) -> None:
+    """A symlinked /proc in the jail would point the fresh procfs somewhere on the host."""
+    spec = preset_spec("joblet-production")
+    applied(world, spec)
+    proc = world / "opt/joblet/jobs/production/proc"
+    proc.rmdir()
+    proc.symlink_to(world / "etc")
+    marker = world / "opt/joblet/jobs/production/work/ran"
+    result = jail_exec(world, "joblet-production", "/bin/touch", "/work/ran")
+    assert_refused(result, "is a symlink inside the jail", marker)
+
+
+def test_refuses_a_command_missing_in_the_jail(world: Path) -> None:
+    spec = preset_spec("joblet-production")
+    applied(world, spec)
+    result = jail_exec(world, "joblet-production", "/no/such/command")
+    assert result.returncode == 1
+    assert "running /no/such/command in the jail: No such file or directory" in result.stderr
