@@ -132,3 +132,15 @@ def test_plan_on_a_terminal_is_coloured(sample_root: Path) -> None:
     print_plan(make_plan(spec, SystemRoot(sample_root)), out)
     assert "\x1b[" in out.getvalue() and "ForceCommand internal-sftp" in out.getvalue()
     assert "mount tree inside the jail:" in out.getvalue()
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_root_before_or_after_the_command_is_the_same(tmp_path: Path, sample_root: Path, where: str) -> None:
+    """`tui-jail --root DIR plan …` must not silently fall back to / (the real host)."""
+    spec = spec_file(tmp_path, "seedbox-sftp", **{"seedbox-ip": "203.0.113.7", "media-user": "media"})
+    (sample_root / "etc/fstab").write_text("# the sample root's own fstab\n")
+    args = ["plan", "--spec", str(spec)]
+    args = ["--root", str(sample_root), *args] if where == "before" else [*args, "--root", str(sample_root)]
+    result = tui_jail(*args)
+    assert result.returncode == 0, result.stderr
+    assert " # the sample root's own fstab\n" in result.stdout

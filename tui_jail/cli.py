@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.root is None:
+        args.root = Path("/")
     try:
         if args.command is None:
             from tui_jail.commands import wizard

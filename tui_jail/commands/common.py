@@ -22,7 +22,8 @@ def add_root(parser: argparse.ArgumentParser) -> None:
         "--root",
         metavar="DIR",
         type=Path,
-        default=Path("/"),
+        # SUPPRESS: an unset subcommand --root must not overwrite `tui-jail --root DIR COMMAND`
+        default=argparse.SUPPRESS,
         help="the system root to read and change, as if it were / (default: /)",
     )
 
