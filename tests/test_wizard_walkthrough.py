@@ -1,0 +1,163 @@
+"""Pilot tests of the editing steps: preset → mounts → access/capabilities → review, on a sandbox."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import Label
+from wizard_support import keys, run_async, settle, walk, wizard
+
+from tui_jail.screens.access import AccessScreen
+from tui_jail.screens.capabilities import CapabilitiesScreen
+from tui_jail.screens.mounts import MountsScreen
+from tui_jail.screens.preset import PresetScreen
+from tui_jail.screens.review import ReviewScreen
+
+
+def label(app, selector: str) -> str:
+    return str(app.screen.query_one(selector, Label).render())
+
+
+@pytest.mark.parametrize("preset", ["seedbox-sftp", "joblet-production", "joblet-builder", "awf-host-chroot"])
+@run_async
+async def test_every_preset_reaches_a_plan(sample_root: Path, preset: str) -> None:
+    app = wizard(sample_root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, PresetScreen)
+        await keys(pilot, *walk(preset, "review"))
+        assert isinstance(app.screen, ReviewScreen), label(app, "#nav-error")
+        assert app.state.preset == preset
+        assert app.state.plan is not None and app.state.plan.has_changes
+        assert "changes:" in label(app, "#summary")
+        assert app.state.spec(final=True).unset_placeholders() == []
+
+
+@run_async
+async def test_placeholders_are_filled_everywhere(sample_root: Path) -> None:
+    """The awf preset's <agent-user> typed once on the capabilities step fills its mounts too."""
+    app = wizard(sample_root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await keys(pilot, *walk("awf-host-chroot", "review"))
+        spec = app.state.spec(final=True)
+        assert spec.exec is not None and spec.exec.user == "agent"
+        assert any(m.source == "/home/agent" and m.target == "home/agent" for m in spec.mounts)
+
+
+@run_async
+async def test_back_keeps_the_edits(sample_root: Path) -> None:
+    app = wizard(sample_root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await keys(pilot, *walk("seedbox-sftp", "review"), "escape")
+        assert isinstance(app.screen, AccessScreen)
+        assert app.screen.query_one("#addresses-input").value == "203.0.113.7"
+        await keys(pilot, "escape", "escape")
+        assert isinstance(app.screen, PresetScreen)
+        await keys(pilot, "enter", "ctrl+n")
+        assert app.state.sftp["users"] == ["media"]
+
+
+@run_async
+async def test_access_refuses_a_cidr_with_host_bits(sample_root: Path) -> None:
+    app = wizard(sample_root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await keys(pilot, *walk("seedbox-sftp", "settings-empty"), "type:203.0.113.7/24", "tab", "type:media")
+        assert "host bits set" in label(app, "#addresses-error")
+        await keys(pilot, "ctrl+n")
+        assert isinstance(app.screen, AccessScreen)
+        assert "addresses" in label(app, "#nav-error")
+
+
+@run_async
+async def test_access_warns_when_the_admin_would_be_caught(sample_root: Path) -> None:
+    environ = {"SSH_CONNECTION": "203.0.113.9 50022 192.0.2.1 22", "SUDO_USER": "media"}
+    app = wizard(sample_root, environ=environ)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await keys(pilot, *walk("seedbox-sftp", "settings-empty"), "type:203.0.113.0/24")
+        assert "your own address 203.0.113.9" in label(app, "#admin-warning")
+        await keys(pilot, "tab", "type:media")
+        assert "your own user media" in label(app, "#admin-warning")
+
+
+@run_async
+async def test_mounts_add_toggle_delete(sample_root: Path) -> None:
+    app = wizard(sample_root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await keys(pilot, *walk("seedbox-sftp", "mounts"))
+        assert isinstance(app.screen, MountsScreen)
+        await keys(pilot, "a", "type:/var/log", "tab", "type:logs", "enter")
+        assert app.state.mounts[-1] == {"source": "/var/log", "target": "logs", "readonly": False, "persist": True}
+        await keys(pilot, "r", "p")
+        assert app.state.mounts[-1]["readonly"] is True and app.state.mounts[-1]["persist"] is False
+        await keys(pilot, "d")
+        assert [m["target"] for m in app.state.mounts][-1] == "IncomingTV_staging"
+
+
+@run_async
+async def test_mount_form_refuses_bad_paths(sample_root: Path) -> None:
+    app = wizard(sample_root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await keys(pilot, *walk("seedbox-sftp", "mounts"), "a", "type:/nowhere", "tab", "type:../up")
+        assert "does not exist under SANDBOX" in label(app, "#source-error")
+        assert "'..'" in label(app, "#target-error")
+        await keys(pilot, "enter")
+        assert "'..'" in label(app, "#form-error")
+        await keys(pilot, "escape")
+        assert isinstance(app.screen, MountsScreen) and len(app.state.mounts) == 4
+
+
+@run_async
+async def test_mounts_step_blocks_a_duplicate_target(sample_root: Path) -> None:
+    app = wizard(sample_root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await keys(pilot, *walk("seedbox-sftp", "mounts"))
+        app.state.mounts[1]["target"] = "incomingmovies"  # as a hand-edited spec could have it
+        app.screen.refresh_table()
+        await keys(pilot, "ctrl+n")
+        assert isinstance(app.screen, MountsScreen)
+        assert "already used" in label(app, "#nav-error")
+
+
+@run_async
+async def test_capabilities_cycle_and_namespaces(sample_root: Path) -> None:
+    app = wizard(sample_root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await keys(pilot, *walk("joblet-builder", "settings"))
+        assert isinstance(app.screen, CapabilitiesScreen)
+        assert app.state.capability_state("CAP_CHOWN") == "held"
+        await keys(pilot, "tab", "tab", "tab", "tab", "space")  # user → ipc uts net → table (first row)
+        assert app.state.capability_state("CAP_CHOWN") == "drop"
+        await keys(pilot, "space")
+        assert app.state.capability_state("CAP_CHOWN") == "never"
+        await keys(pilot, "shift+tab", "space")  # net namespace on
+        assert "net" in app.state.exec["namespaces"]
+        await keys(pilot, "ctrl+n")
+        spec = app.state.spec(final=True)
+        assert spec.exec is not None and "CAP_CHOWN" in spec.exec.capabilities.never
+        assert spec.exec.namespaces == ("mount", "pid", "ipc", "uts", "net")
+
+
+@run_async
+async def test_unknown_run_as_user_is_refused(sample_root: Path) -> None:
+    app = wizard(sample_root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await keys(pilot, *walk("awf-host-chroot", "settings-empty"), "type:ghost", "ctrl+n")
+        assert isinstance(app.screen, CapabilitiesScreen)
+        assert "no user 'ghost'" in label(app, "#nav-error")
+
+
+@run_async
+async def test_save_and_open_a_spec(sample_root: Path, tmp_path: Path) -> None:
+    app = wizard(sample_root, save_dir=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await keys(pilot, *walk("seedbox-sftp", "review"), "s", "enter")
+        saved = (tmp_path / "rclone-sftp.yaml").read_text()
+        assert "# The seedbox's public address" in saved and "addresses: [203.0.113.7]" in saved
+    app = wizard(sample_root, save_dir=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await keys(pilot, "o", "type:missing.yaml", "enter")
+        assert "missing.yaml" in label(app, "#path-error")
+        await keys(pilot, *["backspace"] * len("missing.yaml"), "type:rclone-sftp.yaml", "enter")
+        assert isinstance(app.screen, MountsScreen)
+        assert app.state.origin == "rclone-sftp.yaml" and app.state.sftp["users"] == ["media"]

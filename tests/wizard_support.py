@@ -1,0 +1,87 @@
+"""Driving the wizard in tests: build the app as the CLI does, press keys, wait for it to settle.
+
+Shared by the Pilot tests (test_wizard_*.py) and the snapshot tests (test_snapshots*.py). The app is
+built on a sandbox root with an empty environment (no SSH_CONNECTION unless a test passes one) and
+a fixed clock, so every screen renders the same on every run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable, Coroutine, Mapping
+from pathlib import Path
+from typing import Any
+
+from textual.pilot import Pilot
+
+from tui_jail.app import WizardApp, make_app
+
+T0 = 1_700_000_000.0
+
+
+def wizard(root: Path, environ: Mapping[str, str] | None = None, save_dir: Path | None = None) -> WizardApp:
+    return make_app(root=root, sandbox=True, clock=lambda: T0, environ=environ or {}, save_dir=save_dir or root)
+
+
+def run_async(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    """An async test run to completion in a fresh loop (the project has no async pytest plugin)."""
+
+    @functools.wraps(test)
+    def run(*args: Any, **kwargs: Any) -> None:
+        asyncio.run(test(*args, **kwargs))
+
+    return run
+
+
+async def settle(pilot: Pilot[None]) -> None:
+    """Let screen switches land and every worker but the orchestrator (which never ends) finish."""
+    await pilot.pause()
+    busy = [w for w in pilot.app.workers if w.group != "wizard"]
+    if busy:
+        await pilot.app.workers.wait_for_complete(busy)
+    await pilot.pause()
+
+
+async def keys(pilot: Pilot[None], *steps: str) -> None:
+    """Each step is a key name or `type:text`; the app settles after every step."""
+    for step in steps:
+        if step.startswith("type:"):
+            await pilot.press(*step.removeprefix("type:"))
+        else:
+            await pilot.press(step)
+        await settle(pilot)
+
+
+# how to reach each step from the start, per preset: the keys a user would press
+PRESET_KEYS = {
+    "seedbox-sftp": [],
+    "joblet-production": ["down"],
+    "joblet-builder": ["down", "down"],
+    "awf-host-chroot": ["down", "down", "down"],
+}
+SETTINGS_KEYS = {
+    "seedbox-sftp": ["type:203.0.113.7", "tab", "type:media"],
+    "joblet-production": [],
+    "joblet-builder": [],
+    "awf-host-chroot": ["type:agent"],
+}
+
+
+def walk(preset: str, stage: str) -> list[str]:
+    """Keys from the start to `stage` (preset, mounts, settings, review) for `preset`."""
+    steps = list(PRESET_KEYS[preset])
+    if stage == "preset":
+        return steps
+    steps.append("enter")
+    if stage == "mounts":
+        return steps
+    steps.append("ctrl+n")
+    if stage == "settings-empty":
+        return steps
+    steps += SETTINGS_KEYS[preset]
+    if stage == "settings":
+        return steps
+    steps.append("ctrl+n")
+    assert stage == "review", stage
+    return steps

@@ -1,0 +1,105 @@
+"""The wizard application: `make_app` builds it for the CLI and the tests alike.
+
+The app owns the `WizardState` and one orchestrator worker that walks the steps
+(preset → mounts → access or capabilities → review → apply → verify), each step a screen pushed with
+`push_screen_wait` that dismisses NEXT or BACK. A pending or failed transaction found at start opens
+the recovery screen first. Everything non-deterministic (clock, environment, where files are saved)
+is injected here so tests build exactly what a user runs.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding, BindingType
+
+from tui_jail.screens.step import BACK
+from tui_jail.system import SystemRoot
+from tui_jail.wizard_state import WizardState
+
+if TYPE_CHECKING:
+    from tui_jail.screens.step import StepScreen
+
+DEFAULT_THEME = "textual-dark"
+
+
+class WizardApp(App[None]):
+    TITLE = "tui-jail"
+    CSS_PATH = "screens/common.tcss"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+q", "quit", "Quit", priority=True)]
+
+    def __init__(self, state: WizardState, *, theme: str = DEFAULT_THEME) -> None:
+        super().__init__()
+        self.state = state
+        self.theme = theme
+        self.animation_level = "none"
+        self.title = f"tui-jail · {state.where}"
+
+    def on_mount(self) -> None:
+        self.walk()
+
+    @work(group="wizard", exclusive=True)
+    async def walk(self) -> None:
+        """The orchestrator: one screen at a time, the stack one step deep."""
+        pending = _pending_transaction(self.state)
+        if pending is not None:
+            from tui_jail.screens.recovery import RecoveryScreen
+
+            await self.push_screen_wait(RecoveryScreen(self.state, pending))
+        index = 0
+        while True:
+            steps = _steps(self.state.kind)
+            screen = steps[index](self.state)
+            screen.sub_title = f"{index + 1}/{len(steps)} {screen.STEP}"
+            result = await self.push_screen_wait(screen)
+            index = max(0, index - 1) if result == BACK else index + 1
+            if index >= len(steps):
+                self.exit()
+                return
+
+
+def _steps(kind: str) -> list[type[StepScreen]]:
+    # imported when first needed: the first screen must not wait for pydantic or the planner
+    from tui_jail.screens.apply import ApplyScreen
+    from tui_jail.screens.mounts import MountsScreen
+    from tui_jail.screens.preset import PresetScreen
+    from tui_jail.screens.review import ReviewScreen
+    from tui_jail.screens.verify import VerifyScreen
+
+    if kind == "exec":
+        from tui_jail.screens.capabilities import CapabilitiesScreen as Settings
+    else:
+        from tui_jail.screens.access import AccessScreen as Settings  # type: ignore[assignment]
+    return [PresetScreen, MountsScreen, Settings, ReviewScreen, ApplyScreen, VerifyScreen]
+
+
+def _pending_transaction(state: WizardState) -> object | None:
+    return None  # wired to tui_jail.transaction once it lands
+
+
+def make_app(
+    *,
+    root: Path | None = None,
+    sandbox: bool = False,
+    clock: Callable[[], float] = time.time,
+    environ: Mapping[str, str] | None = None,
+    save_dir: Path | None = None,
+    theme: str = DEFAULT_THEME,
+) -> WizardApp:
+    """The wizard on `root` (default /). `sandbox=True` labels every screen SANDBOX; the caller
+    makes the sandbox root (`tui_jail.sandbox`) and passes it as `root`."""
+    state = WizardState(
+        system=SystemRoot(root or Path("/")),
+        sandbox=sandbox,
+        environ=dict(os.environ if environ is None else environ),
+        clock=clock,
+        save_dir=save_dir or Path.cwd(),
+    )
+    return WizardApp(state, theme=theme)

@@ -1,0 +1,118 @@
+"""Step 2: the bind mounts, as a table — add, edit, remove, toggle read-only and fstab persistence.
+
+Every row is checked as it changes (source exists under the root, target inside the jail, no
+duplicate target); the highlighted row's problem is spelled out under the table, and Next waits
+until no row has one.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import DataTable, Label
+
+from tui_jail.screens.mount_form import MountForm
+from tui_jail.screens.step import StepScreen
+
+
+class MountsScreen(StepScreen):
+    STEP = "Mounts"
+    CSS_PATH = "mounts.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "add", "Add"),
+        Binding("e", "edit", "Edit"),
+        Binding("d", "remove", "Delete"),
+        Binding("r", "flip('readonly')", "RO/RW"),
+        Binding("p", "flip('persist')", "fstab"),
+    ]
+
+    def compose_body(self) -> ComposeResult:
+        root = self.state.data.get("root", "?")
+        yield Label(f"Bind mounts into {root} (the jail root on the host).", classes="intro")
+        table: DataTable[str] = DataTable(id="mounts", cursor_type="row", zebra_stripes=True)
+        table.add_columns("", "source (host)", "target (in jail)", "mode", "fstab", "notes")
+        yield table
+        yield Label("", id="row-problem", classes="field-error")
+
+    def on_mount(self) -> None:
+        self.refresh_table()
+        self.query_one("#mounts", DataTable).focus()
+
+    def refresh_table(self, cursor: int | None = None) -> None:
+        table = self.query_one("#mounts", DataTable)
+        row = table.cursor_row if cursor is None else cursor
+        table.clear()
+        for index, mount in enumerate(self.state.mounts):
+            table.add_row(*_cells(mount, self.state.row_problem(index) is not None), key=str(index))
+        if self.state.mounts:
+            table.move_cursor(row=min(max(row, 0), len(self.state.mounts) - 1))
+        self.show_row_problem()
+
+    @on(DataTable.RowHighlighted, "#mounts")
+    def show_row_problem(self) -> None:
+        table = self.query_one("#mounts", DataTable)
+        index = table.cursor_row
+        problem = self.state.row_problem(index) if 0 <= index < len(self.state.mounts) else None
+        self.query_one("#row-problem", Label).update(f"row {index + 1}: {problem}" if problem else "")
+
+    def _current(self) -> int | None:
+        index = self.query_one("#mounts", DataTable).cursor_row
+        return index if 0 <= index < len(self.state.mounts) else None
+
+    def action_add(self) -> None:
+        self._form(None)
+
+    @on(DataTable.RowSelected, "#mounts")
+    def action_edit(self) -> None:
+        if (index := self._current()) is not None:
+            self._form(index)
+
+    def _form(self, index: int | None) -> None:
+        def done(mount: dict[str, Any] | None) -> None:
+            if mount is not None:
+                self.state.put_mount(index, mount)
+                self.refresh_table(len(self.state.mounts) - 1 if index is None else index)
+
+        self.app.push_screen(MountForm(self.state, index), done)
+
+    def action_remove(self) -> None:
+        if (index := self._current()) is not None:
+            del self.state.mounts[index]
+            self.refresh_table()
+
+    def action_flip(self, key: str) -> None:
+        if (index := self._current()) is not None:
+            self.state.toggle_mount(index, key)
+            self.refresh_table()
+
+    def check(self) -> str | None:
+        from tui_jail.spec import SpecError
+
+        for index in range(len(self.state.mounts)):
+            if problem := self.state.row_problem(index):
+                return f"row {index + 1}: {problem}"
+        try:
+            self.state.spec()
+        except SpecError as exc:
+            return str(exc)
+        return None
+
+
+def _cells(mount: dict[str, Any], bad: bool) -> tuple[str, ...]:
+    notes = []
+    if mount.get("optional"):
+        notes.append("optional")
+    if mount.get("children"):
+        excluded = ", ".join(mount.get("exclude") or ())
+        notes.append(f"each entry{f' but {excluded}' if excluded else ''}")
+    return (
+        "✗" if bad else "✓",
+        str(mount.get("source", "")),
+        str(mount.get("target", "")),
+        "ro" if mount.get("readonly") else "rw",
+        "yes" if mount.get("persist", True) else "no",
+        "; ".join(notes),
+    )

@@ -1,0 +1,112 @@
+"""Step 4: the plan, read before anything changes — one tab per file diff, the mount tree as seen
+from inside the jail, a summary line — and saving the spec as YAML (comments kept)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import ScrollableContainer, Vertical
+from textual.widgets import Label, Static, TabbedContent, TabPane
+
+from tui_jail.messages import PlanReady, WorkFailed
+from tui_jail.screens.path_modal import PathModal
+from tui_jail.screens.step import StepScreen
+
+if TYPE_CHECKING:
+    from tui_jail.plan import Plan
+
+DIFF_STYLES = (("+++", "bold"), ("---", "bold"), ("@@", "cyan"), ("+", "green"), ("-", "red"))
+
+
+class ReviewScreen(StepScreen):
+    STEP = "Review"
+    NEXT_LABEL = "Apply"
+    CSS_PATH = "review.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("s", "save", "Save spec")]
+
+    def compose_body(self) -> ComposeResult:
+        yield Label(f"Planning {self.state.name}…", id="summary")
+        yield Label("", id="notes", classes="warning")
+        yield Vertical(id="plan-area")
+
+    def on_mount(self) -> None:
+        self.query_one("#next-button").disabled = True
+        self.build_plan()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="plan", description="planning")
+    def build_plan(self) -> None:
+        from tui_jail.plan import PlanError
+        from tui_jail.spec import SpecError
+
+        try:
+            self.post_message(PlanReady(self.state.make_plan()))
+        except (SpecError, PlanError) as exc:
+            self.post_message(WorkFailed("plan", str(exc)))
+
+    @on(WorkFailed)
+    def plan_failed(self, message: WorkFailed) -> None:
+        self.query_one("#summary", Label).update(f"Cannot plan this jail: {message.reason}")
+        self.query_one("#summary", Label).add_class("-error")
+        self.show_error("go back and fix it")
+
+    @on(PlanReady)
+    def plan_ready(self, message: PlanReady) -> None:
+        plan = message.plan
+        self.query_one("#summary", Label).update(f"{plan.name} ({plan.kind}) — {plan.summary()}")
+        notes = [f"⚠ {w}" for w in plan.warnings] + [f"skipped: {s}" for s in plan.skipped]
+        self.query_one("#notes", Label).update("\n".join(notes))
+        self.query_one("#plan-area", Vertical).mount(PlanTabs(plan))
+        self.call_after_refresh(self.focus_next, "#tabs Tabs")
+        self.query_one("#next-button").disabled = not plan.has_changes
+        if not plan.has_changes:
+            self.show_error("nothing to apply: the system already matches")
+
+    def check(self) -> str | None:
+        return None if self.state.plan is not None and self.state.plan.has_changes else "nothing to apply"
+
+    def action_save(self) -> None:
+        self.app.push_screen(PathModal("Save the spec as YAML", f"{self.state.name}.yaml", self._save), self._saved)
+
+    def _save(self, path: Path) -> str | None:
+        from tui_jail.spec import SpecError
+
+        try:
+            self.saved = self.state.save(path)
+        except (SpecError, OSError) as exc:
+            return str(exc)
+        return None
+
+    def _saved(self, path: Path | None) -> None:
+        if path is not None:
+            self.notify(f"saved {path}", title="Spec saved")
+
+
+class PlanTabs(Vertical):
+    """One tab per changed file (its diff), then the mount tree as seen from inside the jail."""
+
+    def __init__(self, plan: Plan) -> None:
+        super().__init__()
+        self.plan = plan
+
+    def compose(self) -> ComposeResult:
+        with TabbedContent(id="tabs"):
+            for change in self.plan.changed_files:
+                with TabPane(Path(change.path).name), ScrollableContainer():
+                    yield Static(_diff(change.diff()), classes="plan-text")
+            with TabPane("mount tree"), ScrollableContainer():
+                yield Static(Text(self.plan.tree, no_wrap=True), classes="plan-text")
+
+
+def _diff(text: str) -> Text:
+    out = Text()
+    for line in text.splitlines(keepends=True):
+        style = next((s for prefix, s in DIFF_STYLES if line.startswith(prefix)), "")
+        out.append(line, style)
+    out.no_wrap = True
+    out.rstrip()
+    return out if out.plain else Text("(no changes)")

@@ -1,0 +1,73 @@
+"""The frame every wizard step shares: header (where we are), Back/Next, footer with the keys.
+
+A step edits the `WizardState` and `dismiss()`es NEXT or BACK; the app's orchestrator decides what
+comes next. `check()` is the whole-step validation run on Next; it returns the problem or None.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Header, Input, Label
+
+from tui_jail.wizard_state import WizardState
+
+BACK = "back"
+NEXT = "next"
+
+
+class Field(Input):
+    """An input whose cursor does not blink (steady screenshots, calmer over slow SSH links)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.cursor_blink = False
+
+
+class StepScreen(Screen[str]):
+    STEP = ""
+    NEXT_LABEL = "Next"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back"),
+        Binding("ctrl+n", "next", "Next", priority=True),
+    ]
+
+    def __init__(self, state: WizardState) -> None:
+        super().__init__()
+        self.state = state
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield from self.compose_body()
+        with Horizontal(id="nav"):
+            yield Button("◀ Back", id="back-button", compact=True)
+            yield Label(id="nav-error")
+            yield Button(f"{self.NEXT_LABEL} ▶", id="next-button", variant="primary", compact=True)
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        yield from ()
+
+    def check(self) -> str | None:
+        return None
+
+    def show_error(self, message: str | None) -> None:
+        label = self.query_one("#nav-error", Label)
+        label.update(message or "")
+        label.set_class(bool(message), "-error")
+
+    @on(Button.Pressed, "#back-button")
+    def action_back(self) -> None:
+        self.dismiss(BACK)
+
+    @on(Button.Pressed, "#next-button")
+    def action_next(self) -> None:
+        problem = self.check()
+        self.show_error(problem)
+        if problem is None:
+            self.dismiss(NEXT)

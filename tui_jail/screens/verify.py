@@ -1,0 +1,15 @@
+"""Step: verify (stub, replaced below)."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.widgets import Label
+
+from tui_jail.screens.step import StepScreen
+
+
+class VerifyScreen(StepScreen):
+    STEP = "Verify"
+
+    def compose_body(self) -> ComposeResult:
+        yield Label("not yet")

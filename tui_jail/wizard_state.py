@@ -1,0 +1,240 @@
+"""What the wizard's steps edit: the spec being built, as plain data, plus where it came from.
+
+Screens read and change a `WizardState`; they never validate or plan by themselves. The data stays
+plain (dicts and lists, as in the YAML) so a half-edited step can hold values that do not validate
+yet; `spec()` turns it into a `Spec` with the model's own messages. Heavy modules (pydantic models,
+the planner) are imported on first use so the first screen appears fast.
+"""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tui_jail.system import SystemRoot
+
+if TYPE_CHECKING:
+    from tui_jail.plan import Plan
+    from tui_jail.spec import Spec
+
+PLACEHOLDER = re.compile(r"<[a-z][a-z0-9-]*>")
+LIST_SPLIT = re.compile(r"[,\s]+")
+
+
+def split_list(text: str) -> list[str]:
+    """`a, b c` → [a, b, c]: how the access step's fields are typed."""
+    return [item for item in LIST_SPLIT.split(text.strip()) if item]
+
+
+def plain(value: Any) -> Any:
+    """ruamel's commented maps and sequences → plain dicts and lists (a deep copy)."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return copy.copy(value)
+
+
+@dataclass
+class WizardState:
+    system: SystemRoot
+    sandbox: bool = False
+    environ: Mapping[str, str] = field(default_factory=dict)
+    clock: Callable[[], float] = field(default=lambda: 0.0)
+    save_dir: Path = field(default_factory=Path.cwd)
+    preset: str | None = None
+    origin: str = ""  # "preset seedbox-sftp" or the file it was opened from
+    document: Any = None  # the ruamel document, so saving keeps its comments
+    data: dict[str, Any] = field(default_factory=dict)
+    plan: Plan | None = None
+
+    # --- where the spec comes from ------------------------------------------------------------
+
+    def load_preset(self, name: str) -> None:
+        from tui_jail.presets import preset_document
+
+        if name == self.preset:
+            return  # coming back to the same preset keeps the edits
+        self._load(preset_document(name), f"preset {name}")
+        self.preset = name
+
+    def load_file(self, path: Path) -> None:
+        """Raises YamlError or SpecError with a one-line reason."""
+        from tui_jail.spec import parse_spec
+        from tui_jail.yamlio import load_yaml_file
+
+        document = load_yaml_file(path)
+        parse_spec(document, allow_placeholders=True)
+        self._load(document, path.name)
+        self.preset = None
+
+    def _load(self, document: Any, origin: str) -> None:
+        self.document, self.origin, self.data, self.plan = document, origin, plain(document), None
+
+    @property
+    def kind(self) -> str:
+        return str(self.data.get("kind", ""))
+
+    @property
+    def name(self) -> str:
+        return str(self.data.get("name", ""))
+
+    @property
+    def where(self) -> str:
+        """The system root as shown on every screen: never a temporary path."""
+        return "SANDBOX" if self.sandbox else f"root {self.system.root}"
+
+    # --- validation and planning ---------------------------------------------------------------
+
+    def spec(self, *, final: bool = False) -> Spec:
+        """The whole model; raises SpecError. Placeholders are allowed until the review step."""
+        from tui_jail.spec import parse_spec
+
+        return parse_spec(self.data, allow_placeholders=not final)
+
+    def make_plan(self) -> Plan:
+        """Raises SpecError or PlanError; runs in a worker (it reads the system root)."""
+        from tui_jail.plan import make_plan
+
+        self.plan = make_plan(self.spec(final=True), self.system)
+        return self.plan
+
+    def fill_placeholder(self, old: str, new: str) -> None:
+        """A placeholder given a value in one field (`<agent-user>` → `agent`) is filled everywhere."""
+        if PLACEHOLDER.fullmatch(old) and new and not PLACEHOLDER.search(new):
+            self.data = _replace(self.data, old, new)
+
+    # --- mounts --------------------------------------------------------------------------------
+
+    @property
+    def mounts(self) -> list[dict[str, Any]]:
+        mounts: list[dict[str, Any]] = self.data.setdefault("mounts", [])
+        return mounts
+
+    def source_exists(self, path: str) -> bool:
+        return self.system.stat(path) is not None
+
+    def mount_problem(self, source: str, target: str, index: int | None, *, optional: bool = False) -> str | None:
+        """What is wrong with a mount as typed (None: fine). `index` is the one being edited."""
+        from pydantic import ValidationError
+
+        from tui_jail.spec import Mount, format_validation_error
+
+        try:
+            Mount(source=source, target=target)
+        except ValidationError as exc:
+            return format_validation_error(exc)
+        if not optional and not PLACEHOLDER.search(source) and not self.source_exists(source):
+            return f"source: {source} does not exist under {self.where}"
+        for other, mount in enumerate(self.mounts):
+            if other != index and mount.get("target") == target:
+                return f"target: {target!r} is already used by {mount.get('source')}"
+        return None
+
+    def row_problem(self, index: int) -> str | None:
+        mount = self.mounts[index]
+        return self.mount_problem(
+            str(mount.get("source", "")), str(mount.get("target", "")), index, optional=bool(mount.get("optional"))
+        )
+
+    def put_mount(self, index: int | None, mount: dict[str, Any]) -> None:
+        if index is None:
+            self.mounts.append(mount)
+        else:
+            self.mounts[index] = mount
+
+    def toggle_mount(self, index: int, key: str) -> None:
+        default = key == "persist"  # persist defaults to true, readonly to false
+        mount = self.mounts[index]
+        mount[key] = not mount.get(key, default)
+
+    # --- access (sftp) -------------------------------------------------------------------------
+
+    @property
+    def sftp(self) -> dict[str, Any]:
+        sftp: dict[str, Any] = self.data.setdefault("sftp", {})
+        return sftp
+
+    def admin_caught(self, users: list[str], addresses: list[str]) -> list[str]:
+        """Warnings when the admin's own connection would match the jail's Match block."""
+        client, user = _admin(self.environ)
+        out = []
+        if client and any(_in_network(client, text) for text in addresses):
+            out.append(f"your own address {client} is in the list")
+        if user and user in users:
+            out.append(f"your own user {user} is in the list")
+        return out
+
+    # --- capabilities (exec) -------------------------------------------------------------------
+
+    @property
+    def exec(self) -> dict[str, Any]:
+        settings: dict[str, Any] = self.data.setdefault("exec", {})
+        return settings
+
+    def user_exists(self, name: str) -> bool:
+        return name in self.system.accounts
+
+    def capability_sets(self) -> dict[str, list[str]]:
+        caps: dict[str, list[str]] = self.exec.setdefault("capabilities", {})
+        caps.setdefault("drop", [])
+        caps.setdefault("never", [])
+        return caps
+
+    def cycle_capability(self, name: str) -> str:
+        """held → dropped → never held → held; returns the new state."""
+        sets = self.capability_sets()
+        if name in sets["drop"]:
+            sets["drop"].remove(name)
+            sets["never"].append(name)
+            return "never"
+        if name in sets["never"]:
+            sets["never"].remove(name)
+            return "held"
+        sets["drop"].append(name)
+        return "drop"
+
+    def capability_state(self, name: str) -> str:
+        sets = self.capability_sets()
+        return "drop" if name in sets["drop"] else "never" if name in sets["never"] else "held"
+
+    # --- saving --------------------------------------------------------------------------------
+
+    def save(self, path: Path) -> Path:
+        """Write the spec as YAML (round-trip). Raises SpecError, OSError."""
+        from tui_jail.spec_document import spec_yaml
+
+        target = path if path.is_absolute() else self.save_dir / path
+        text = spec_yaml(self.document, self.spec())
+        target.write_text(text, encoding="utf-8")
+        return target
+
+
+def _replace(value: Any, old: str, new: str) -> Any:
+    if isinstance(value, dict):
+        return {k: _replace(v, old, new) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_replace(v, old, new) for v in value]
+    return value.replace(old, new) if isinstance(value, str) else value
+
+
+def _admin(environ: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """(client address, user) of the person running the wizard, from SSH_CONNECTION and SUDO_USER."""
+    parts = environ.get("SSH_CONNECTION", "").split()
+    user = environ.get("SUDO_USER") or environ.get("USER") or environ.get("LOGNAME")
+    return (parts[0] if parts else None), user
+
+
+def _in_network(client: str, text: str) -> bool:
+    try:
+        address = ipaddress.ip_address(client)
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        return address in ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return False
