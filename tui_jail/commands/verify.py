@@ -1,16 +1,85 @@
-"""`tui-jail verify` — not built yet (see the open issues)."""
+"""`tui-jail verify (--preset NAME | --spec FILE) [--root DIR] [--json]`: prove an applied jail works.
+
+Runs every backend's checks for the spec (`tui_jail.verify.checks_for`) concurrently. On a terminal each
+result is printed as it arrives, then a table of all of them; piped, only the table; `--json` one
+document. Exit 1, with one line on stderr, when any check fails.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+import threading
 
-from tui_jail.commands.common import refuse
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from tui_jail.admin import admin_connection
+from tui_jail.checks import CheckResult, run_checks
+from tui_jail.commands.common import Subparsers, add_json, add_root, add_spec_source, load_spec, print_json, refuse
+from tui_jail.system import SystemRoot
+from tui_jail.verify import checks_for
+
+STYLE = {"pass": "green", "fail": "bold red", "warn": "yellow", "skip": "dim"}
+MARK = {"pass": "✓", "fail": "✗", "warn": "!", "skip": "-"}
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("verify", help="(not built yet)")
+def add_parser(subparsers: Subparsers) -> None:
+    parser = subparsers.add_parser(
+        "verify",
+        help="check that an applied jail works, and that your own access is intact",
+        description="Check the live system against the spec: sshd's view of the jailed and other connections "
+        "(yours included), the chroot chain, the mounts and fstab, the account. Exit 1 if any check fails.",
+    )
+    add_spec_source(parser)
+    add_root(parser)
+    add_json(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    return refuse("verify is not built yet")
+    spec = load_spec(args)
+    checks = checks_for(spec, SystemRoot(args.root), admin=admin_connection(os.environ))
+    console = Console(file=sys.stdout, highlight=False)
+    live = console.is_terminal and not args.json
+    lock = threading.Lock()
+
+    def progress(result: CheckResult) -> None:
+        with lock:  # results arrive from the checks' threads
+            console.print(_line(result))
+
+    results = run_checks(checks, on_result=progress if live else None)
+    failed = [r.name for r in results if r.status == "fail"]
+    if args.json:
+        print_json({"jail": spec.name, "ok": not failed, "results": [r.to_json() for r in results]})
+    else:
+        if live:
+            console.print()
+        console.print(table(spec.name, results))
+    if failed:
+        return refuse(
+            f"verification of {spec.name} failed: {len(failed)} of {len(results)} checks ({', '.join(failed)})"
+        )
+    return 0
+
+
+def _line(result: CheckResult) -> Text:
+    line = Text().append(f"{MARK[result.status]} ", style=STYLE[result.status])
+    return line.append(f"{result.name}: ", style="bold").append(result.detail)
+
+
+def table(name: str, results: list[CheckResult]) -> Table:
+    counts = {status: sum(r.status == status for r in results) for status in STYLE}
+    summary = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
+    grid = Table(title=f"jail {name}: {summary}", title_justify="left", expand=False)
+    grid.add_column("", no_wrap=True)
+    grid.add_column("check", style="bold")
+    grid.add_column("result")
+    for result in results:
+        detail = result.detail + (f"\nfix: {result.fix}" if result.status == "fail" and result.fix else "")
+        if result.status == "warn" and result.fix:
+            detail += f"\nhint: {result.fix}"
+        grid.add_row(Text(MARK[result.status], style=STYLE[result.status]), result.name, detail)
+    return grid

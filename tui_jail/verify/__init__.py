@@ -1,0 +1,37 @@
+"""Verification, the last step of the flow (spec → plan → transaction → verify): every backend's checks.
+
+`checks_for(spec, system, admin=...)` gathers the checks that prove an applied jail works: the tree and
+the mounts for every jail, then the kind's own — sshd's view and the account for an sftp jail, probes
+from inside for an exec jail (`tui_jail.verify.exec`, imported only when needed). The expected state is
+the plan of the same spec: on an applied system it has no changes, and what it describes is what must
+be live. Run the list with `tui_jail.checks.run_checks`, which streams each result as it is ready.
+"""
+
+from __future__ import annotations
+
+from tui_jail.backends.sshd import Connection
+from tui_jail.checks import Check, CheckResult
+from tui_jail.plan import PlanError, make_plan
+from tui_jail.spec import Spec
+from tui_jail.system import SystemRoot
+from tui_jail.verify.mounts import mount_checks
+from tui_jail.verify.tree import tree_checks
+
+
+def checks_for(spec: Spec, system: SystemRoot, *, admin: Connection | None) -> list[Check]:
+    """Every check for `spec` on `system`. `admin` is the admin's own connection (see tui_jail.admin)."""
+    try:
+        plan = make_plan(spec, system)
+    except PlanError as exc:
+        failure = CheckResult("plan", "fail", str(exc), "fix what the plan names, then apply the jail")
+        return [Check("plan", lambda: failure)]
+    checks = tree_checks(spec, system, plan) + mount_checks(spec, system, plan)
+    if spec.kind == "sftp":
+        from tui_jail.verify.sftp import sftp_checks
+
+        checks += sftp_checks(spec, system, plan, admin)
+    else:
+        from tui_jail.verify.exec import exec_checks
+
+        checks += exec_checks(spec, system)
+    return checks
