@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from tui_jail.system import SystemRoot
 
 if TYPE_CHECKING:
+    from tui_jail.backends.sshd import Connection
     from tui_jail.plan import Plan
     from tui_jail.spec import Spec
 
@@ -88,6 +89,15 @@ class WizardState:
     def where(self) -> str:
         """The system root as shown on every screen: never a temporary path."""
         return "SANDBOX" if self.sandbox else f"root {self.system.root}"
+
+    def shown(self, text: str) -> str:
+        """Text for the screen: a sandbox's temporary path is shown as SANDBOX, never spelled out."""
+        return text.replace(str(self.system.root), "SANDBOX") if self.sandbox else text
+
+    def admin(self) -> Connection | None:
+        from tui_jail.admin import admin_connection
+
+        return admin_connection(self.environ)
 
     # --- validation and planning ---------------------------------------------------------------
 
@@ -162,7 +172,8 @@ class WizardState:
 
     def admin_caught(self, users: list[str], addresses: list[str]) -> list[str]:
         """Warnings when the admin's own connection would match the jail's Match block."""
-        client, user = _admin(self.environ)
+        connection = self.admin()
+        client, user = (connection.addr, connection.user) if connection else (None, None)
         out = []
         if client and any(_in_network(client, text) for text in addresses):
             out.append(f"your own address {client} is in the list")
@@ -221,13 +232,6 @@ def _replace(value: Any, old: str, new: str) -> Any:
     if isinstance(value, list):
         return [_replace(v, old, new) for v in value]
     return value.replace(old, new) if isinstance(value, str) else value
-
-
-def _admin(environ: Mapping[str, str]) -> tuple[str | None, str | None]:
-    """(client address, user) of the person running the wizard, from SSH_CONNECTION and SUDO_USER."""
-    parts = environ.get("SSH_CONNECTION", "").split()
-    user = environ.get("SUDO_USER") or environ.get("USER") or environ.get("LOGNAME")
-    return (parts[0] if parts else None), user
 
 
 def _in_network(client: str, text: str) -> bool:
