@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from wizard_support import keys, walk, wizard
+from wizard_support import keys, pending_transaction, walk, wizard
 
 PRESETS = ["seedbox-sftp", "joblet-production", "joblet-builder", "awf-host-chroot"]
 SIZE = (80, 24)
@@ -42,6 +42,11 @@ class TestWalkthrough:
         """Step 4: the plan's summary and the first file's diff."""
         assert snap_compare(wizard(sample_root), run_before=drive(*walk(preset, "review")), terminal_size=SIZE)
 
+    def test_apply(self, snap_compare, sample_root: Path, preset: str) -> None:
+        """Step 5: preflight findings before anything changes."""
+        steps = (*walk(preset, "review"), "ctrl+n")
+        assert snap_compare(wizard(sample_root), run_before=drive(*steps), terminal_size=SIZE)
+
     def test_verify(self, snap_compare, sample_root: Path, preset: str) -> None:
         """Step 6: every check of the jail with its result (before an apply: the failures and their fixes)."""
         steps = (*walk(preset, "review"), "ctrl+n", "ctrl+n")
@@ -65,3 +70,10 @@ class TestValidation:
         """Next on the access step with the preset's placeholders still unset stays there and says so."""
         steps = (*walk("seedbox-sftp", "settings-empty"), "ctrl+n")
         assert snap_compare(wizard(sample_root), run_before=drive(*steps), terminal_size=SIZE)
+
+
+class TestRecovery:
+    def test_pending_transaction(self, snap_compare, sample_root: Path) -> None:
+        """A pending transaction at start: the wizard opens on recovery, saying what it changed and how to undo it."""
+        pending_transaction(sample_root)
+        assert snap_compare(wizard(sample_root), terminal_size=SIZE)

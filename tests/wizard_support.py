@@ -85,3 +85,23 @@ def walk(preset: str, stage: str) -> list[str]:
     steps.append("ctrl+n")
     assert stage == "review", stage
     return steps
+
+
+def pending_transaction(root: Path) -> str:
+    """A transaction journal left pending (applied, unconfirmed) under `root`, with nothing to undo."""
+    from tui_jail.journal import Journal, TxnState
+
+    state = TxnState(
+        id="20231114-221320-rclone-sftp",
+        jail="rclone-sftp",
+        action="apply",
+        status="pending",
+        created=T0 - 30,
+        deadline=T0 + 90,
+        timeout=120,
+        user="admin",
+        ssh_connection="198.51.100.4 50022 192.0.2.1 22",
+    )
+    plan = "jail rclone-sftp (sftp): changes: 1 file, 0 mounts, 0 paths\n\n--- a/etc/fstab\n+++ b/etc/fstab\n"
+    Journal.create(root, state, [], {}, plan)
+    return state.id

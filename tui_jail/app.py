@@ -24,6 +24,7 @@ from tui_jail.system import SystemRoot
 from tui_jail.wizard_state import WizardState
 
 if TYPE_CHECKING:
+    from tui_jail.journal import Journal
     from tui_jail.screens.step import StepScreen
 
 DEFAULT_THEME = "textual-dark"
@@ -80,8 +81,11 @@ def _steps(kind: str) -> list[type[StepScreen]]:
     return [PresetScreen, MountsScreen, Settings, ReviewScreen, ApplyScreen, VerifyScreen]
 
 
-def _pending_transaction(state: WizardState) -> object | None:
-    return None  # wired to tui_jail.transaction once it lands
+def _pending_transaction(state: WizardState) -> Journal | None:
+    from tui_jail.journal import unfinished
+
+    pending = unfinished(state.system.root)
+    return pending[-1] if pending else None
 
 
 def make_app(
