@@ -3,11 +3,16 @@
 Both run `true` in a chroot with new mount and PID namespaces and a fresh /proc, in the same run,
 interleaved, on the joblet-production preset applied to a tmpfs root (the host's binaries bound in
 read-only). tui-jail does more (namespaces ipc/uts/net, per-run /tmp, capability drop and read-back,
-user switch, the jail's live-mount check); its figure includes the CLI's whole Python start-up.
-Also printed: `tui-jail --help` (interpreter + CLI imports, no work), to show where the time goes.
+user switch, the launch file's checks against the live mount table); its figure includes the CLI's
+whole Python start-up.
+
+It is measured twice: from the development venv (an editable install, whose `.pth` import hook
+alone costs interpreter start-up time) and from a throwaway venv with a plain `pip install` of this
+tree, which is what an admin gets. For each venv, `python -c pass` is printed too: the floor any
+Python CLI pays before its first line runs, so the ratio can be read against what is reachable.
 
 Run as root: `.venv/bin/python bench/exec.py [ROUNDS]` (re-runs itself in a private mount namespace).
-Prints the medians and the ratio; the target is ratio ≤ 3.
+Prints the medians and the ratios; the target is a ratio ≤ 3 for the plain install (exit 1 otherwise).
 """
 
 from __future__ import annotations
@@ -21,8 +26,10 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-VENV_BIN = Path(sys.executable).parent
+TREE = HERE.parent
+DEV_BIN = Path(sys.executable).parent
 TARGET = 3.0
+BASELINE = "unshare -m -p -f --mount-proc chroot DIR true"
 
 
 def timed(argv: list[str]) -> float:
@@ -31,18 +38,29 @@ def timed(argv: list[str]) -> float:
     return time.perf_counter() - start
 
 
+def plain_install(where: Path) -> Path:
+    """A throwaway venv with a non-editable install of this tree; its bin directory."""
+    subprocess.run(["python3", "-m", "venv", str(where)], check=True)
+    pip = [str(where / "bin/pip"), "install", "-q", "--disable-pip-version-check", str(TREE)]
+    subprocess.run(pip, check=True, stderr=subprocess.DEVNULL)
+    return where / "bin"
+
+
 def main(rounds: int) -> int:
-    sys.path.insert(0, str(HERE.parent / "tests"))
-    # Until the transaction (issue 3) lands, the test stand-in applies the plan.
+    sys.path.insert(0, str(TREE / "tests"))
+    # Until the transaction (issue 3) lands, the test stand-in applies the plan (launch file included).
     from test_exec_jails import HOST_DIRS, apply_plan, preset_spec
 
     from tui_jail.plan import make_plan
     from tui_jail.sandbox import make_sandbox_root
     from tui_jail.system import SystemRoot
 
-    world = Path(tempfile.mkdtemp(prefix="tui-jail-bench-"))
+    scratch = Path(tempfile.mkdtemp(prefix="tui-jail-bench-"))
+    world = scratch / "root"
+    world.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "bench", str(world)], check=True)
     try:
+        clean_bin = plain_install(scratch / "venv")
         make_sandbox_root(world, host_keys=False)
         for name in HOST_DIRS:
             if os.path.isdir(f"/{name}"):
@@ -50,44 +68,34 @@ def main(rounds: int) -> int:
         spec = preset_spec("joblet-production")
         apply_plan(make_plan(spec, SystemRoot(world)), SystemRoot(world))
         jail = str(world / spec.root.lstrip("/"))
-        runs = {
-            "unshare -m -p -f --mount-proc chroot DIR true": [
-                "unshare",
-                "-m",
-                "-p",
-                "-f",
-                "--mount-proc",
-                "chroot",
-                jail,
-                "true",
-            ],
-            "tui-jail exec joblet-production -- true": [
-                str(VENV_BIN / "tui-jail"),
-                "exec",
-                spec.name,
-                "--root",
-                str(world),
-                "--",
-                "true",
-            ],
-            "tui-jail --help (start-up only)": [str(VENV_BIN / "tui-jail"), "--help"],
-        }
+        exec_args = ["exec", spec.name, "--root", str(world), "--", "true"]
+        runs = {BASELINE: ["unshare", "-m", "-p", "-f", "--mount-proc", "chroot", jail, "true"]}
+        for venv, bin_dir in (("dev venv (editable)", DEV_BIN), ("plain install", clean_bin)):
+            runs[f"{venv}: python -c pass"] = [str(bin_dir / "python"), "-c", "pass"]
+            runs[f"{venv}: tui-jail exec joblet-production -- true"] = [str(bin_dir / "tui-jail"), *exec_args]
         times: dict[str, list[float]] = {label: [] for label in runs}
         for argv in runs.values():
-            timed(argv)  # warm the page cache
+            timed(argv)  # warm the page cache (and write the plain install's bytecode)
         for _ in range(rounds):
             for label, argv in runs.items():
                 times[label].append(timed(argv))
     finally:
         subprocess.run(["umount", "-R", str(world)], check=True)
-        os.rmdir(world)
-    medians = {label: statistics.median(values) * 1000 for label, values in times.items()}
-    for label, ms in medians.items():
-        print(f"{ms:8.1f} ms  {label}")
-    baseline, ours, startup = medians.values()
-    ratio = ours / baseline
-    print(f"ratio {ratio:.1f} (target ≤ {TARGET:g}); without the CLI's start-up: {(ours - startup) / baseline:.1f}")
-    return 0 if ratio <= TARGET else 1
+        subprocess.run(["rm", "-rf", str(scratch)], check=True)
+    ms = {label: statistics.median(values) * 1000 for label, values in times.items()}
+    print(f"medians of {rounds} interleaved rounds, {os.cpu_count()} CPUs")
+    for label, value in ms.items():
+        print(f"{value:8.1f} ms  {label}")
+    baseline = ms[BASELINE]
+    print(f"ratios against {BASELINE} (target ≤ {TARGET:g}):")
+    for venv in ("dev venv (editable)", "plain install"):
+        floor, ours = ms[f"{venv}: python -c pass"], ms[f"{venv}: tui-jail exec joblet-production -- true"]
+        print(
+            f"  {venv}: exec {ours / baseline:.1f}; python -c pass alone {floor / baseline:.1f}; "
+            f"exec minus the bare interpreter {(ours - floor) / baseline:.1f}"
+        )
+    # judged on the plain install: that is what an admin runs
+    return 0 if ms["plain install: tui-jail exec joblet-production -- true"] / baseline <= TARGET else 1
 
 
 if __name__ == "__main__":

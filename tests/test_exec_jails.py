@@ -6,8 +6,8 @@ sandbox sample system, with the host's real /usr, /bin, /sbin, /lib and /lib64 b
 the sandbox's sample dirs, so the jails have real binaries to run.
 
 The transaction (issue 3) is not there yet: `apply_plan` below applies a plan the plain way
-(write files, create paths and devices, bind + read-only remount). Swap it for `tui-jail apply --yes`
-and `tui-jail confirm` once the transaction lands.
+(write files — the jail's launch file among them —, create paths and devices, bind + read-only
+remount). Swap it for `tui-jail apply --yes` and `tui-jail confirm` once the transaction lands.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import pytest
 from tui_jail.backends import caps
 from tui_jail.capabilities import CAPABILITIES
 from tui_jail.checks import run_checks
+from tui_jail.launchfile import jail_launch_path
 from tui_jail.plan import Plan, make_plan
 from tui_jail.presets import preset_text
 from tui_jail.sandbox import make_sandbox_root
@@ -259,7 +260,7 @@ def test_refuses_a_mount_point_that_is_a_symlink(world: Path) -> None:
     proc.symlink_to(world / "etc")
     marker = world / "opt/joblet/jobs/production/work/ran"
     result = jail_exec(world, "joblet-production", "/bin/touch", "/work/ran")
-    assert_refused(result, "is a symlink inside the jail", marker)
+    assert_refused(result, f"refusing to mount over {proc}: it resolves to {world / 'etc'}", marker)
 
 
 def test_refuses_a_command_missing_in_the_jail(world: Path) -> None:
@@ -268,3 +269,40 @@ def test_refuses_a_command_missing_in_the_jail(world: Path) -> None:
     result = jail_exec(world, "joblet-production", "/no/such/command")
     assert result.returncode == 1
     assert "running /no/such/command in the jail: No such file or directory" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (lambda launch: launch.unlink(), "does not exist); apply or re-apply it"),
+        (lambda launch: launch.write_text('{"format": 1, "mounts": ['), "is not a valid launch file"),
+        (lambda launch: launch.write_text(launch.read_text().replace('"format": 1', '"format": 2')), "format 2"),
+        (lambda launch: launch.chmod(0o620), "must be root-owned and not group/world-writable"),
+        (lambda launch: os.chown(launch, 1002, 0), "is owned by uid 1002"),
+    ],
+    ids=["missing", "corrupt", "other-format", "group-writable", "not-root-owned"],
+)
+def test_refuses_a_launch_file_it_cannot_trust(world: Path, damage: Callable[[Path], None], reason: str) -> None:
+    """The launch file is what the launcher acts on as root: missing, unreadable as a launch file, or
+    writable by someone other than root, and nothing runs."""
+    spec = preset_spec("joblet-production")
+    applied(world, spec)
+    damage(world / jail_launch_path(spec.name).lstrip("/"))
+    marker = world / "opt/joblet/jobs/production/work/ran"
+    assert_refused(jail_exec(world, "joblet-production", "/bin/touch", "/work/ran"), reason, marker)
+
+
+HEAVY_MODULES = ("pydantic", "ruamel", "rich", "textual", "tui_jail.spec", "tui_jail.plan", "tui_jail.commands.common")
+
+
+def test_exec_imports_nothing_heavy(world: Path) -> None:
+    """A job's start-up: no spec validation, no planner, no UI library — the launch file and json only."""
+    spec = preset_spec("joblet-production")
+    applied(world, spec)
+    argv = [sys.executable, "-X", "importtime", "-m", "tui_jail", "exec", "--root", str(world), spec.name]
+    result = subprocess.run([*argv, "--", "true"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if "|" in line}
+    assert "tui_jail.launcher" in imported
+    heavy = [m for m in imported if any(m == h or m.startswith((f"{h}.", f"{h}_")) for h in HEAVY_MODULES)]
+    assert sorted(heavy) == []

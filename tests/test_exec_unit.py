@@ -3,15 +3,21 @@ the CLI's refusals and argument order, and which paths the builder's exclusions 
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tui_jail import launchfile
 from tui_jail.backends import caps
 from tui_jail.errors import Refused
 from tui_jail.launcher import prepare
+from tui_jail.launchfile import jail_launch_path
+from tui_jail.plan import make_plan
 from tui_jail.presets import preset_text
 from tui_jail.spec import Spec, parse_spec
 from tui_jail.system import SystemRoot
@@ -51,14 +57,63 @@ def test_a_capability_the_kernel_does_not_know_is_refused_not_skipped() -> None:
     assert caps.bits_of(frozenset({"CAP_SYS_ADMIN", "CAP_NET_ADMIN"}), top=40) == [12, 21]
 
 
+def with_launch_file(root: Path, spec: Spec) -> SystemRoot:
+    """The jail's launch file written as the plan has it (root-owned, 0600), nothing else applied."""
+    system = SystemRoot(root)
+    change = next(f for f in make_plan(spec, system).files if f.path == jail_launch_path(spec.name))
+    assert change.after is not None
+    path = system.host(change.path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(change.after)
+    path.chmod(change.mode)
+    return system
+
+
+def test_the_launch_file_holds_the_expanded_mounts_and_what_the_launcher_needs(sample_root: Path) -> None:
+    system = SystemRoot(sample_root)
+    spec = preset("joblet-builder")
+    plan = make_plan(spec, system)
+    launch = json.loads(next(f.after for f in plan.files if f.path.endswith(".launch.json")) or "")
+    assert launch["mounts"] == [{"source": m.source, "target": m.target, "readonly": m.readonly} for m in plan.mounts]
+    assert "/opt/joblet/jobs/builder/opt/joblet" not in {m["target"] for m in launch["mounts"]}
+    assert launch["remove_capabilities"]["CAP_SYS_ADMIN"] == 21 and launch["workdir"] == "/work"
+    assert launchfile._validated(launch, "joblet-builder") == launch
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("format", 2, "format 2"),
+        ("name", "joblet-production", "it is the launch file of 'joblet-production'"),
+        ("root", "/opt/../etc", "not an absolute, normalised path"),
+        ("mounts", [{"source": "/usr", "target": "/usr", "readonly": True}], "not inside the jail root"),
+        ("namespaces", ["mount"], "mount and pid are required"),
+        ("namespaces", ["mount", "pid", "time"], "distinct names out of"),
+        ("remove_capabilities", {"CAP_SYS_ADMIN": 12}, "not a capability and its bit"),
+        ("proc", {"options": ["nosuid"], "hidepid": True}, "hidepid 0, 1 or 2"),
+        ("per_run_tmp", "yes", "per_run_tmp has the wrong type"),
+        ("extra", 1, "missing or unknown"),
+    ],
+)
+def test_a_launch_file_it_does_not_fully_understand_is_refused(field: str, value: object, reason: str) -> None:
+    spec = preset("joblet-builder")
+    launch = json.loads(launchfile.render_launch(spec, spec.mounts)) | {field: value}
+    with pytest.raises(ValueError, match=re.escape(reason)):
+        launchfile._validated(launch, "joblet-builder")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a launch file must be root-owned")
 def test_prepare_refuses_a_jail_whose_mounts_are_not_live(sample_root: Path) -> None:
+    system = with_launch_file(sample_root, preset("joblet-production"))
     with pytest.raises(Refused, match="is not mounted read-only from /bin: apply the jail first"):
-        prepare(preset("joblet-production"), SystemRoot(sample_root), ["true"])
+        prepare("joblet-production", system, ["true"])
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="a launch file must be root-owned")
 def test_prepare_refuses_a_missing_user(sample_root: Path) -> None:
+    system = with_launch_file(sample_root, preset("joblet-production"))
     with pytest.raises(Refused, match="no user 'ghost'"):
-        prepare(preset("joblet-production"), SystemRoot(sample_root), ["true"], user="ghost")
+        prepare("joblet-production", system, ["true"], user="ghost")
 
 
 def test_builder_exclusions_hide_every_joblet_entry_but_the_runtimes_it_mounts(sample_root: Path) -> None:
@@ -69,14 +124,18 @@ def test_builder_exclusions_hide_every_joblet_entry_but_the_runtimes_it_mounts(s
     ]
 
 
-@pytest.mark.parametrize("order", ["options-after-jail", "options-before-jail"])
+ORDERS = {
+    "options-after-jail": ["exec", "joblet-production", "--root", "{root}"],
+    "options-before-jail": ["exec", "--root", "{root}", "joblet-production"],
+    "global-root": ["--root", "{root}", "exec", "joblet-production"],
+    "global-root=": ["--root={root}", "exec", "joblet-production"],
+    "abbreviated --root: the full parser": ["--ro", "{root}", "exec", "joblet-production", "--user", "nobody"],
+}
+
+
+@pytest.mark.parametrize("order", list(ORDERS))
 def test_exec_of_an_unapplied_jail_is_refused_in_one_line(sample_root: Path, order: str) -> None:
-    options = ["--root", str(sample_root)]
-    args = (
-        ["exec", "joblet-production", *options]
-        if order == "options-after-jail"
-        else ["exec", *options, "joblet-production"]
-    )
+    args = [arg.format(root=sample_root) for arg in ORDERS[order]]
     marker = sample_root / "ran"
     done = subprocess.run(
         [sys.executable, "-m", "tui_jail", *args, "--", "touch", str(marker)],
@@ -86,10 +145,15 @@ def test_exec_of_an_unapplied_jail_is_refused_in_one_line(sample_root: Path, ord
     )
     assert done.returncode == 1
     assert done.stderr.count("\n") == 1
-    assert f"no applied jail named 'joblet-production' ({sample_root}/var/lib/tui-jail" in done.stderr
+    assert f"no applied exec jail named 'joblet-production' ({sample_root}/var/lib/tui-jail" in done.stderr
     assert not marker.exists()
 
 
 def test_exec_without_a_command_is_refused() -> None:
     done = subprocess.run([sys.executable, "-m", "tui_jail", "exec", "x", "--"], capture_output=True, text=True)
     assert done.returncode == 1 and "no command given" in done.stderr
+
+
+def test_the_full_parser_still_lists_exec() -> None:
+    done = subprocess.run([sys.executable, "-m", "tui_jail", "--help"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "run a command inside an exec jail" in done.stdout

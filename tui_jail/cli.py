@@ -42,9 +42,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _exec_args(argv: list[str]) -> argparse.Namespace | None:
+    """`[--root DIR] exec ...`, parsed by the exec command alone: exec is on every job's start-up path and
+    must not import every command (and with them pydantic). None for anything else, --sandbox included,
+    which the full parser handles (it also knows exec, for `tui-jail --help`)."""
+    root = None
+    if argv[:1] == ["--root"] and len(argv) > 1:
+        root, argv = Path(argv[1]), argv[2:]
+    elif argv[:1] and argv[0].startswith("--root="):
+        root, argv = Path(argv[0].removeprefix("--root=")), argv[1:]
+    if argv[:1] != ["exec"]:
+        return None
+    from tui_jail.commands import exec as exec_command
+
+    return exec_command.parse_args(argv[1:], root)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = _exec_args(argv) or build_parser().parse_args(argv)
     if args.root is None:
         args.root = Path("/")
     try:

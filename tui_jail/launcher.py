@@ -1,7 +1,8 @@
 """The exec launcher: runs one command inside an applied exec jail, or refuses and runs nothing.
 
-`prepare` turns an applied spec into a `Launch` and refuses when the jail is not as the spec says
-(a mount not live or not read-only, a missing mount source, a missing user). `run` then:
+`prepare` reads the jail's launch file (`tui_jail.launchfile`, compiled by the plan) and refuses when
+the jail is not live as it says (a mount not live, from elsewhere or not read-only, a missing mount
+source, a missing user). `run` then:
 
     caller ──fork──► A: unshare(mount, pid, + ipc/uts/net), make every mount private
                         └─fork──► B = PID 1 of the new PID namespace:
@@ -16,6 +17,9 @@ command really runs, and then passes its exit status through (128+N for a signal
 fallback to weaker isolation. The caller itself never changes namespace (A does it), so `run` is
 safe to call from a long-lived process. The per-run tmp (`/tmp/job-<id>` under the system root)
 is created before the fork and removed after the command ends.
+
+This module is on every job's start-up path: it imports no spec, planner or UI module, and only the
+standard modules the steps need.
 """
 
 from __future__ import annotations
@@ -23,20 +27,24 @@ from __future__ import annotations
 import ctypes
 import fcntl
 import os
-import shutil
 import signal
-import socket
 import stat
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
-from typing import NoReturn
 
+from tui_jail import launchfile
 from tui_jail.backends import caps
 from tui_jail.errors import Refused
-from tui_jail.spec import ProcMount, Spec
 from tui_jail.system import SystemRoot
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from typing import NoReturn
+
+    from tui_jail.launchfile import LaunchMount, LaunchProc
+    from tui_jail.mountinfo import MountEntry
 
 CLONE_FLAGS = {"mount": 0x00020000, "uts": 0x04000000, "ipc": 0x08000000, "pid": 0x20000000, "net": 0x40000000}
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 32, 4096, 16384, 1 << 18
@@ -64,51 +72,60 @@ class Launch:
     groups: tuple[int, ...]
     cwd: str  # inside the jail
     namespaces: tuple[str, ...]
-    proc: ProcMount | None
+    proc: LaunchProc | None
     tmp: str | None  # host path of the per-run tmp, created by run() and removed afterwards
     masks: tuple[str, ...]  # host paths of the mount points /dev/null is bound over
     removed: frozenset[str]
 
 
-def prepare(spec: Spec, system: SystemRoot, argv: list[str], *, user: str | None = None) -> Launch:
-    """Everything `run` needs, read from the spec and the system root; refuses on any mismatch."""
-    from tui_jail.plan import make_plan
-
-    if spec.exec is None:
-        raise Refused(f"{spec.name} is an {spec.kind} jail; exec runs commands in exec jails only")
-    settings = spec.exec
-    name = user or settings.user
-    account = system.accounts.get(name)
+def prepare(name: str, system: SystemRoot, argv: list[str], *, user: str | None = None) -> Launch:
+    """Everything `run` needs, from the jail's launch file and the system root; refuses on any mismatch."""
+    jail = launchfile.read_launch(str(system.host(launchfile.jail_launch_path(name))), name)
+    username = user or jail["user"]
+    account = system.accounts.get(username)
     if account is None:
-        raise Refused(f"no user {name!r} in {system.host('/etc/passwd')}")
-    for step in make_plan(spec, system).mounts:
-        if system.stat(step.source) is None:
-            raise Refused(f"mount source {step.source} of {step.target} is missing")
-        if step.action != "none":
-            mode = "read-only" if step.readonly else "read-write"
-            raise Refused(f"{step.target} is not mounted {mode} from {step.source}: apply the jail first")
+        raise Refused(f"no user {username!r} in {system.host('/etc/passwd')}")
+    live = system.mounts()
+    for mount in jail["mounts"]:
+        _require_mounted(system, mount, live)
     tmp = None
-    if settings.per_run_tmp:
+    if jail["per_run_tmp"]:
         tmp = str(system.host(f"/tmp/job-{os.urandom(6).hex()}"))
-    env = {"PATH": PATH, "HOME": account.home, "USER": name, "LOGNAME": name}
+    env = {"PATH": PATH, "HOME": account.home, "USER": username, "LOGNAME": username}
     env |= {key: os.environ[key] for key in PASSED_ENV if key in os.environ}
     if tmp is not None:
         env["TUI_JAIL_JOB_ID"] = os.path.basename(tmp).removeprefix("job-")
     return Launch(
-        name=spec.name,
-        root=str(system.host(spec.root)),
+        name=name,
+        root=str(system.host(jail["root"])),
         argv=tuple(argv),
         env=env,
         uid=account.uid,
         gid=account.gid,
-        groups=_groups(system, name, account.gid),
-        cwd="/" + settings.workdir if settings.workdir else "/",
-        namespaces=settings.namespaces,
-        proc=settings.proc,
+        groups=_groups(system, username, account.gid),
+        cwd=jail["workdir"],
+        namespaces=tuple(jail["namespaces"]),
+        proc=jail["proc"],
         tmp=tmp,
-        masks=tuple(str(system.host(spec.jail_path(mask))) for mask in settings.masks),
-        removed=settings.capabilities.removed,
+        masks=tuple(str(system.host(mask)) for mask in jail["masks"]),
+        removed=frozenset(jail["remove_capabilities"]),
     )
+
+
+def _require_mounted(system: SystemRoot, mount: LaunchMount, live: dict[str, MountEntry]) -> None:
+    """The bind is live at its target, of its source (same inode), with the launch file's ro/rw."""
+    source, target = mount["source"], mount["target"]
+    source_stat, target_stat = system.stat(source), system.stat(target)
+    if source_stat is None:
+        raise Refused(f"mount source {source} of {target} is missing")
+    entry = live.get(target)
+    same = target_stat is not None and (source_stat.st_dev, source_stat.st_ino) == (
+        target_stat.st_dev,
+        target_stat.st_ino,
+    )
+    if entry is None or not same or entry.readonly != mount["readonly"]:
+        mode = "read-only" if mount["readonly"] else "read-write"
+        raise Refused(f"{target} is not mounted {mode} from {source}: apply the jail first")
 
 
 def _groups(system: SystemRoot, user: str, gid: int) -> tuple[int, ...]:
@@ -130,7 +147,7 @@ def run(launch: Launch) -> int:
         return _fork_and_wait(launch)
     finally:
         if launch.tmp is not None:
-            shutil.rmtree(launch.tmp, ignore_errors=True)
+            _remove_tmp(launch.tmp)
 
 
 def _make_tmp(launch: Launch) -> None:
@@ -140,6 +157,16 @@ def _make_tmp(launch: Launch) -> None:
         os.chown(launch.tmp, launch.uid, launch.gid)
     except OSError as exc:
         raise Refused(f"cannot create the per-run tmp {launch.tmp}: {exc.strerror}") from None
+
+
+def _remove_tmp(path: str) -> None:
+    try:
+        os.rmdir(path)
+    except OSError:
+        # Only a job that left files behind pays for importing shutil (it pulls in the compressors).
+        import shutil
+
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _fork_and_wait(launch: Launch) -> int:
@@ -209,14 +236,14 @@ def _enter(launch: Launch, errors: int) -> NoReturn:
         if "net" in launch.namespaces:
             _os_step("bringing up lo in the new network namespace", _loopback_up)
         if launch.proc is not None:
-            flags = sum(PROC_FLAGS[option] for option in launch.proc.options)
+            flags = sum(PROC_FLAGS[option] for option in launch.proc["options"])
             _mount(
                 "mounting a fresh /proc",
                 "proc",
                 _inside(launch, "/proc"),
                 "proc",
                 flags,
-                f"hidepid={launch.proc.hidepid}",
+                f"hidepid={launch.proc['hidepid']}",
             )
         if launch.tmp is not None:
             target = _inside(launch, "/tmp")
@@ -286,12 +313,18 @@ def _set_parent_death_signal() -> None:
 
 
 def _loopback_up() -> None:
-    """A new network namespace has only `lo`, and down: bring it up so localhost works."""
-    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+    """A new network namespace has only `lo`, and down: bring it up so localhost works. The socket comes
+    from libc directly: the socket module would be one more import on every job's start-up."""
+    af_inet, sock_dgram, siocgifflags, siocsifflags, iff_up = 2, 2, 0x8913, 0x8914, 0x1
+    sock = _libc.socket(af_inet, sock_dgram, 0)
+    if sock < 0:
+        _check("opening a socket", sock)
+    try:
         request = struct.pack("16sH22x", b"lo", 0)
         flags = struct.unpack("16sH22x", fcntl.ioctl(sock, siocgifflags, request))[1]
         fcntl.ioctl(sock, siocsifflags, struct.pack("16sH22x", b"lo", flags | iff_up))
+    finally:
+        os.close(sock)
 
 
 def _fail(errors: int, exc: BaseException) -> NoReturn:

@@ -15,18 +15,17 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from tui_jail.backends import fstab, managed_block, sshd_config
-from tui_jail.mountinfo import MountEntry
 from tui_jail.difftext import unified_diff
+from tui_jail.launchfile import JAILS_DIR, jail_launch_path, render_launch
+from tui_jail.launchfile import STATE_DIR as STATE_DIR  # re-exported: the state layout lives with the launch file
+from tui_jail.mountinfo import MountEntry
 from tui_jail.spec import DEVICES, Mount, Spec
 from tui_jail.system import SystemRoot
 from tui_jail.yamlio import dump_yaml
 
-STATE_DIR = "/var/lib/tui-jail"
-JAILS_DIR = f"{STATE_DIR}/jails"
-
 
 def jail_state_path(name: str) -> str:
-    """Where an applied jail's spec is kept (read by `exec`, `verify`, `remove`)."""
+    """Where an applied jail's spec is kept (read by `verify`, `remove`; `exec` reads the launch file)."""
     return f"{JAILS_DIR}/{name}.yaml"
 
 
@@ -347,6 +346,8 @@ def _plan_files(spec: Spec, system: SystemRoot, mounts: list[Mount], plan: Plan)
                 raise PlanError(f"exec.copies: {copy} does not exist")
             files.append(_change(system, spec.jail_path(copy.lstrip("/")), content))
     files.append(_change(system, jail_state_path(spec.name), render_state(spec), mode=0o600))
+    if spec.exec is not None:
+        files.append(_change(system, jail_launch_path(spec.name), render_launch(spec, mounts), mode=0o600))
     return files
 
 
@@ -405,7 +406,7 @@ def _plan_sshd(spec: Spec, system: SystemRoot, plan: Plan) -> list[FileChange]:
 
 def plan_removal(name: str, system: SystemRoot, spec: Spec | None) -> Plan:
     """Take a jail down: unmount its mounts (deepest first), remove its fstab block, its sshd block or
-    drop-in and its state file. The jail tree itself is left in place (it may hold data)."""
+    drop-in, its state file and its launch file. The jail tree itself is left in place (it may hold data)."""
     plan = Plan(name=name, kind=spec.kind if spec else "unknown", root=spec.root if spec else "", removal=True)
     fstab_text = system.read_text(fstab.FSTAB) or ""
     targets: list[str] = []
@@ -423,8 +424,9 @@ def plan_removal(name: str, system: SystemRoot, spec: Spec | None) -> Plan:
     dropin = sshd_config.dropin_path(name)
     if system.lstat(dropin) is not None:
         plan.files.append(_change(system, dropin, None))
-    if system.lstat(jail_state_path(name)) is not None:
-        plan.files.append(_change(system, jail_state_path(name), None))
+    for state in (jail_state_path(name), jail_launch_path(name)):
+        if system.lstat(state) is not None:
+            plan.files.append(_change(system, state, None))
     plan.skipped.clear()
     if not plan.has_changes:
         plan.warnings.append(f"no jail named {name!r} is set up under {system.root}")

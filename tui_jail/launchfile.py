@@ -1,0 +1,197 @@
+"""The launch file of an exec jail: what `tui-jail exec` needs, compiled at plan time, read back with `json` only.
+
+`render_launch` (called by the plan) turns a validated spec and its expanded mounts — children,
+exclude and optional already resolved, the very list the plan's mount steps come from — into
+`/var/lib/tui-jail/jails/<name>.launch.json`. The plan writes it like any other file, so the
+transaction shows it as a diff, journals it and rolls it back with the rest. `read_launch` is the
+reader on a job's start-up path: it must not import the spec (pydantic) or the planner, so it
+validates the file itself and refuses anything it does not fully understand — a launch file is never
+guessed at, because the launcher acts on it as root.
+
+The on-disk state layout (`STATE_DIR`, `JAILS_DIR`) lives here rather than in the planner so that
+exec can find the file without importing the planner; `tui_jail.plan` re-exports it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+import stat
+
+from tui_jail.capabilities import CAPABILITIES
+from tui_jail.errors import Refused
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on exec's start-up path
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any, TypedDict
+
+    from tui_jail.spec import Mount, Spec
+
+    class LaunchMount(TypedDict):
+        source: str  # host path, as seen inside the system root
+        target: str  # host path of the mount point, as seen inside the system root
+        readonly: bool
+
+    class LaunchProc(TypedDict):
+        options: list[str]
+        hidepid: int
+
+    class LaunchData(TypedDict):
+        format: int
+        about: str
+        name: str
+        root: str
+        mounts: list[LaunchMount]
+        user: str
+        namespaces: list[str]
+        remove_capabilities: dict[str, int]  # name → bit
+        proc: LaunchProc | None
+        per_run_tmp: bool
+        workdir: str  # inside the jail
+        masks: list[str]  # host paths of the mount points /dev/null is bound over, as seen inside the root
+
+
+FORMAT = 1
+STATE_DIR = "/var/lib/tui-jail"
+JAILS_DIR = f"{STATE_DIR}/jails"
+NAMESPACES = ("mount", "pid", "ipc", "uts", "net")
+PROC_OPTIONS = ("nosuid", "nodev", "noexec")
+
+
+def jail_launch_path(name: str) -> str:
+    """Where an applied exec jail's launch file is kept (read by `exec`)."""
+    return f"{JAILS_DIR}/{name}.launch.json"
+
+
+def render_launch(spec: Spec, mounts: Sequence[Mount]) -> str:
+    """The launch file of an exec jail: pretty, sorted JSON, so its diff in a plan reads well."""
+    settings = spec.exec
+    assert settings is not None, "only exec jails have a launch file"
+    data: LaunchData = {
+        "format": FORMAT,
+        "about": f"tui-jail exec reads this; written by tui-jail apply from the spec of {spec.name}. Do not edit.",
+        "name": spec.name,
+        "root": spec.root,
+        "mounts": [{"source": m.source, "target": spec.jail_path(m.target), "readonly": m.readonly} for m in mounts],
+        "user": settings.user,
+        "namespaces": list(settings.namespaces),
+        "remove_capabilities": {name: CAPABILITIES[name][0] for name in sorted(settings.capabilities.removed)},
+        "proc": None
+        if settings.proc is None
+        else {"options": list(settings.proc.options), "hidepid": settings.proc.hidepid},
+        "per_run_tmp": settings.per_run_tmp,
+        "workdir": "/" + settings.workdir if settings.workdir else "/",
+        "masks": [spec.jail_path(mask) for mask in settings.masks],
+    }
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
+class _Invalid(ValueError):
+    pass
+
+
+def read_launch(path: str, name: str) -> LaunchData:
+    """The launch file at `path` (a host path) of jail `name`, checked; `Refused` for anything else."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise Refused(f"no applied exec jail named {name!r} ({path} does not exist); apply or re-apply it") from None
+    except OSError as exc:
+        raise Refused(f"cannot open {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as file:
+        # The launch file decides, for a process running as root, which tree to chroot into, what is
+        # mounted there and which capabilities the command keeps. Only root may have written it: a
+        # file someone else owns or could write would let them run their command unjailed and
+        # fully privileged. Checked on the open descriptor, so it is the file that is then read.
+        st = os.fstat(file.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise Refused(f"{path} is not a regular file; re-apply the jail")
+        if st.st_uid != 0 or st.st_mode & 0o022:
+            raise Refused(
+                f"{path} is owned by uid {st.st_uid} with mode {stat.S_IMODE(st.st_mode):04o}; a launch file must be "
+                "root-owned and not group/world-writable (re-apply the jail)"
+            )
+        raw = file.read()
+    try:
+        return _validated(json.loads(raw), name)
+    except ValueError as exc:  # json's own errors and _Invalid
+        raise Refused(f"{path} is not a valid launch file ({exc}); re-apply the jail") from None
+
+
+def _validated(data: Any, name: str) -> LaunchData:
+    _expect(data, dict, "the file")
+    if data.get("format") != FORMAT or type(data.get("format")) is not int:
+        raise _Invalid(f"format {data.get('format')!r}; this tui-jail reads format {FORMAT}")
+    fields: dict[str, type | tuple[type, ...]] = {
+        "format": int,
+        "about": str,
+        "name": str,
+        "root": str,
+        "mounts": list,
+        "user": str,
+        "namespaces": list,
+        "remove_capabilities": dict,
+        "proc": (dict, type(None)),
+        "per_run_tmp": bool,
+        "workdir": str,
+        "masks": list,
+    }
+    if set(data) != set(fields):
+        raise _Invalid(f"fields {sorted(set(data) ^ set(fields))} missing or unknown")
+    for key, kind in fields.items():
+        _expect(data[key], kind, key)
+    if data["name"] != name:
+        raise _Invalid(f"it is the launch file of {data['name']!r}")
+    if not data["user"]:
+        raise _Invalid("user is empty")
+    root = _path(data["root"], "root")
+    if root == "/":
+        raise _Invalid("root is /")
+    for index, mount in enumerate(data["mounts"]):
+        where = f"mounts[{index}]"
+        _expect(mount, dict, where)
+        if set(mount) != {"source", "target", "readonly"}:
+            raise _Invalid(f"{where} needs exactly source, target, readonly")
+        _path(mount["source"], f"{where}.source")
+        _path(mount["target"], f"{where}.target", under=root)
+        _expect(mount["readonly"], bool, f"{where}.readonly")
+    for index, mask in enumerate(data["masks"]):
+        _path(mask, f"masks[{index}]", under=root)
+    _path(data["workdir"], "workdir")
+    namespaces = _names(data["namespaces"], "namespaces", NAMESPACES)
+    if not {"mount", "pid"} <= namespaces:
+        raise _Invalid("namespaces: mount and pid are required")
+    for cap, bit in data["remove_capabilities"].items():
+        if cap not in CAPABILITIES or type(bit) is not int or CAPABILITIES[cap][0] != bit:
+            raise _Invalid(f"remove_capabilities: {cap}={bit!r} is not a capability and its bit")
+    proc = data["proc"]
+    if proc is not None:
+        if set(proc) != {"options", "hidepid"} or type(proc["hidepid"]) is not int or proc["hidepid"] not in (0, 1, 2):
+            raise _Invalid("proc needs options and hidepid 0, 1 or 2")
+        _names(proc["options"], "proc.options", PROC_OPTIONS)
+    return data  # type: ignore[no-any-return]  # checked field by field above
+
+
+def _expect(value: Any, kind: type | tuple[type, ...], where: str) -> None:
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise _Invalid(f"{where} has the wrong type")
+
+
+def _names(value: Any, where: str, known: tuple[str, ...]) -> set[str]:
+    """A list of distinct names, each one of `known`."""
+    _expect(value, list, where)
+    if not all(isinstance(item, str) and item in known for item in value) or len(set(value)) != len(value):
+        raise _Invalid(f"{where} {value!r}: distinct names out of {', '.join(known)}")
+    return set(value)
+
+
+def _path(value: Any, where: str, *, under: str | None = None) -> str:
+    """An absolute, normalised path (no `..`, no `//`, no NUL); strictly below `under` when given."""
+    _expect(value, str, where)
+    if not value.startswith("/") or value.startswith("//") or posixpath.normpath(value) != value or "\0" in value:
+        raise _Invalid(f"{where} {value!r} is not an absolute, normalised path")
+    if under is not None and not value.startswith(under + "/"):
+        raise _Invalid(f"{where} {value!r} is not inside the jail root {under}")
+    return str(value)
