@@ -200,3 +200,17 @@ def reload_sshd(system: SystemRoot, pidfile: str = "/run/sshd.pid") -> str:
         return "systemctl reload ssh"
     os.kill(daemon.pid, signal.SIGHUP)
     return f"SIGHUP to sshd pid {daemon.pid}"
+
+
+def configured_pidfile(system: SystemRoot) -> str:
+    """The PidFile DIR's sshd config names (as sshd -T reads it), as an in-root path."""
+    with candidate_config(system) as config:
+        try:
+            out = _sshd("-T", "-f", str(config))
+        except sh.ErrorReturnCode:
+            return "/run/sshd.pid"
+    for line in out.splitlines():
+        keyword, _, value = line.partition(" ")
+        if keyword == "pidfile" and value.startswith("/"):
+            return value
+    return "/run/sshd.pid"

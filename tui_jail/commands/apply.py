@@ -1,16 +1,75 @@
-"""`tui-jail apply` — not built yet (see the open issues)."""
+"""`tui-jail apply`: plan the spec, show it, and apply it as a transaction left pending confirmation.
+
+The watchdog rolls it back at the deadline unless `tui-jail confirm` runs (from a new SSH login,
+when applied over SSH). Exit 0 when applied and pending; 1 when refused (nothing changed, or
+everything rolled back).
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
-from tui_jail.commands.common import refuse
+from tui_jail.commands.common import Subparsers, add_root, add_spec_source, load_spec
+from tui_jail.errors import Refused
+from tui_jail.journal import TxnState
+from tui_jail.plan import Plan, make_plan
+from tui_jail.render import print_plan
+from tui_jail.system import SystemRoot
+from tui_jail.transaction import DEFAULT_TIMEOUT, apply
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("apply", help="(not built yet)")
+def add_transaction_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--confirm-timeout",
+        metavar="SEC",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        help=f"roll back unless confirmed within SEC seconds (default {DEFAULT_TIMEOUT:g})",
+    )
+    parser.add_argument("--yes", action="store_true", help="do not ask before changing anything")
+
+
+def add_parser(subparsers: Subparsers) -> None:
+    parser = subparsers.add_parser(
+        "apply",
+        help="apply a spec as a transaction that rolls itself back unless confirmed",
+        description="Apply the spec: preflight, journal, watchdog, changes; then confirm within the timeout "
+        "from a new login (tui-jail confirm), or everything is rolled back.",
+    )
+    add_spec_source(parser)
+    add_root(parser)
+    add_transaction_options(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    return refuse("apply is not built yet")
+    system = SystemRoot(args.root)
+    plan = make_plan(load_spec(args), system)
+    return run_transaction(plan, system, args)
+
+
+def run_transaction(plan: Plan, system: SystemRoot, args: argparse.Namespace) -> int:
+    """Shared with `remove`: show the plan, ask, apply, say how to confirm."""
+    if not plan.has_changes:
+        print(f"jail {plan.name}: {plan.summary()}")
+        return 0
+    print_plan(plan)
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise Refused("not a terminal: pass --yes to apply without asking")
+        if input("Apply these changes? [y/N] ").strip().lower() not in ("y", "yes"):
+            raise Refused("not applied")
+    state = apply(plan, system, timeout=args.confirm_timeout)
+    print(pending_message(state, system))
+    return 0
+
+
+def pending_message(state: TxnState, system: SystemRoot) -> str:
+    root = "" if str(system.root) == "/" else f" --root {system.root}"
+    where = "from a NEW ssh login" if state.ssh_connection else "from any session"
+    return (
+        f"applied as transaction {state.id}, pending confirmation.\n"
+        f"Confirm within {state.timeout:g} s {where}:  tui-jail{root} confirm {state.id}\n"
+        f"Otherwise everything is rolled back at the deadline (or now: tui-jail{root} rollback {state.id})."
+    )

@@ -1,16 +1,39 @@
-"""`tui-jail confirm` — not built yet (see the open issues)."""
+"""`tui-jail confirm [TXN]`: keep a pending transaction (or, with --extend, push its deadline back).
+
+Over SSH the confirmation is accepted only from a session other than the applying one: a new
+login that works is the proof that logins still work. `--same-session` accepts the applying one."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import time
 
-from tui_jail.commands.common import refuse
+from tui_jail.commands.common import Subparsers, add_root
+from tui_jail.transaction import confirm, extend
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("confirm", help="(not built yet)")
+def add_parser(subparsers: Subparsers) -> None:
+    parser = subparsers.add_parser(
+        "confirm",
+        help="keep a pending transaction (run it from a new SSH login)",
+        description="Confirm the pending transaction TXN (default: the latest). When it was applied over SSH, "
+        "run this from a NEW login: that it works proves logins still work.",
+    )
+    parser.add_argument("txn", metavar="TXN", nargs="?", help="transaction id (default: the pending one)")
+    add_root(parser)
+    parser.add_argument(
+        "--same-session", action="store_true", help="accept the confirmation from the session that applied"
+    )
+    parser.add_argument("--extend", metavar="SEC", type=float, help="do not confirm; move the deadline SEC later")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    return refuse("confirm is not built yet")
+    if args.extend is not None:
+        state = extend(args.root, args.txn, args.extend)
+        print(f"transaction {state.id}: deadline in {state.deadline - time.time():.0f} s")
+        return 0
+    state = confirm(args.root, args.txn, os.environ, same_session=args.same_session)
+    print(f"transaction {state.id} confirmed: {state.action} of jail {state.jail} is kept")
+    return 0

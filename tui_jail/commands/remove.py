@@ -1,16 +1,42 @@
-"""`tui-jail remove` — not built yet (see the open issues)."""
+"""`tui-jail remove NAME`: take a jail down (unmount, remove its fstab block, sshd block and state)
+through the same transaction as apply: journalled, watched, rolled back unless confirmed."""
 
 from __future__ import annotations
 
 import argparse
 
-from tui_jail.commands.common import refuse
+from tui_jail.commands.apply import add_transaction_options, run_transaction
+from tui_jail.commands.common import Subparsers, add_root
+from tui_jail.plan import jail_state_path, plan_removal
+from tui_jail.spec import Spec, SpecError, parse_spec
+from tui_jail.system import SystemRoot
+from tui_jail.yamlio import load_yaml_text
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("remove", help="(not built yet)")
+def add_parser(subparsers: Subparsers) -> None:
+    parser = subparsers.add_parser(
+        "remove",
+        help="take a jail down through a transaction (confirm or it comes back)",
+        description="Unmount the jail's mounts and remove its fstab block, sshd block and state file. "
+        "The jail tree stays (it may hold data). Confirm like an apply.",
+    )
+    parser.add_argument("name", metavar="NAME", help="the jail's name")
+    add_root(parser)
+    add_transaction_options(parser)
     parser.set_defaults(handler=run)
 
 
+def _applied_spec(system: SystemRoot, name: str) -> Spec | None:
+    text = system.read_text(jail_state_path(name))
+    if text is None:
+        return None
+    try:
+        return parse_spec(load_yaml_text(text))
+    except SpecError:
+        return None  # the fstab and sshd blocks still name the jail: remove those
+
+
 def run(args: argparse.Namespace) -> int:
-    return refuse("remove is not built yet")
+    system = SystemRoot(args.root)
+    plan = plan_removal(args.name, system, _applied_spec(system, args.name))
+    return run_transaction(plan, system, args)

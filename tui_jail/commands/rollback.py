@@ -1,16 +1,29 @@
-"""`tui-jail rollback` — not built yet (see the open issues)."""
+"""`tui-jail rollback [TXN]`: undo a pending (or interrupted) transaction now, from its journal."""
 
 from __future__ import annotations
 
 import argparse
 
-from tui_jail.commands.common import refuse
+from tui_jail.commands.common import Subparsers, add_root
+from tui_jail.errors import Refused
+from tui_jail.transaction import rollback_txn
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("rollback", help="(not built yet)")
+def add_parser(subparsers: Subparsers) -> None:
+    parser = subparsers.add_parser(
+        "rollback",
+        help="undo a pending transaction now",
+        description="Undo the transaction TXN (default: the pending one) from its journal: unmount, restore "
+        "files byte for byte, remove what it created, reload sshd. Safe to run twice.",
+    )
+    parser.add_argument("txn", metavar="TXN", nargs="?", help="transaction id (default: the pending one)")
+    add_root(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    return refuse("rollback is not built yet")
+    state = rollback_txn(args.root, args.txn, "tui-jail rollback")
+    if state.status != "rolled-back":
+        raise Refused(f"transaction {state.id}: rollback incomplete: {state.error} (see tui-jail recover)")
+    print(f"transaction {state.id} rolled back")
+    return 0

@@ -1,0 +1,25 @@
+"""A test-only switch that kills (or stops) the process at a numbered step boundary.
+
+`TUI_JAIL_FAULT=apply@K` sends SIGKILL to this process at the K-th boundary of an apply (counted
+from 0); `rollback@K` does the same in a rollback; a `:stop` suffix sends SIGSTOP instead (to hold
+the lock while a test looks). The fault tests walk K upwards until a run completes untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+ENV = "TUI_JAIL_FAULT"
+_counters: dict[str, int] = {}
+
+
+def point(phase: str) -> None:
+    wanted = os.environ.get(ENV)
+    if not wanted:
+        return
+    count = _counters.get(phase, 0)
+    _counters[phase] = count + 1
+    target, _, mode = wanted.partition(":")
+    if target == f"{phase}@{count}":
+        os.kill(os.getpid(), signal.SIGSTOP if mode == "stop" else signal.SIGKILL)

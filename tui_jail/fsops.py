@@ -1,0 +1,67 @@
+"""Durable file operations for the transaction: atomic replace, fsynced appends, fsynced directories.
+
+A file the transaction touches is never half-written: the new content goes to a temporary file in
+the same directory, which is fsynced, given the mode and owner, renamed over the target, and the
+directory is fsynced so the rename itself survives a crash. A full disk fails the temporary file,
+never the target.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes, mode: int, uid: int, gid: int) -> None:
+    """Replace `path` with `data` (mode and owner as given), or leave it untouched on any error."""
+    tmp = path.with_name(f".{path.name}.tui-jail-{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fchown(fd, uid, gid)
+            os.fchmod(fd, mode)  # after chown: chown clears set-id bits
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    fsync_dir(path.parent)
+
+
+def append_line(path: Path, line: str) -> None:
+    """Append one line and fsync it (the journal's step records)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        os.write(fd, line.encode() + b"\n")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def make_dirs(path: Path, mode: int) -> None:
+    """mkdir -p with `mode` for the directories created, each creation fsynced in its parent."""
+    missing = []
+    current = path
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(directory, mode)
+            os.chmod(directory, mode)
+        fsync_dir(directory.parent)

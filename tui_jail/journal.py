@@ -1,0 +1,210 @@
+"""The transaction journal: what a rollback needs to know after any crash, on disk and fsynced.
+
+`/var/lib/tui-jail/` (0700) holds a lock file and `transactions/<id>/`, one directory per
+transaction:
+
+- `ops.json`   the steps of the transaction, in order, each with what undoing it needs (for a file:
+               its mode and owner before; its content before is `backup/<n>`). Written, fsynced,
+               before the first change.
+- `plan.txt`   the plan as the admin saw it (for `recover`, on a bare console).
+- `log`        one fsynced line per event: `begin N` before step N is attempted, `done N` after it,
+               `undo N` once its undo is complete.
+- `state.json` status, deadline, who applied from where; replaced atomically.
+
+Rollback is driven by these files alone. This module does no system changes beyond its own
+directory, and imports nothing heavy: the detached watchdog loads it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tui_jail.fsops import append_line, atomic_write, fsync_dir, make_dirs
+
+STATE_DIR = "/var/lib/tui-jail"  # the same directory as plan.STATE_DIR (the jails' state files)
+TRANSACTIONS = f"{STATE_DIR}/transactions"
+
+# preparing: the journal is being written, nothing changed yet; applying: steps running;
+# pending: applied, waiting for confirm; rolling-back; failed: a rollback could not finish (recover)
+UNFINISHED = ("preparing", "applying", "pending", "rolling-back", "failed")
+FINISHED = ("confirmed", "rolled-back")
+
+Op = dict[str, Any]
+
+
+class Busy(Exception):
+    """Another process holds the journal lock."""
+
+
+@dataclass
+class TxnState:
+    id: str
+    jail: str
+    action: str  # apply | remove
+    status: str
+    created: float
+    deadline: float
+    timeout: float
+    applier_pid: int = 0
+    watchdog_pid: int = 0
+    user: str = ""
+    ssh_connection: str = ""
+    notes: list[str] = field(default_factory=list)
+    error: str = ""
+
+    @property
+    def unfinished(self) -> bool:
+        return self.status in UNFINISHED
+
+
+def state_dir(root: Path) -> Path:
+    return root / STATE_DIR.lstrip("/")
+
+
+def new_id(jail: str, now: float) -> str:
+    return f"{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}-{jail}-{secrets.token_hex(2)}"
+
+
+@contextlib.contextmanager
+def locked(root: Path, *, wait: float = 0.0) -> Iterator[None]:
+    """The one-at-a-time lock (flock: released by the kernel when its holder dies, even by kill -9).
+    Raises Busy when it is not free within `wait` seconds."""
+    make_dirs(state_dir(root), 0o700)
+    fd = os.open(state_dir(root) / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        give_up = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EWOULDBLOCK):
+                    raise
+                if time.monotonic() >= give_up:
+                    raise Busy from None
+                time.sleep(0.02)
+        yield
+    finally:
+        os.close(fd)
+
+
+class Journal:
+    """One transaction's directory."""
+
+    def __init__(self, root: Path, txn_id: str) -> None:
+        self.root = root
+        self.id = txn_id
+        self.dir = root / TRANSACTIONS.lstrip("/") / txn_id
+
+    # --- creation ----------------------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, root: Path, state: TxnState, ops: list[Op], backups: dict[int, bytes], plan_text: str) -> Journal:
+        """Write the whole journal (backups first, state last) before anything changes."""
+        journal = cls(root, state.id)
+        make_dirs(state_dir(root), 0o700)
+        os.chmod(state_dir(root), 0o700)
+        make_dirs(journal.dir / "backup", 0o700)
+        for index, content in backups.items():
+            atomic_write(journal.dir / "backup" / str(index), content, 0o600, 0, 0)
+        atomic_write(journal.dir / "plan.txt", plan_text.encode(), 0o600, 0, 0)
+        atomic_write(journal.dir / "ops.json", json.dumps(ops, indent=1).encode(), 0o600, 0, 0)
+        journal.write_state(state)
+        fsync_dir(journal.dir.parent)
+        return journal
+
+    # --- reading -----------------------------------------------------------------------------------
+
+    def state(self) -> TxnState:
+        data = json.loads((self.dir / "state.json").read_text())
+        return TxnState(**data)
+
+    def ops(self) -> list[Op]:
+        try:
+            ops: list[Op] = json.loads((self.dir / "ops.json").read_text())
+        except FileNotFoundError:
+            return []  # crashed while preparing: nothing was changed
+        return ops
+
+    def backup(self, index: int) -> bytes:
+        return (self.dir / "backup" / str(index)).read_bytes()
+
+    def plan_text(self) -> str:
+        try:
+            return (self.dir / "plan.txt").read_text()
+        except FileNotFoundError:
+            return ""
+
+    def events(self) -> list[tuple[str, int]]:
+        try:
+            text = (self.dir / "log").read_text()
+        except FileNotFoundError:
+            return []
+        events = []
+        for line in text.splitlines():
+            word, _, number = line.partition(" ")
+            if number.isdigit():  # a torn last line (crash mid-append) is ignored
+                events.append((word, int(number)))
+        return events
+
+    def begun(self) -> set[int]:
+        return {n for word, n in self.events() if word == "begin"}
+
+    def done(self) -> set[int]:
+        return {n for word, n in self.events() if word == "done"}
+
+    def undone(self) -> set[int]:
+        return {n for word, n in self.events() if word == "undo"}
+
+    # --- writing -----------------------------------------------------------------------------------
+
+    def write_state(self, state: TxnState) -> None:
+        atomic_write(self.dir / "state.json", json.dumps(asdict(state), indent=1).encode(), 0o600, 0, 0)
+
+    def update(self, **changes: Any) -> TxnState:
+        state = self.state()
+        for key, value in changes.items():
+            setattr(state, key, value)
+        self.write_state(state)
+        return state
+
+    def note(self, text: str) -> None:
+        state = self.state()
+        state.notes.append(text)
+        self.write_state(state)
+
+    def record(self, word: str, index: int) -> None:
+        append_line(self.dir / "log", f"{word} {index}")
+
+
+def transactions(root: Path) -> list[Journal]:
+    """Every transaction under the root, oldest first (ids start with their time)."""
+    base = root / TRANSACTIONS.lstrip("/")
+    try:
+        names = sorted(os.listdir(base))
+    except FileNotFoundError:
+        return []
+    return [Journal(root, name) for name in names if (base / name / "state.json").exists()]
+
+
+def unfinished(root: Path) -> list[Journal]:
+    return [j for j in transactions(root) if j.state().unfinished]
+
+
+def find(root: Path, txn_id: str | None) -> Journal | None:
+    """The named transaction, or the latest unfinished one."""
+    if txn_id is not None:
+        journal = Journal(root, txn_id)
+        return journal if (journal.dir / "state.json").exists() and "/" not in txn_id else None
+    pending = unfinished(root)
+    return pending[-1] if pending else None

@@ -1,0 +1,158 @@
+"""Preflight: everything that must hold before a transaction changes anything; refuse otherwise.
+
+- the admin's own connection (from SSH_CONNECTION and SUDO_USER/the login user) must not get a
+  ChrootDirectory or ForceCommand from the candidate sshd config (`sshd -T -C`, all five attributes);
+- `sshd -t` accepts the candidate config;
+- the jail root chain passes sshd's `safely_chroot` rule (checked only at login time by sshd);
+- `findmnt --verify` finds nothing new (errors or warnings) in the candidate fstab, and every bind
+  source exists (findmnt checks neither bind sources nor option typos).
+The sshd and findmnt runs are independent, so they run concurrently.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import re
+import stat
+import tempfile
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+
+import sh
+
+from tui_jail.backends import fstab, managed_block
+from tui_jail.backends.sshd import Connection, candidate_config, check_config, effective_config
+from tui_jail.errors import Refused
+from tui_jail.plan import Plan
+from tui_jail.system import SystemRoot
+
+SSH_DIR = "/etc/ssh/"
+_OPTION = re.compile(r"^(bind|ro|rw|nofail|x-systemd\.requires-mounts-for=\S+)$")
+
+
+def admin_connection(environ: Mapping[str, str]) -> Connection | None:
+    """The connection the admin is on, as sshd would evaluate it; None when not over SSH."""
+    fields = environ.get("SSH_CONNECTION", "").split()
+    if len(fields) != 4 or not fields[3].isdigit():
+        return None
+    user = environ.get("SUDO_USER") or environ.get("LOGNAME") or environ.get("USER") or pwd.getpwuid(os.getuid())[0]
+    addr, laddr = (_unmap(f) for f in (fields[0], fields[2]))
+    return Connection(user=user, addr=addr, host=addr, laddr=laddr, lport=int(fields[3]))
+
+
+def _unmap(address: str) -> str:
+    # an IPv4-mapped address matches IPv4 rules in a live session but not in `sshd -T -C`
+    return address[7:] if address.lower().startswith("::ffff:") and "." in address else address
+
+
+def run_preflight(plan: Plan, system: SystemRoot, environ: Mapping[str, str]) -> list[str]:
+    """Raise Refused with the first reason; return notes of what was checked."""
+    checks: list[Callable[[], str]] = [lambda: _sources(plan, system), lambda: _chroot_chain(plan, system)]
+    overrides = {f.path: f.after for f in plan.changed_files if f.path.startswith(SSH_DIR)}
+    if overrides:
+        checks.append(lambda: _sshd_syntax(system, overrides))
+        connection = admin_connection(environ)
+        if connection is not None:
+            checks.append(lambda: _own_connection(system, overrides, connection))
+    fstab_change = next((f for f in plan.changed_files if f.path == fstab.FSTAB), None)
+    if fstab_change is not None and fstab_change.after is not None:
+        after = fstab_change.after
+        checks.append(lambda: _fstab(plan, system, fstab_change.before or "", after))
+    with ThreadPoolExecutor(max_workers=len(checks)) as pool:
+        results = [pool.submit(check) for check in checks]
+        return [note for note in (r.result() for r in results) if note]
+
+
+def _own_connection(system: SystemRoot, overrides: dict[str, str | None], connection: Connection) -> str:
+    with candidate_config(system, overrides) as config:
+        settings = effective_config(config, connection)
+    for keyword in ("chrootdirectory", "forcecommand"):
+        value = settings.get(keyword, "none")
+        if value != "none":
+            raise Refused(
+                f"your own connection ({connection.user} from {connection.addr}) would get {keyword} {value} "
+                "with this config: that would lock you out"
+            )
+    return f"your connection ({connection.user} from {connection.addr}) is not jailed by the candidate config"
+
+
+def _sshd_syntax(system: SystemRoot, overrides: dict[str, str | None]) -> str:
+    with candidate_config(system, overrides) as config:
+        ok, message = check_config(config)
+    if not ok:
+        raise Refused(f"sshd -t rejects the candidate config: {message}")
+    return "sshd -t accepts the candidate config"
+
+
+def _chroot_chain(plan: Plan, system: SystemRoot) -> str:
+    """safely_chroot: every component from / a directory (no symlinks), uid 0, mode & 022 == 0 —
+    as it will be after the plan's own creations and fixes."""
+    if plan.kind != "sftp" or plan.removal:
+        return ""
+    planned = {p.path for p in plan.path_changes}
+    path = ""
+    for part in ["", *plan.root.strip("/").split("/")]:
+        path = f"{path}/{part}" if part else "/"
+        path = path.replace("//", "/")
+        if path in planned:
+            continue
+        st = system.lstat(path)
+        if st is None:
+            raise Refused(f"jail root chain: {path} is missing and not in the plan")
+        if stat.S_ISLNK(st.st_mode) and path != "/":
+            raise Refused(f"jail root chain: {path} is a symlink")
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != 0 or st.st_mode & 0o022:
+            raise Refused(
+                f"jail root chain: {path} must be a directory owned by root and not group/world-writable "
+                f"(sshd would drop the login: bad ownership or modes for chroot directory component)"
+            )
+    return f"jail root chain {plan.root} passes sshd's ownership rule"
+
+
+def _sources(plan: Plan, system: SystemRoot) -> str:
+    for mount in plan.mount_changes:
+        if system.stat(mount.source) is None:
+            raise Refused(f"bind source {mount.source} does not exist")
+    for change in plan.changed_files:
+        st = system.lstat(change.path)
+        if st is not None and not stat.S_ISREG(st.st_mode):
+            raise Refused(f"{change.path} is not a regular file (a symlink?); refusing to replace it")
+    return ""
+
+
+def _fstab(plan: Plan, system: SystemRoot, before: str, after: str) -> str:
+    body = managed_block.block_body(after, plan.name) or ""
+    for _, target, _, options in fstab.parse_entries(body):
+        typos = [o for o in options if not _OPTION.match(o)]
+        if typos:
+            raise Refused(f"fstab entry for {target}: unknown options {','.join(typos)}")
+    will_exist = {p.path for p in plan.paths} | {m.target for m in plan.mounts}
+    old = _findings(before)
+    for target, message in sorted(_findings(after) - old):
+        if "target: No such file or directory" in message and (
+            system.lstat(target) is not None or target in will_exist
+        ):
+            continue  # a mount point the plan creates, or one that exists under --root
+        raise Refused(f"findmnt --verify on the candidate fstab: {target}: {message}")
+    return "findmnt --verify finds nothing new in the candidate fstab"
+
+
+def _findings(text: str) -> set[tuple[str, str]]:
+    """(target, message) for every error and warning of `findmnt --verify`, and its parse errors."""
+    with tempfile.NamedTemporaryFile("w", prefix="tui-jail-fstab-", encoding="utf-8") as tab:
+        tab.write(text)
+        tab.flush()
+        findmnt = sh.Command("findmnt")
+        out = str(findmnt("--verify", "--tab-file", tab.name, _ok_code=tuple(range(256)), _err_to_out=True))
+    findings: set[tuple[str, str]] = set()
+    target = ""
+    for line in out.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(("[E]", "[W]")):
+            findings.add((target, stripped))
+        elif "parse error" in stripped and not stripped.startswith("0 parse errors"):
+            findings.add(("fstab", stripped.replace(tab.name, "candidate")))
+        elif stripped and not line.startswith(" "):
+            target = stripped
+    return findings

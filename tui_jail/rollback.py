@@ -1,0 +1,60 @@
+"""Rollback, driven by the journal alone: undo every begun step in reverse order, then reload sshd.
+
+Shared by `tui-jail rollback`, `recover`, a failed apply and the detached watchdog (so it imports
+nothing heavy). The caller holds the journal lock. Safe to run again after a crash half-way: each
+undo checks the live system, and finished undos are recorded.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from tui_jail import faults, steps
+from tui_jail.journal import Journal, TxnState
+from tui_jail.system import SystemRoot
+
+
+def rollback(journal: Journal, reason: str) -> TxnState:
+    system = SystemRoot(journal.root)
+    state = journal.state()
+    state.status = "rolling-back"
+    state.notes.append(f"{time.strftime('%H:%M:%S')} rollback: {reason}")
+    journal.write_state(state)
+    ops = journal.ops()
+    begun = journal.begun()
+    undone = journal.undone()
+    errors: list[str] = []
+    for index in sorted(begun, reverse=True):
+        if index in undone:
+            continue
+        faults.point("rollback")
+        try:
+            steps.undo(ops[index], index, system, journal)
+        except Exception as exc:  # noqa: BLE001 — keep undoing the rest; recover retries this one
+            errors.append(f"{steps.undo_text(ops[index])}: {exc}")
+            continue
+        faults.point("rollback")
+        journal.record("undo", index)
+    notes = []
+    if any(ops[i]["op"] == "write" and ops[i].get("sshd") for i in begun):
+        try:
+            notes.append(steps.reload_sshd(system))
+        except Exception as exc:  # noqa: BLE001 — the files are back; a reload failure is reported, not fatal
+            notes.append(f"sshd not reloaded: {exc}")
+    state = journal.state()
+    state.notes += notes
+    state.status = "failed" if errors else "rolled-back"
+    state.error = "; ".join(errors)
+    journal.write_state(state)
+    stop_timer(journal.id)
+    return state
+
+
+def stop_timer(txn_id: str) -> None:
+    """Disarm the systemd transient timer, where there is one."""
+    if not Path("/run/systemd/system").is_dir():
+        return
+    import sh
+
+    sh.Command("systemctl")("stop", f"tui-jail-{txn_id}.timer", _ok_code=tuple(range(256)))  # absent already: fine

@@ -1,0 +1,261 @@
+"""The transaction: the only code that changes the system. Plan → journalled steps → pending → confirmed
+or rolled back.
+
+`apply` takes the lock (one transaction at a time), runs the preflight, writes the journal (steps,
+backups of every file it will touch), arms the detached watchdog (and a systemd timer where systemd
+is PID 1), then carries out the steps — paths, bind mounts then read-only remounts, files, sshd
+reload — recording each, fsynced. Any failure rolls back at once. `confirm`, `extend` and
+`rollback_txn` act on a pending transaction under the same lock.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+from tui_jail import bootguard, faults, journal, steps, watchdog
+from tui_jail.errors import Refused
+from tui_jail.journal import Busy, Journal, Op, TxnState
+from tui_jail.plan import PathStep, Plan
+from tui_jail.preflight import admin_connection, run_preflight
+from tui_jail.render import plan_text
+from tui_jail.rollback import rollback, stop_timer
+from tui_jail.system import SystemRoot
+
+DEFAULT_TIMEOUT = 120.0
+SSH_DIR = "/etc/ssh/"
+Step = tuple[Op, bytes | None, bytes | None]  # a step, the backup of its file, its new content
+
+
+def _encode(text: str) -> bytes:
+    return text.encode("utf-8", errors="surrogateescape")
+
+
+def build_steps(plan: Plan, system: SystemRoot) -> tuple[list[Op], dict[int, bytes], dict[int, bytes]]:
+    """The plan as journal steps, with the backups (old content) and new content of each file write."""
+    paths = [_path_op(step, system) for step in plan.path_changes]
+    files: list[Step] = []
+    created: set[str] = set()
+    for change in plan.changed_files:
+        for parent in _missing_parents(system, change.path, created):
+            mode = 0o700 if "tui-jail" in parent else 0o755
+            files.append(({"op": "mkdir", "path": parent, "mode": mode, "uid": 0, "gid": 0}, None, None))
+        st = system.lstat(change.path)
+        before = None if st is None else {"mode": stat.S_IMODE(st.st_mode), "uid": st.st_uid, "gid": st.st_gid}
+        owner = before or {"mode": change.mode, "uid": 0, "gid": 0}
+        op: Op = {"op": "write", "path": change.path, **owner, "before": before, "delete": change.after is None}
+        op["sshd"] = change.path.startswith(SSH_DIR)
+        backup = system.host(change.path).read_bytes() if st is not None else None
+        files.append((op, backup, None if change.after is None else _encode(change.after)))
+    mounts = _mount_ops(plan, system)
+    if any(op.get("sshd") for op, _, _ in files):
+        files.append(({"op": "reload"}, None, None))
+    # a jail is built before sshd sends anyone into it, and taken down after sshd stops doing so
+    ordered = [*files, *mounts] if plan.removal else [*paths, *mounts, *files]
+    ops = [op for op, _, _ in ordered]
+    backups = {i: b for i, (_, b, _) in enumerate(ordered) if b is not None}
+    contents = {i: c for i, (_, _, c) in enumerate(ordered) if c is not None}
+    return ops, backups, contents
+
+
+def _path_op(step: PathStep, system: SystemRoot) -> Step:
+    owner = {"path": step.path, "mode": step.mode, "uid": step.uid, "gid": step.gid}
+    if step.action == "fix":
+        st = system.lstat(step.path)
+        assert st is not None
+        was = {"mode": stat.S_IMODE(st.st_mode), "uid": st.st_uid, "gid": st.st_gid}
+        return {"op": "fix", **owner, "was": was}, None, None
+    if step.kind == "device":
+        assert step.device is not None
+        return {"op": "mknod", **owner, "major": step.device[0], "minor": step.device[1]}, None, None
+    return {"op": "mkdir" if step.kind == "dir" else "touch", **owner}, None, None
+
+
+def _mount_ops(plan: Plan, system: SystemRoot) -> list[Step]:
+    ops: list[Op] = []
+    live = system.mounts()
+    for mount in plan.mount_changes:
+        if mount.action == "mount":
+            ops.append({"op": "bind", "source": mount.source, "target": mount.target})
+            if mount.readonly:
+                ops.append({"op": "remount", "target": mount.target, "readonly": True, "was": False})
+        else:
+            was = live[mount.target].readonly
+            ops.append({"op": "remount", "target": mount.target, "readonly": mount.readonly, "was": was})
+    sources = _fstab_sources(plan)
+    for target in plan.unmounts:
+        entry = live.get(target)
+        readonly = bool(entry and entry.readonly)
+        ops.append({"op": "umount", "target": target, "source": sources.get(target), "readonly": readonly})
+    return [(op, None, None) for op in ops]
+
+
+def _missing_parents(system: SystemRoot, path: str, created: set[str]) -> list[str]:
+    missing = []
+    parent = os.path.dirname(path)
+    while parent != "/" and parent not in created and system.lstat(parent) is None:
+        missing.append(parent)
+        parent = os.path.dirname(parent)
+    created.update(missing)
+    return list(reversed(missing))
+
+
+def _fstab_sources(plan: Plan) -> dict[str, str]:
+    """For a removal: where each unmounted target was bound from (the jail's old fstab block)."""
+    from tui_jail.backends import fstab, managed_block
+
+    change = next((f for f in plan.files if f.path == fstab.FSTAB), None)
+    body = managed_block.block_body(change.before or "", plan.name) if change else None
+    return {target: source for source, target, _, _ in fstab.parse_entries(body or "")}
+
+
+def pending_refusal(root: Path) -> str:
+    found = journal.unfinished(root)
+    if not found:
+        return "another tui-jail transaction is running right now"
+    state = found[-1].state()
+    return (
+        f"transaction {state.id} ({state.action} {state.jail}) is {state.status}: "
+        f"confirm it (tui-jail confirm) or roll it back (tui-jail rollback) first"
+    )
+
+
+def apply(
+    plan: Plan,
+    system: SystemRoot,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    environ: Mapping[str, str] | None = None,
+) -> TxnState:
+    """Apply `plan` as a transaction left pending (the watchdog rolls it back unless confirmed)."""
+    environ = os.environ if environ is None else environ
+    if not plan.has_changes:
+        raise Refused(f"nothing to apply: {plan.summary()}")
+    if timeout < 1:
+        raise Refused("--confirm-timeout must be at least 1 second")
+    try:
+        with journal.locked(system.root):
+            if journal.unfinished(system.root):
+                raise Refused(pending_refusal(system.root))
+            notes = run_preflight(plan, system, environ)
+            return _apply_locked(plan, system, timeout, environ, notes)
+    except Busy:
+        raise Refused(pending_refusal(system.root)) from None
+
+
+def _apply_locked(
+    plan: Plan, system: SystemRoot, timeout: float, environ: Mapping[str, str], notes: list[str]
+) -> TxnState:
+    ops, backups, contents = build_steps(plan, system)
+    now = time.time()
+    connection = admin_connection(environ)
+    state = TxnState(
+        id=journal.new_id(plan.name, now),
+        jail=plan.name,
+        action="remove" if plan.removal else "apply",
+        status="preparing",
+        created=now,
+        deadline=now + timeout,
+        timeout=timeout,
+        applier_pid=os.getpid(),
+        user=connection.user if connection else "",
+        ssh_connection=environ.get("SSH_CONNECTION", ""),
+        notes=[f"preflight: {n}" for n in notes],
+    )
+    txn = Journal.create(system.root, state, ops, backups, plan_text(plan))
+    faults.point("apply")
+    try:
+        pid = watchdog.spawn(system.root, txn.id)
+        timer = watchdog.arm_systemd_timer(system.root, txn.id, timeout)
+        guard = bootguard.install(system)
+    except Exception as exc:  # noqa: BLE001 — no guard, no change
+        rollback(txn, f"could not arm the watchdog: {exc}")
+        raise Refused(f"nothing changed: could not arm the rollback watchdog: {exc}") from None
+    state = txn.update(status="applying", watchdog_pid=pid, notes=[*state.notes, *filter(None, [timer, guard])])
+    for index, op in enumerate(ops):
+        faults.point("apply")
+        txn.record("begin", index)
+        try:
+            faults.point("apply")
+            note = steps.do(op, system, contents.get(index))
+        except BaseException as exc:
+            rollback(txn, f"step {index} ({steps.describe(op)}) failed: {exc}")
+            if not isinstance(exc, Exception):
+                raise
+            raise Refused(f"{steps.describe(op)} failed: {exc}; everything was rolled back") from None
+        faults.point("apply")
+        txn.record("done", index)
+        if note:
+            txn.note(note)
+    faults.point("apply")
+    return txn.update(status="pending", deadline=time.time() + timeout)
+
+
+# --- acting on a pending transaction --------------------------------------------------------------
+
+
+def _pending(root: Path, txn_id: str | None) -> Journal:
+    found = journal.find(root, txn_id)
+    if found is None:
+        raise Refused(f"no transaction {txn_id}" if txn_id else "no pending transaction")
+    return found
+
+
+def confirm(root: Path, txn_id: str | None, environ: Mapping[str, str], *, same_session: bool = False) -> TxnState:
+    """Keep the change. Over SSH, only from a new login (its SSH_CONNECTION differs from the applying
+    one: that login proves access still works), unless `same_session`."""
+    txn = _pending(root, txn_id)
+    try:
+        with journal.locked(root, wait=30):
+            state = txn.state()
+            if state.status == "confirmed":
+                return state
+            if state.status != "pending":
+                raise Refused(f"transaction {state.id} is {state.status}; there is nothing to confirm")
+            if time.time() >= state.deadline:
+                raise Refused(f"transaction {state.id}: the deadline has passed; it is being rolled back")
+            here = environ.get("SSH_CONNECTION", "")
+            if state.ssh_connection and here == state.ssh_connection and not same_session:
+                raise Refused(
+                    f"confirm from a new SSH login: this is the session that applied {state.id}, and only a new "
+                    "login proves that logins still work (or pass --same-session)"
+                )
+            state.status = "confirmed"
+            state.notes.append(f"confirmed from {here or 'a local session'}")
+            txn.write_state(state)
+    except Busy:
+        raise Refused("the journal is locked by another tui-jail process; try again") from None
+    stop_timer(state.id)
+    return state
+
+
+def extend(root: Path, txn_id: str | None, seconds: float) -> TxnState:
+    """Push a pending deadline `seconds` further (from now, if it is nearer than that)."""
+    txn = _pending(root, txn_id)
+    with journal.locked(root, wait=30):
+        state = txn.state()
+        if state.status != "pending":
+            raise Refused(f"transaction {state.id} is {state.status}; only a pending one can be extended")
+        deadline = max(state.deadline, time.time()) + seconds
+        state = txn.update(deadline=deadline, notes=[*state.notes, f"deadline extended by {seconds:g} s"])
+    if Path("/run/systemd/system").is_dir():
+        stop_timer(state.id)
+        watchdog.arm_systemd_timer(root, state.id, deadline - time.time())
+    return state
+
+
+def rollback_txn(root: Path, txn_id: str | None, reason: str) -> TxnState:
+    txn = _pending(root, txn_id)
+    try:
+        with journal.locked(root, wait=30):
+            state = txn.state()
+            if state.status == "confirmed":
+                raise Refused(f"transaction {state.id} is confirmed; take the jail down with tui-jail remove")
+            if state.status == "rolled-back":
+                return state
+            return rollback(txn, reason)
+    except Busy:
+        raise Refused(pending_refusal(root)) from None
