@@ -71,6 +71,15 @@ def state_dir(root: Path) -> Path:
     return root / STATE_DIR.lstrip("/")
 
 
+def ensure_state_dir(root: Path) -> Path:
+    """The journal's home: created 0700 (its parents, like /var/lib, the usual 0755)."""
+    path = state_dir(root)
+    if not path.is_dir():
+        make_dirs(path.parent, 0o755)
+        make_dirs(path, 0o700)
+    return path
+
+
 def new_id(jail: str, now: float) -> str:
     return f"{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}-{jail}-{secrets.token_hex(2)}"
 
@@ -79,8 +88,7 @@ def new_id(jail: str, now: float) -> str:
 def locked(root: Path, *, wait: float = 0.0) -> Iterator[None]:
     """The one-at-a-time lock (flock: released by the kernel when its holder dies, even by kill -9).
     Raises Busy when it is not free within `wait` seconds."""
-    make_dirs(state_dir(root), 0o700)
-    fd = os.open(state_dir(root) / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(ensure_state_dir(root) / "lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         give_up = time.monotonic() + wait
         while True:
@@ -112,8 +120,7 @@ class Journal:
     def create(cls, root: Path, state: TxnState, ops: list[Op], backups: dict[int, bytes], plan_text: str) -> Journal:
         """Write the whole journal (backups first, state last) before anything changes."""
         journal = cls(root, state.id)
-        make_dirs(state_dir(root), 0o700)
-        os.chmod(state_dir(root), 0o700)
+        os.chmod(ensure_state_dir(root), 0o700)
         make_dirs(journal.dir / "backup", 0o700)
         for index, content in backups.items():
             atomic_write(journal.dir / "backup" / str(index), content, 0o600, 0, 0)
@@ -188,13 +195,14 @@ class Journal:
 
 
 def transactions(root: Path) -> list[Journal]:
-    """Every transaction under the root, oldest first (ids start with their time)."""
+    """Every transaction under the root, oldest first."""
     base = root / TRANSACTIONS.lstrip("/")
     try:
-        names = sorted(os.listdir(base))
+        names = os.listdir(base)
     except FileNotFoundError:
         return []
-    return [Journal(root, name) for name in names if (base / name / "state.json").exists()]
+    found = [Journal(root, name) for name in names if (base / name / "state.json").exists()]
+    return sorted(found, key=lambda j: (j.state().created, j.id))
 
 
 def unfinished(root: Path) -> list[Journal]:

@@ -7,6 +7,7 @@ undo checks the live system, and finished undos are recorded.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
@@ -20,7 +21,7 @@ def rollback(journal: Journal, reason: str) -> TxnState:
     state = journal.state()
     state.status = "rolling-back"
     state.notes.append(f"{time.strftime('%H:%M:%S')} rollback: {reason}")
-    journal.write_state(state)
+    _save(journal, state)
     ops = journal.ops()
     begun = journal.begun()
     undone = journal.undone()
@@ -35,7 +36,8 @@ def rollback(journal: Journal, reason: str) -> TxnState:
             errors.append(f"{steps.undo_text(ops[index])}: {exc}")
             continue
         faults.point("rollback")
-        journal.record("undo", index)
+        with contextlib.suppress(OSError):  # a full disk: the undo is idempotent, so an unrecorded one is fine
+            journal.record("undo", index)
     notes = []
     if any(ops[i]["op"] == "write" and ops[i].get("sshd") for i in begun):
         try:
@@ -46,9 +48,18 @@ def rollback(journal: Journal, reason: str) -> TxnState:
     state.notes += notes
     state.status = "failed" if errors else "rolled-back"
     state.error = "; ".join(errors)
-    journal.write_state(state)
+    _save(journal, state)
     stop_timer(journal.id)
     return state
+
+
+def _save(journal: Journal, state: TxnState) -> None:
+    """Best effort on a full disk: left unsaved, the old status makes the watchdog or recover retry."""
+    try:
+        journal.write_state(state)
+    except OSError as exc:
+        state.error = f"could not save the journal state: {exc}"
+        state.status = "failed"
 
 
 def stop_timer(txn_id: str) -> None:

@@ -11,6 +11,7 @@ reload — recording each, fsynced. Any failure rolls back at once. `confirm`, `
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import time
 from collections.abc import Mapping
@@ -165,31 +166,35 @@ def _apply_locked(
         ssh_connection=environ.get("SSH_CONNECTION", ""),
         notes=[f"preflight: {n}" for n in notes],
     )
-    txn = Journal.create(system.root, state, ops, backups, plan_text(plan))
+    try:
+        txn = Journal.create(system.root, state, ops, backups, plan_text(plan))
+    except OSError as exc:
+        shutil.rmtree(Journal(system.root, state.id).dir, ignore_errors=True)
+        raise Refused(f"nothing changed: could not write the journal: {exc}") from None
     faults.point("apply")
     try:
         pid = watchdog.spawn(system.root, txn.id)
         timer = watchdog.arm_systemd_timer(system.root, txn.id, timeout)
         guard = bootguard.install(system)
+        txn.update(status="applying", watchdog_pid=pid, notes=[*state.notes, *filter(None, [timer, guard])])
     except Exception as exc:  # noqa: BLE001 — no guard, no change
         rollback(txn, f"could not arm the watchdog: {exc}")
         raise Refused(f"nothing changed: could not arm the rollback watchdog: {exc}") from None
-    state = txn.update(status="applying", watchdog_pid=pid, notes=[*state.notes, *filter(None, [timer, guard])])
     for index, op in enumerate(ops):
         faults.point("apply")
-        txn.record("begin", index)
         try:
+            txn.record("begin", index)
             faults.point("apply")
             note = steps.do(op, system, contents.get(index))
+            faults.point("apply")
+            txn.record("done", index)
+            if note:
+                txn.note(note)
         except BaseException as exc:
             rollback(txn, f"step {index} ({steps.describe(op)}) failed: {exc}")
             if not isinstance(exc, Exception):
                 raise
-            raise Refused(f"{steps.describe(op)} failed: {exc}; everything was rolled back") from None
-        faults.point("apply")
-        txn.record("done", index)
-        if note:
-            txn.note(note)
+            raise Refused(f"{steps.describe(op)} failed: {exc}; rolled back") from None
     faults.point("apply")
     return txn.update(status="pending", deadline=time.time() + timeout)
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from tui_jail import journal
 from tui_jail.commands.common import Subparsers, add_root, add_spec_source, load_spec
 from tui_jail.errors import Refused
 from tui_jail.journal import TxnState
 from tui_jail.plan import Plan, make_plan
 from tui_jail.render import print_plan
 from tui_jail.system import SystemRoot
-from tui_jail.transaction import DEFAULT_TIMEOUT, apply
+from tui_jail.transaction import DEFAULT_TIMEOUT, apply, pending_refusal
 
 
 def add_transaction_options(parser: argparse.ArgumentParser) -> None:
@@ -51,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
 
 def run_transaction(plan: Plan, system: SystemRoot, args: argparse.Namespace) -> int:
     """Shared with `remove`: show the plan, ask, apply, say how to confirm."""
+    if journal.unfinished(system.root):  # even a plan that looks done may only look so because of it
+        raise Refused(pending_refusal(system.root))
     if not plan.has_changes:
         print(f"jail {plan.name}: {plan.summary()}")
         return 0

@@ -1,0 +1,312 @@
+"""The transaction, for real, in the suite's private mount namespace on sample roots: apply, confirm,
+rollback, the watchdog, recover, the one-at-a-time lock, fault injection at every step boundary of
+apply and of rollback, kill -9 at random moments, a full disk. After every failure, the files are
+byte-identical (content, mode, owner) and the mount table is as before."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import nsenv
+import pytest
+from txn_helpers import seedbox, seedbox_text, snapshot, wait_finished
+
+from tui_jail import faults, journal, transaction
+from tui_jail.errors import Refused
+from tui_jail.plan import make_plan
+from tui_jail.system import SystemRoot
+
+pytestmark = [
+    pytest.mark.ns,
+    pytest.mark.skipif(os.geteuid() != 0 or not nsenv.in_private_mount_ns(), reason="needs root in a private mount ns"),
+]
+
+
+@pytest.fixture
+def world(sample_root: Path) -> Path:
+    yield sample_root
+    # anything a failed test left mounted under the root goes with it (deepest first)
+    for point in sorted(SystemRoot(sample_root).mounts(), key=lambda p: -p.count("/")):
+        if point != "/":
+            subprocess.run(["umount", str(SystemRoot(sample_root).host(point))], check=False)
+
+
+def cli(root: Path, *args: str, env: dict[str, str] | None = None, **kw: object) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "tui_jail", "--root", str(root), *args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env, **kw)  # type: ignore[call-overload]
+
+
+def apply_plain(root: Path, timeout: float = 30.0, environ: dict[str, str] | None = None) -> journal.TxnState:
+    system = SystemRoot(root)
+    return transaction.apply(make_plan(seedbox(), system), system, timeout=timeout, environ=environ or {})
+
+
+def forked(fn: object, fault: str) -> int:
+    """Run fn() in a child with the fault switch set; returns the signal that ended it (0: none)."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover — the child
+        os.environ[faults.ENV] = fault
+        try:
+            fn()  # type: ignore[operator]
+        finally:
+            os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    return os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
+
+
+# --- the happy paths ---------------------------------------------------------------------------------
+
+
+def test_apply_then_confirm_keeps_everything_and_journals_it(world: Path) -> None:
+    state = apply_plain(world)
+    assert state.status == "pending"
+    system = SystemRoot(world)
+    assert not make_plan(seedbox(), system).has_changes  # the system now matches the spec
+    assert set(system.mounts()) >= {"/chroot/rclone-sftp/incomingmovies", "/chroot/rclone-sftp/IncomingTV"}
+    assert os.stat(world / "var/lib/tui-jail").st_mode & 0o777 == 0o700
+    txn = journal.Journal(world, state.id)
+    assert txn.done() == set(range(len(txn.ops())))
+    assert transaction.confirm(world, None, {}).status == "confirmed"
+    assert wait_finished(world, state.id).status == "confirmed"
+    assert not make_plan(seedbox(), SystemRoot(world)).has_changes
+
+
+def test_cli_apply_rolls_back_at_the_deadline(world: Path) -> None:
+    """The watchdog outlives the applying command and restores everything at the deadline."""
+    before = snapshot(world)
+    spec = world.parent / "seed.yaml"
+    spec.write_text(seedbox_text())
+    result = cli(world, "apply", "--spec", str(spec), "--yes", "--confirm-timeout", "1")
+    assert result.returncode == 0, result.stderr
+    txn_id = journal.unfinished(world)[0].id
+    assert txn_id in result.stdout
+    assert snapshot(world) != before
+    assert wait_finished(world, txn_id).status == "rolled-back"
+    assert snapshot(world) == before
+    status = cli(world, "status", "--json")
+    assert '"rolled-back"' in status.stdout and '"pending": []' in status.stdout
+
+
+def test_rollback_command_restores_and_is_idempotent(world: Path) -> None:
+    before = snapshot(world)
+    state = apply_plain(world)
+    first = cli(world, "rollback")
+    assert first.returncode == 0, first.stderr
+    assert snapshot(world) == before
+    again = cli(world, "rollback", state.id)
+    assert again.returncode == 0 and snapshot(world) == before
+
+
+def test_confirm_over_ssh_needs_a_new_session(world: Path) -> None:
+    session = {"SSH_CONNECTION": "127.0.0.1 50000 127.0.0.1 22", "USER": "root"}
+    state = apply_plain(world, environ=session)
+    with pytest.raises(Refused, match="new SSH login"):
+        transaction.confirm(world, state.id, session)
+    assert journal.Journal(world, state.id).state().status == "pending"
+    other = {**session, "SSH_CONNECTION": "127.0.0.1 50001 127.0.0.1 22"}
+    assert transaction.confirm(world, state.id, other).status == "confirmed"
+
+
+def test_confirm_same_session_when_asked(world: Path) -> None:
+    session = {"SSH_CONNECTION": "127.0.0.1 50000 127.0.0.1 22", "USER": "root"}
+    state = apply_plain(world, environ=session)
+    assert transaction.confirm(world, state.id, session, same_session=True).status == "confirmed"
+
+
+def test_extend_moves_the_deadline(world: Path) -> None:
+    state = apply_plain(world, timeout=5)
+    extended = transaction.extend(world, state.id, 60)
+    assert extended.deadline >= state.deadline + 59
+    transaction.rollback_txn(world, state.id, "test cleanup")
+
+
+def test_a_second_apply_is_refused_naming_the_first(world: Path) -> None:
+    """One applier stops itself mid-apply holding the lock; a second is refused naming it."""
+    spec = world.parent / "seed.yaml"
+    spec.write_text(seedbox_text())
+    env = {**os.environ, faults.ENV: "apply@3:stop"}
+    first = subprocess.Popen(
+        [sys.executable, "-m", "tui_jail", "--root", str(world), "apply", "--spec", str(spec), "--yes"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        os.waitid(os.P_PID, first.pid, os.WSTOPPED)
+        second = cli(world, "apply", "--spec", str(spec), "--yes")
+        txn_id = journal.unfinished(world)[0].id
+        assert second.returncode == 1 and txn_id in second.stderr, second.stderr
+    finally:
+        os.kill(first.pid, signal.SIGCONT)
+    out, err = first.communicate(timeout=60)
+    assert first.returncode == 0, err
+    third = cli(world, "apply", "--spec", str(spec), "--yes")  # pending now, not running: still refused
+    assert third.returncode == 1 and txn_id in third.stderr and "pending" in third.stderr
+    assert cli(world, "confirm").returncode == 0
+
+
+def test_preflight_refuses_a_config_that_jails_the_admin(world: Path) -> None:
+    before = snapshot(world)
+    system = SystemRoot(world)
+    plan = make_plan(seedbox(user="root", address="198.51.100.4"), system)
+    admin = {"SSH_CONNECTION": "198.51.100.4 50000 192.0.2.1 22", "SUDO_USER": "root"}
+    with pytest.raises(Refused, match="lock you out"):
+        transaction.apply(plan, system, environ=admin)
+    assert snapshot(world) == before and not journal.transactions(world)
+
+
+def test_preflight_refuses_a_bad_chroot_chain_and_a_symlinked_component(world: Path) -> None:
+    (world / "chroot").mkdir()
+    os.chmod(world / "chroot", 0o775)
+    os.chmod(world, 0o777)  # '/' of the root itself: the plan does not fix it, sshd would refuse it
+    system = SystemRoot(world)
+    with pytest.raises(Refused, match="jail root chain: / must be"):
+        transaction.apply(make_plan(seedbox(), system), system, environ={})
+    os.chmod(world, 0o755)
+    assert not journal.transactions(world)
+
+
+def test_recover_explains_and_rolls_back(world: Path) -> None:
+    before = snapshot(world)
+    state = apply_plain(world)
+    os.kill(state.watchdog_pid, signal.SIGKILL)  # as after a reboot: no watchdog left
+    result = cli(world, "recover", "--boot")
+    assert result.returncode == 0, result.stderr
+    assert "bind-mounted /tank/IncomingTV at /chroot/rclone-sftp/IncomingTV; will unmount" in result.stdout
+    assert "created /etc/ssh/sshd_config.d/50-tui-jail-rclone-sftp.conf; will delete" in result.stdout
+    assert snapshot(world) == before
+    assert "nothing to recover" in cli(world, "recover").stdout
+
+
+def test_boot_guard_is_installed_where_the_root_boots_with_systemd(world: Path) -> None:
+    (world / "etc/systemd/system").mkdir(parents=True)
+    state = apply_plain(world)
+    unit = (world / "etc/systemd/system/tui-jail-recover.service").read_text()
+    assert "recover --boot" in unit and "Before=ssh.service" in unit
+    assert (world / "etc/systemd/system/multi-user.target.wants/tui-jail-recover.service").is_symlink()
+    transaction.rollback_txn(world, state.id, "test cleanup")
+
+
+# --- faults --------------------------------------------------------------------------------------------
+
+
+def test_fault_at_every_apply_boundary(world: Path) -> None:
+    """Killed at each boundary: the watchdog (or recover, before the watchdog exists) restores everything."""
+    before = snapshot(world)
+    k = 0
+    while True:
+        signal_number = forked(lambda: apply_plain(world, timeout=60), f"apply@{k}")
+        found = journal.transactions(world)
+        txn = found[-1]
+        if signal_number == 0:
+            assert txn.state().status == "pending"
+            transaction.rollback_txn(world, txn.id, "test: the run that completed")
+            assert snapshot(world) == before
+            break
+        assert signal_number == signal.SIGKILL
+        state = txn.state()
+        if state.watchdog_pid:
+            state = wait_finished(world, txn.id)
+        else:
+            state = transaction.rollback_txn(world, txn.id, "recover after a kill before the watchdog")
+        assert state.status == "rolled-back", (k, state)
+        after = snapshot(world)
+        diff = {
+            p for p in set(after["files"]) | set(before["files"]) if after["files"].get(p) != before["files"].get(p)
+        }
+        assert after == before, (k, txn.events(), diff, state.notes)
+        k += 1
+    assert k > 3 * 15  # every step had its boundaries
+
+
+def test_fault_at_every_rollback_boundary(world: Path) -> None:
+    before = snapshot(world)
+    k = 0
+    while True:
+        state = apply_plain(world, timeout=60)
+        signal_number = forked(lambda s=state: transaction.rollback_txn(world, s.id, "test"), f"rollback@{k}")
+        if signal_number == 0:
+            assert journal.Journal(world, state.id).state().status == "rolled-back"
+            assert snapshot(world) == before
+            break
+        recovered = transaction.rollback_txn(world, state.id, "recover after a crash mid-rollback")
+        assert recovered.status == "rolled-back", (k, recovered)
+        after = snapshot(world)
+        diff = {
+            p for p in set(after["files"]) | set(before["files"]) if after["files"].get(p) != before["files"].get(p)
+        }
+        assert after == before, (k, txn.events(), diff, state.notes)
+        k += 1
+    assert k > 2 * 15
+
+
+def test_kill_9_at_random_moments(world: Path) -> None:
+    """50 runs of the real command, killed (alone or with its whole session) at a random moment."""
+    before = snapshot(world)
+    spec = world.parent / "seed.yaml"
+    spec.write_text(seedbox_text())
+    rng = random.Random(1234)
+    argv = [sys.executable, "-m", "tui_jail", "--root", str(world), "apply", "--spec", str(spec), "--yes"]
+    for run in range(50):
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            proc.wait(timeout=rng.uniform(0.2, 1.2))
+        except subprocess.TimeoutExpired:
+            if run % 2:
+                os.killpg(proc.pid, signal.SIGKILL)  # the whole session
+            else:
+                proc.kill()
+            proc.wait()
+        for txn in journal.unfinished(world):
+            state = txn.state()
+            if state.status == "pending":
+                state = transaction.rollback_txn(world, txn.id, "test: this run completed")
+            elif state.watchdog_pid:
+                state = wait_finished(world, txn.id)
+            else:
+                state = transaction.rollback_txn(world, txn.id, "recover")
+            assert state.status == "rolled-back", (run, state)
+        assert snapshot(world) == before, run
+
+
+def test_full_disk_never_leaves_a_half_written_file(tmp_path: Path) -> None:
+    """A root on a small tmpfs, filled to leave less and less room: each apply is refused or rolled
+    back; every file is its old or new self, never a mix; after freeing space recover restores all."""
+    from tui_jail.sandbox import make_sandbox_root
+
+    root = tmp_path / "small"
+    root.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "nsenv", str(root)], check=True)
+    try:
+        make_sandbox_root(root, host_keys=False)
+        (root / "etc/fstab").write_text((root / "etc/fstab").read_text() * 40)  # a big file to rewrite
+        before = snapshot(root)
+        outcomes = set()
+        for leave in (0, 2048, 8192, 40_000, 60_000, 120_000):
+            filler = root / "filler"
+            free = os.statvfs(root).f_bavail * os.statvfs(root).f_frsize
+            with open(filler, "wb") as f:
+                f.write(b"\0" * max(0, free - leave))
+            try:
+                apply_plain(root)
+                outcomes.add("applied")
+            except Refused as exc:
+                outcomes.add("refused")
+                assert "rolled back" in str(exc) or "nothing changed" in str(exc)
+            for path, entry in snapshot(root)["files"].items():
+                if path.startswith("etc/") and path in before["files"]:
+                    assert entry == before["files"][path] or entry[4] != before["files"][path][4]
+                assert ".tui-jail-" not in path, path
+            filler.unlink()
+            for txn in journal.unfinished(root):
+                assert transaction.rollback_txn(root, txn.id, "recover with space again").status == "rolled-back"
+            assert snapshot(root) == before, leave
+        assert "refused" in outcomes
+    finally:
+        subprocess.run(["umount", "-R", str(root)], check=True)

@@ -1,0 +1,65 @@
+"""Shared by the transaction tests and bench/apply.py: the seedbox spec on a sample root, a snapshot of
+everything a transaction could change (files byte for byte with mode and owner, and the mount
+table), and waiting for a transaction to finish."""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from pathlib import Path
+from typing import Any
+
+from tui_jail import journal
+from tui_jail.presets import preset_text
+from tui_jail.spec import Spec, parse_spec
+from tui_jail.system import SystemRoot
+from tui_jail.yamlio import load_yaml_text
+
+STATE = "var/lib/tui-jail"
+
+
+def seedbox_text(user: str = "media", address: str = "203.0.113.7") -> str:
+    return preset_text("seedbox-sftp").replace("<media-user>", user).replace("<seedbox-ip>", address)
+
+
+def seedbox(user: str = "media", address: str = "203.0.113.7") -> Spec:
+    return parse_spec(load_yaml_text(seedbox_text(user, address)))
+
+
+def snapshot(root: Path) -> dict[str, Any]:
+    """Every path under root except the journal: type, mode, owner and content (or device numbers);
+    plus the live mounts under root."""
+    files: dict[str, Any] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel = os.path.relpath(dirpath, root)
+        if rel == STATE or rel.startswith(STATE + "/"):
+            dirnames[:] = []
+        for name in [*dirnames, *filenames]:
+            path = os.path.join(dirpath, name)
+            st = os.lstat(path)
+            key = os.path.relpath(path, root)
+            if key.startswith(STATE) or key == "var/lib":  # the journal and its parent are not the jail's
+                continue
+            if stat.S_ISREG(st.st_mode):
+                content: Any = Path(path).read_bytes()
+            elif stat.S_ISCHR(st.st_mode):
+                content = st.st_rdev
+            elif stat.S_ISLNK(st.st_mode):
+                content = os.readlink(path)
+            else:
+                content = None
+            files[key] = (stat.S_IFMT(st.st_mode), stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, content)
+    mounts = {k: (m.source, m.fs_root, m.readonly) for k, m in SystemRoot(root).mounts().items() if k != "/"}
+    return {"files": files, "mounts": mounts}
+
+
+def wait_finished(root: Path, txn_id: str, timeout: float = 10.0) -> journal.TxnState:
+    """Until the transaction is confirmed or rolled back (the watchdog's work)."""
+    give_up = time.monotonic() + timeout
+    txn = journal.Journal(root, txn_id)
+    while True:
+        state = txn.state()
+        if not state.unfinished or time.monotonic() > give_up:
+            return state
+        time.sleep(0.02)
