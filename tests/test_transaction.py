@@ -14,7 +14,7 @@ from pathlib import Path
 
 import nsenv
 import pytest
-from txn_helpers import seedbox, seedbox_text, snapshot, wait_finished
+from txn_helpers import changed_paths, seedbox, seedbox_text, snapshot, wait_finished, wait_watchdogs_gone
 
 from tui_jail import faults, journal, transaction
 from tui_jail.errors import Refused
@@ -144,7 +144,7 @@ def test_a_second_apply_is_refused_naming_the_first(world: Path) -> None:
         assert second.returncode == 1 and txn_id in second.stderr, second.stderr
     finally:
         os.kill(first.pid, signal.SIGCONT)
-    out, err = first.communicate(timeout=60)
+    _, err = first.communicate(timeout=60)
     assert first.returncode == 0, err
     third = cli(world, "apply", "--spec", str(spec), "--yes")  # pending now, not running: still refused
     assert third.returncode == 1 and txn_id in third.stderr and "pending" in third.stderr
@@ -217,10 +217,7 @@ def test_fault_at_every_apply_boundary(world: Path) -> None:
             state = transaction.rollback_txn(world, txn.id, "recover after a kill before the watchdog")
         assert state.status == "rolled-back", (k, state)
         after = snapshot(world)
-        diff = {
-            p for p in set(after["files"]) | set(before["files"]) if after["files"].get(p) != before["files"].get(p)
-        }
-        assert after == before, (k, txn.events(), diff, state.notes)
+        assert after == before, (k, changed_paths(before, after))
         k += 1
     assert k > 3 * 15  # every step had its boundaries
 
@@ -238,10 +235,7 @@ def test_fault_at_every_rollback_boundary(world: Path) -> None:
         recovered = transaction.rollback_txn(world, state.id, "recover after a crash mid-rollback")
         assert recovered.status == "rolled-back", (k, recovered)
         after = snapshot(world)
-        diff = {
-            p for p in set(after["files"]) | set(before["files"]) if after["files"].get(p) != before["files"].get(p)
-        }
-        assert after == before, (k, txn.events(), diff, state.notes)
+        assert after == before, (k, changed_paths(before, after))
         k += 1
     assert k > 2 * 15
 
@@ -309,4 +303,5 @@ def test_full_disk_never_leaves_a_half_written_file(tmp_path: Path) -> None:
             assert snapshot(root) == before, leave
         assert "refused" in outcomes
     finally:
+        wait_watchdogs_gone(root)
         subprocess.run(["umount", "-R", str(root)], check=True)

@@ -63,3 +63,27 @@ def wait_finished(root: Path, txn_id: str, timeout: float = 10.0) -> journal.Txn
         if not state.unfinished or time.monotonic() > give_up:
             return state
         time.sleep(0.02)
+
+
+def changed_paths(before: dict[str, Any], after: dict[str, Any]) -> set[str]:
+    """The paths whose entry differs (for a readable assertion message)."""
+    old, new = before["files"], after["files"]
+    return {p for p in set(old) | set(new) if old.get(p) != new.get(p)}
+
+
+def wait_watchdogs_gone(root: Path, timeout: float = 10.0) -> None:
+    """Every watchdog of root's transactions has exited (they hold a log file open under root)."""
+    pids = [j.state().watchdog_pid for j in journal.transactions(root)]
+    give_up = time.monotonic() + timeout
+    for pid in filter(None, pids):
+        while Path(f"/proc/{pid}/cmdline").exists() and b"tui_jail.watchdog" in _cmdline(pid):
+            if time.monotonic() > give_up:
+                raise TimeoutError(f"watchdog {pid} still running")
+            time.sleep(0.02)
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
