@@ -11,12 +11,14 @@ import contextlib
 import time
 from pathlib import Path
 
-from tui_jail import faults, steps
+from tui_jail import faults
 from tui_jail.journal import Journal, TxnState
-from tui_jail.system import SystemRoot
 
 
 def rollback(journal: Journal, reason: str) -> TxnState:
+    from tui_jail import steps  # loaded only when there is something to undo: the watchdog starts fast
+    from tui_jail.system import SystemRoot
+
     system = SystemRoot(journal.root)
     state = journal.state()
     state.status = "rolling-back"

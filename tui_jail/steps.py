@@ -112,7 +112,13 @@ def _own(path: Path, owner: dict[str, Any]) -> None:
 def reload_sshd(system: SystemRoot) -> str:
     from tui_jail.backends import sshd  # loaded only when sshd is involved
 
-    return sshd.reload_sshd(system, sshd.configured_pidfile(system))
+    # nothing to reload when no sshd runs: ask `sshd -T` for a PidFile only when the config sets one
+    configs = [system.read_text(p) or "" for p in ["/etc/ssh/sshd_config", *system.glob("/etc/ssh/sshd_config.d/*")]]
+    named = any("pidfile" in text.lower() for text in configs)
+    pidfile = sshd.configured_pidfile(system) if named else "/run/sshd.pid"
+    if sshd.running_sshd(system, pidfile) is None:
+        return "sshd is not running: nothing to reload"
+    return sshd.reload_sshd(system, pidfile)
 
 
 # --- undo ------------------------------------------------------------------------------------------
