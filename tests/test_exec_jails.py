@@ -23,6 +23,7 @@ from pathlib import Path
 import nsenv
 import pytest
 
+from tui_jail import capdrop
 from tui_jail.backends import caps
 from tui_jail.capabilities import CAPABILITIES
 from tui_jail.checks import run_checks
@@ -206,7 +207,9 @@ def test_refuses_a_capability_the_kernel_will_not_drop(world: Path) -> None:
     applied(world, spec)
     marker = world / "opt/joblet/jobs/production/work/ran"
     bit = CAPABILITIES["CAP_SETPCAP"][0]
-    result = jail_exec(world, "joblet-production", "/bin/touch", "/work/ran", preexec=lambda: caps.drop_bounding([bit]))
+    result = jail_exec(
+        world, "joblet-production", "/bin/touch", "/work/ran", preexec=lambda: capdrop.drop_bounding([bit])
+    )
     assert_refused(result, "from the bounding set: Operation not permitted", marker)
     assert not list((world / "tmp").glob("job-*"))
 
@@ -231,6 +234,39 @@ def test_refuses_a_system_dir_that_is_no_longer_read_only(world: Path) -> None:
     assert_refused(jail_exec(world, "joblet-production", "/bin/touch", "/work/ran"), "not mounted read-only", marker)
     results = {r.name: r for r in run_checks(exec_checks(spec, SystemRoot(world)))}
     assert results["exec: system dirs read-only"].status == "fail"
+
+
+def unmount(mount_point: Path) -> None:
+    subprocess.run(["umount", str(mount_point)], check=True)
+
+
+def symlink_to_its_source(mount_point: Path) -> None:
+    """The same inode and the same read-only file system at the path, but through a symlink, not a mount."""
+    unmount(mount_point)
+    mount_point.rmdir()
+    mount_point.symlink_to(mount_point.parents[4] / "usr")
+
+
+@pytest.mark.parametrize("damage", [unmount, symlink_to_its_source])
+def test_refuses_a_system_dir_that_is_not_its_mount(world: Path, damage: Callable[[Path], None]) -> None:
+    applied(world, preset_spec("joblet-production"))
+    damage(world / "opt/joblet/jobs/production/usr")
+    marker = world / "opt/joblet/jobs/production/work/ran"
+    reason = "/opt/joblet/jobs/production/usr is not mounted read-only from /usr: apply the jail first"
+    assert_refused(jail_exec(world, "joblet-production", "/bin/touch", "/work/ran"), reason, marker)
+
+
+def test_refuses_when_the_namespaces_cannot_be_made(world: Path) -> None:
+    """Started without CAP_SYS_ADMIN, exec cannot unshare: refused before anything is forked, and the
+    per-run tmp it had made is gone again."""
+    applied(world, preset_spec("joblet-production"))
+    marker = world / "opt/joblet/jobs/production/work/ran"
+    bit = CAPABILITIES["CAP_SYS_ADMIN"][0]
+    result = jail_exec(
+        world, "joblet-production", "/bin/touch", "/work/ran", preexec=lambda: capdrop.drop_bounding([bit])
+    )
+    assert_refused(result, "unshare(mount, pid, ipc, uts, net): Operation not permitted", marker)
+    assert not list((world / "tmp").glob("job-*"))
 
 
 def test_refuses_a_missing_user(world: Path) -> None:
@@ -292,17 +328,30 @@ def test_refuses_a_launch_file_it_cannot_trust(world: Path, damage: Callable[[Pa
     assert_refused(jail_exec(world, "joblet-production", "/bin/touch", "/work/ran"), reason, marker)
 
 
-HEAVY_MODULES = ("pydantic", "ruamel", "rich", "textual", "tui_jail.spec", "tui_jail.plan", "tui_jail.commands.common")
+HEAVY_MODULES = (
+    *("pydantic", "ruamel", "rich", "textual", "tui_jail.spec", "tui_jail.plan", "tui_jail.commands.common"),
+    # SystemRoot and the mountinfo parser (pathlib, dataclasses), and the standard modules that each cost
+    # a job milliseconds (the launcher's ctypes and json are the ones it cannot do without)
+    *("tui_jail.system", "tui_jail.mountinfo", "tui_jail.backends", "argparse", "pathlib", "dataclasses"),
+    *("inspect", "typing", "signal", "shutil", "subprocess", "fcntl", "socket"),
+)
+
+
+def imported_by(*args: str) -> set[str]:
+    """The modules `python -X importtime ARGS` imports."""
+    result = subprocess.run([sys.executable, "-X", "importtime", *args], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if "|" in line}
 
 
 def test_exec_imports_nothing_heavy(world: Path) -> None:
-    """A job's start-up: no spec validation, no planner, no UI library — the launch file and json only."""
+    """A job's start-up: no spec validation, no planner, no UI library, no argparse or pathlib — the
+    launch file, json and ctypes. What the interpreter itself imports at start-up (the venv's `.pth`
+    files: an editable install's finder imports pathlib) is not exec's doing."""
     spec = preset_spec("joblet-production")
     applied(world, spec)
-    argv = [sys.executable, "-X", "importtime", "-m", "tui_jail", "exec", "--root", str(world), spec.name]
-    result = subprocess.run([*argv, "--", "true"], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if "|" in line}
+    imported = imported_by("-m", "tui_jail", "exec", "--root", str(world), spec.name, "--", "true")
     assert "tui_jail.launcher" in imported
+    imported -= imported_by("-c", "pass")
     heavy = [m for m in imported if any(m == h or m.startswith((f"{h}.", f"{h}_")) for h in HEAVY_MODULES)]
     assert sorted(heavy) == []

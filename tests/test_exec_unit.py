@@ -1,5 +1,6 @@
-"""Exec pieces that need no namespace: capability parsing, the kernel-bits guard, prepare's refusals,
-the CLI's refusals and argument order, and which paths the builder's exclusions must hide."""
+"""Exec pieces that need no namespace: capability parsing, the kernel-bits guard and the read-back,
+prepare's refusals, the CLI's refusals and argument order (the quick reading against argparse's), and
+which paths the builder's exclusions must hide."""
 
 from __future__ import annotations
 
@@ -12,11 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from tui_jail import launchfile
+from tui_jail import capdrop, launchfile
 from tui_jail.backends import caps
+from tui_jail.capabilities import CAPABILITIES
+from tui_jail.commands import exec as exec_command
 from tui_jail.errors import Refused
 from tui_jail.launcher import prepare
 from tui_jail.launchfile import jail_launch_path
+from tui_jail.libc import StepFailed
 from tui_jail.plan import make_plan
 from tui_jail.presets import preset_text
 from tui_jail.spec import Spec, parse_spec
@@ -52,9 +56,45 @@ def test_status_without_every_set_is_an_error() -> None:
 
 
 def test_a_capability_the_kernel_does_not_know_is_refused_not_skipped() -> None:
-    with pytest.raises(caps.CapabilityError, match="does not know CAP_PERFMON, CAP_BPF"):
-        caps.bits_of(frozenset({"CAP_SYS_ADMIN", "CAP_PERFMON", "CAP_BPF"}), top=37)
-    assert caps.bits_of(frozenset({"CAP_SYS_ADMIN", "CAP_NET_ADMIN"}), top=40) == [12, 21]
+    with pytest.raises(StepFailed, match="does not know CAP_PERFMON, CAP_BPF"):
+        capdrop.bits_of(frozenset({"CAP_SYS_ADMIN", "CAP_PERFMON", "CAP_BPF"}), top=37)
+    assert capdrop.bits_of(frozenset({"CAP_SYS_ADMIN", "CAP_NET_ADMIN"}), top=40) == [12, 21]
+
+
+SYS_ADMIN = CAPABILITIES["CAP_SYS_ADMIN"][0]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root's full capability sets")
+def test_the_read_back_names_every_set_still_holding_a_removed_capability() -> None:
+    held = "CapPrm still holds CAP_SYS_ADMIN; CapEff still holds CAP_SYS_ADMIN; CapBnd still holds CAP_SYS_ADMIN"
+    with pytest.raises(StepFailed, match=re.escape(f"capabilities not removed: {held}")):
+        capdrop.require_removed([SYS_ADMIN])
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs CAP_SETPCAP to drop from the bounding set")
+def test_the_read_back_needs_no_new_privs_once_the_sets_are_lowered() -> None:
+    """In a child (lowering is for good): every set lowered but no_new_privs left off is still refused,
+    and setting it is what lets the read-back pass."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        verdicts = []
+        capdrop.drop_bounding([SYS_ADMIN])
+        capdrop.lower([SYS_ADMIN])
+        for step in (lambda: None, capdrop.set_no_new_privs):
+            step()
+            try:
+                capdrop.require_removed([SYS_ADMIN])
+                verdicts.append("passed")
+            except StepFailed as exc:
+                verdicts.append(str(exc))
+        os.write(write_end, "\n".join(verdicts).encode())
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end) as verdicts:
+        assert verdicts.read().splitlines() == ["no_new_privs is not set", "passed"]
+    assert os.waitpid(pid, 0)[1] == 0
 
 
 def with_launch_file(root: Path, spec: Spec) -> SystemRoot:
@@ -106,14 +146,14 @@ def test_a_launch_file_it_does_not_fully_understand_is_refused(field: str, value
 def test_prepare_refuses_a_jail_whose_mounts_are_not_live(sample_root: Path) -> None:
     system = with_launch_file(sample_root, preset("joblet-production"))
     with pytest.raises(Refused, match="is not mounted read-only from /bin: apply the jail first"):
-        prepare("joblet-production", system, ["true"])
+        prepare("joblet-production", str(system.root), ["true"])
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="a launch file must be root-owned")
 def test_prepare_refuses_a_missing_user(sample_root: Path) -> None:
     system = with_launch_file(sample_root, preset("joblet-production"))
     with pytest.raises(Refused, match="no user 'ghost'"):
-        prepare("joblet-production", system, ["true"], user="ghost")
+        prepare("joblet-production", str(system.root), ["true"], user="ghost")
 
 
 def test_builder_exclusions_hide_every_joblet_entry_but_the_runtimes_it_mounts(sample_root: Path) -> None:
@@ -157,3 +197,51 @@ def test_exec_without_a_command_is_refused() -> None:
 def test_the_full_parser_still_lists_exec() -> None:
     done = subprocess.run([sys.executable, "-m", "tui_jail", "--help"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "run a command inside an exec jail" in done.stdout
+
+
+QUICK = {
+    "contract": ["joblet-production", "--root", "/r", "--", "sh", "-c", "exit 3"],
+    "options-first": ["--root", "/r", "joblet-production", "--user", "u", "--", "true", "--root", "x"],
+    "equals-forms": ["--root=/r", "--user=u", "joblet-production", "--root", "/s", "--", "true"],
+    "last-one-wins": ["joblet-production", "--user", "a", "--user", "b", "--", "true"],
+    "global-root-only": ["joblet-production", "--", "true"],
+    "no-command": ["joblet-production", "--"],
+}
+
+
+@pytest.mark.parametrize("words", QUICK.values(), ids=QUICK.keys())
+@pytest.mark.parametrize("global_root", [None, "/global"])
+def test_the_quick_reading_of_exec_words_is_argparses(words: list[str], global_root: str | None) -> None:
+    """The words a job runner writes are read without argparse, exactly as argparse reads them."""
+    quick = exec_command._quick_parse(words, global_root)
+    assert quick is not None
+    args = exec_command.parse_args(words, global_root)
+    command = exec_command._options_after_jail(args)
+    jail, root, user, quick_command = quick
+    assert (jail, root and Path(root), user, quick_command) == (
+        args.jail,
+        args.root and Path(args.root),
+        args.user,
+        command,
+    )
+
+
+SLOW = {
+    "no --": ["joblet-production", "true"],
+    "abbreviated": ["joblet-production", "--us", "u", "--", "true"],
+    "value like an option": ["joblet-production", "--user", "--", "true"],
+    "empty value": ["joblet-production", "--root=", "--", "true"],
+    "-- before the jail": ["--", "joblet-production", "true"],
+    "two positionals": ["joblet-production", "extra", "--", "true"],
+    "help": ["-h"],
+}
+
+
+@pytest.mark.parametrize("words", SLOW.values(), ids=SLOW.keys())
+def test_anything_else_is_left_to_argparse(words: list[str]) -> None:
+    assert exec_command._quick_parse(words, None) is None
+
+
+def test_exec_help_still_comes_from_argparse() -> None:
+    done = subprocess.run([sys.executable, "-m", "tui_jail", "exec", "--help"], capture_output=True, text=True)
+    assert done.returncode == 0 and "usage: tui-jail exec" in done.stdout and "-- COMMAND..." in done.stdout

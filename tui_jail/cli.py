@@ -6,16 +6,25 @@ one line on stderr with exit 1 (argparse's usage errors exit 2). No traceback re
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import os
 import sys
-from pathlib import Path
 
-from tui_jail.commands import COMMAND_MODULES
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Callable
+
+# argparse, pathlib and the command modules are imported where the full parser is built: `tui-jail
+# exec` is on every job's start-up path and must not pay for them (see `_exec_job`).
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import argparse
+    import importlib
+    from pathlib import Path
+
+    from tui_jail.commands import COMMAND_MODULES
+
     parser = argparse.ArgumentParser(
         prog="tui-jail",
         description=(
@@ -42,33 +51,54 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _exec_args(argv: list[str]) -> argparse.Namespace | None:
-    """`[--root DIR] exec ...`, parsed by the exec command alone: exec is on every job's start-up path and
+def _exec_job(words: list[str]) -> Callable[[], int] | None:
+    """`[--root DIR] exec ...`, read by the exec command alone: exec is on every job's start-up path and
     must not import every command (and with them pydantic). None for anything else, --sandbox included,
     which the full parser handles (it also knows exec, for `tui-jail --help`)."""
     root = None
-    if argv[:1] == ["--root"] and len(argv) > 1:
-        root, argv = Path(argv[1]), argv[2:]
-    elif argv[:1] and argv[0].startswith("--root="):
-        root, argv = Path(argv[0].removeprefix("--root=")), argv[1:]
-    if argv[:1] != ["exec"]:
+    if words[:1] == ["--root"] and len(words) > 1:
+        root, words = words[1], words[2:]
+    elif words[:1] and words[0].startswith("--root=") and words[0] != "--root=":  # an empty one: the full parser's
+        root, words = words[0].removeprefix("--root="), words[1:]
+    if words[:1] != ["exec"]:
         return None
     from tui_jail.commands import exec as exec_command
 
-    return exec_command.parse_args(argv[1:], root)
+    return exec_command.job(words[1:], root)
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    args = _exec_args(argv) or build_parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else argv
+    job = _exec_job(words)
+    if job is None:
+        return _guarded(_dispatch(words))
+    code = _guarded(job)
+    if argv is None:
+        _end_process(code)
+    return code
+
+
+def _dispatch(words: list[str]) -> Callable[[], int]:
+    """The full parser's reading of `words`: the command to run, or the wizard."""
+    from pathlib import Path
+
+    args = build_parser().parse_args(words)
     if args.root is None:
         args.root = Path("/")
-    try:
-        if args.command is None:
-            from tui_jail.commands import wizard
+    if args.command is None:
+        return lambda: _wizard(args)
+    return lambda: int(args.handler(args))
 
-            return wizard.run(args)
-        return int(args.handler(args))
+
+def _wizard(args: argparse.Namespace) -> int:
+    from tui_jail.commands import wizard
+
+    return wizard.run(args)
+
+
+def _guarded(call: Callable[[], int]) -> int:
+    try:
+        return call()
     except KeyboardInterrupt:
         print("tui-jail: interrupted", file=sys.stderr)
         return 130
@@ -78,21 +108,39 @@ def main(argv: list[str] | None = None) -> int:
         return _report(exc)
 
 
+def _end_process(code: int) -> None:
+    """A job's exec is all this process did: end it without the interpreter's teardown, which frees every
+    module one by one and costs each job milliseconds for nothing. Nothing is left to clean up (the child
+    is reaped, the per-run tmp removed); only the standard streams are flushed."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:  # a closed stream cannot be told more anyway: the exit status stands
+        os._exit(code)
+
+
 def _report(exc: Exception) -> int:
     from tui_jail.errors import Refused
+
+    if os.environ.get("TUI_JAIL_DEBUG"):
+        raise exc
+    print(f"tui-jail: {str(exc) if isinstance(exc, Refused) else _message(exc)}", file=sys.stderr)
+    return 1
+
+
+def _message(exc: Exception) -> str:
+    # Only here, past Refused (all exec ever raises), are the spec's and the planner's errors imported:
+    # they bring pydantic, which a refused job should not wait for.
     from tui_jail.plan import PlanError
     from tui_jail.presets import UnknownPreset
     from tui_jail.spec import SpecError
     from tui_jail.yamlio import YamlError
 
-    if os.environ.get("TUI_JAIL_DEBUG"):
-        raise exc
-    expected = (Refused, SpecError, PlanError, UnknownPreset, YamlError)
-    message = str(exc.args[0]) if isinstance(exc, UnknownPreset) and exc.args else str(exc)
-    if not isinstance(exc, expected):
-        message = f"internal error: {type(exc).__name__}: {exc} (set TUI_JAIL_DEBUG=1 for the traceback)"
-    print(f"tui-jail: {message}", file=sys.stderr)
-    return 1
+    if isinstance(exc, UnknownPreset) and exc.args:
+        return str(exc.args[0])
+    if isinstance(exc, (SpecError, PlanError, UnknownPreset, YamlError)):
+        return str(exc)
+    return f"internal error: {type(exc).__name__}: {exc} (set TUI_JAIL_DEBUG=1 for the traceback)"
 
 
 if __name__ == "__main__":

@@ -1,50 +1,50 @@
 """The exec launcher: runs one command inside an applied exec jail, or refuses and runs nothing.
 
 `prepare` reads the jail's launch file (`tui_jail.launchfile`, compiled by the plan) and refuses when
-the jail is not live as it says (a mount not live, from elsewhere or not read-only, a missing mount
-source, a missing user). `run` then:
+the jail is not as it says (a mount source missing, a mount point not showing its source or not
+read-only/read-write as it should, a missing user, a capability the kernel does not know). `run` then:
 
-    caller ──fork──► A: unshare(mount, pid, + ipc/uts/net), make every mount private
-                        └─fork──► B = PID 1 of the new PID namespace:
-                              fresh procfs · per-run /tmp · masks · chroot · chdir
-                              · bounding set · ambient · user switch · inh/prm/eff · no_new_privs
-                              · read the sets back · exec
+    caller: per-run /tmp · unshare(mount, pid, + ipc/uts/net) · make every mount private
+       └─fork──► child = PID 1 of the new PID namespace:
+                 fresh procfs · /tmp · masks · chroot · chdir
+                 · bounding set · ambient · user switch · inh/prm/eff · no_new_privs
+                 · read the sets back · exec
 
-Every step is a direct syscall (ctypes for unshare and mount; see `backends.caps` for why not
-capsh/setpriv). A step that fails writes its reason into a close-on-exec pipe and B exits without
-exec'ing: the caller sees a reason (refused, exit 1) or, when the pipe closes empty, that the
-command really runs, and then passes its exit status through (128+N for a signal). There is no
-fallback to weaker isolation. The caller itself never changes namespace (A does it), so `run` is
-safe to call from a long-lived process. The per-run tmp (`/tmp/job-<id>` under the system root)
-is created before the fork and removed after the command ends.
+Every step is a direct syscall (`tui_jail.libc` for unshare and mount, `tui_jail.capdrop` for the
+capability sets). A step of the caller that fails refuses before anything is forked; a step of the
+child that fails writes its reason into a close-on-exec pipe and the child exits without exec'ing:
+the caller sees a reason (refused) or, when the pipe closes empty, that the command really runs,
+and then passes its exit status through (128+N for a signal). There is no fallback to weaker
+isolation. The per-run tmp (`/tmp/job-<id>` under the system root) is removed after the command.
 
-This module is on every job's start-up path: it imports no spec, planner or UI module, and only the
-standard modules the steps need.
+`run` moves the calling process itself into the new namespaces (all but the PID namespace, which
+only its child enters as PID 1): one fork fewer on every job's start-up than a namespace-holding
+middle process. So `run` is the last thing a single-threaded process does: `tui-jail exec` calls
+it and exits.
+
+This module is on every job's start-up path, which pays for every import: it reads the system root
+with `os` and strings rather than `SystemRoot` (pathlib, dataclasses, the mountinfo parser), and
+imports no spec, planner or UI module.
 """
 
 from __future__ import annotations
 
+import _signal  # the C module `signal` wraps: the wrapper's enum classes would cost every job ~1 ms
 import ctypes
-import fcntl
 import os
-import signal
 import stat
-import struct
-from collections.abc import Callable
-from dataclasses import dataclass
-from types import FrameType
 
-from tui_jail import launchfile
-from tui_jail.backends import caps
+from tui_jail import capdrop, launchfile
 from tui_jail.errors import Refused
-from tui_jail.system import SystemRoot
+from tui_jail.libc import StepFailed, check, libc
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import FrameType
     from typing import NoReturn
 
     from tui_jail.launchfile import LaunchMount, LaunchProc
-    from tui_jail.mountinfo import MountEntry
 
 CLONE_FLAGS = {"mount": 0x00020000, "uts": 0x04000000, "ipc": 0x08000000, "pid": 0x20000000, "net": 0x40000000}
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 32, 4096, 16384, 1 << 18
@@ -52,89 +52,128 @@ PROC_FLAGS = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC}
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 PASSED_ENV = ("TERM", "LANG", "LC_ALL")
 PR_SET_PDEATHSIG = 1
-
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+AF_INET, SOCK_DGRAM, SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 2, 2, 0x8913, 0x8914, 0x1
 
 
-class StepFailed(Exception):
-    """One launch step failed; the message is the step and the kernel's reason."""
-
-
-@dataclass(frozen=True)
 class Launch:
-    name: str
-    root: str  # the jail root on the host
-    argv: tuple[str, ...]
-    env: dict[str, str]
-    uid: int
-    gid: int
-    groups: tuple[int, ...]
-    cwd: str  # inside the jail
-    namespaces: tuple[str, ...]
-    proc: LaunchProc | None
-    tmp: str | None  # host path of the per-run tmp, created by run() and removed afterwards
-    masks: tuple[str, ...]  # host paths of the mount points /dev/null is bound over
-    removed: frozenset[str]
+    """Everything `run` needs, checked by `prepare`. A plain class: a dataclass would cost every job the
+    import of `dataclasses` and `inspect`."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        root: str,  # the jail root on the host
+        argv: tuple[str, ...],
+        env: dict[str, str],
+        uid: int,
+        gid: int,
+        groups: tuple[int, ...],
+        cwd: str,  # inside the jail
+        namespaces: tuple[str, ...],
+        proc: LaunchProc | None,
+        tmp: str | None,  # host path of the per-run tmp, created by run() and removed afterwards
+        masks: tuple[str, ...],  # host paths of the mount points /dev/null is bound over
+        bits: list[int],  # the capabilities to remove, as bits the running kernel knows
+    ) -> None:
+        self.name, self.root, self.argv, self.env = name, root, argv, env
+        self.uid, self.gid, self.groups, self.cwd = uid, gid, groups, cwd
+        self.namespaces, self.proc, self.tmp, self.masks, self.bits = namespaces, proc, tmp, masks, bits
 
 
-def prepare(name: str, system: SystemRoot, argv: list[str], *, user: str | None = None) -> Launch:
-    """Everything `run` needs, from the jail's launch file and the system root; refuses on any mismatch."""
-    jail = launchfile.read_launch(str(system.host(launchfile.jail_launch_path(name))), name)
+def prepare(name: str, root: str, argv: list[str], *, user: str | None = None) -> Launch:
+    """Everything `run` needs, from the jail's launch file and the system root `root`; refuses on any
+    mismatch."""
+    # Resolved once, so that every path below is exact and a symlink inside the jail stands out.
+    root = os.path.realpath(root)
+    jail = launchfile.read_launch(_host(root, launchfile.jail_launch_path(name)), name)
     username = user or jail["user"]
-    account = system.accounts.get(username)
-    if account is None:
-        raise Refused(f"no user {username!r} in {system.host('/etc/passwd')}")
-    live = system.mounts()
+    account = _account(root, username)
     for mount in jail["mounts"]:
-        _require_mounted(system, mount, live)
-    tmp = None
-    if jail["per_run_tmp"]:
-        tmp = str(system.host(f"/tmp/job-{os.urandom(6).hex()}"))
-    env = {"PATH": PATH, "HOME": account.home, "USER": username, "LOGNAME": username}
+        _require_mounted(root, mount)
+    try:
+        bits = capdrop.bits_of(frozenset(jail["remove_capabilities"]), capdrop.last_cap())
+    except StepFailed as exc:
+        raise Refused(str(exc)) from None
+    uid, gid, home = account
+    tmp = _host(root, f"/tmp/job-{os.urandom(6).hex()}") if jail["per_run_tmp"] else None
+    env = {"PATH": PATH, "HOME": home, "USER": username, "LOGNAME": username}
     env |= {key: os.environ[key] for key in PASSED_ENV if key in os.environ}
     if tmp is not None:
         env["TUI_JAIL_JOB_ID"] = os.path.basename(tmp).removeprefix("job-")
     return Launch(
         name=name,
-        root=str(system.host(jail["root"])),
+        root=_host(root, jail["root"]),
         argv=tuple(argv),
         env=env,
-        uid=account.uid,
-        gid=account.gid,
-        groups=_groups(system, username, account.gid),
+        uid=uid,
+        gid=gid,
+        groups=_groups(root, username, gid),
         cwd=jail["workdir"],
         namespaces=tuple(jail["namespaces"]),
         proc=jail["proc"],
         tmp=tmp,
-        masks=tuple(str(system.host(mask)) for mask in jail["masks"]),
-        removed=frozenset(jail["remove_capabilities"]),
+        masks=tuple(_host(root, mask) for mask in jail["masks"]),
+        bits=bits,
     )
 
 
-def _require_mounted(system: SystemRoot, mount: LaunchMount, live: dict[str, MountEntry]) -> None:
-    """The bind is live at its target, of its source (same inode), with the launch file's ro/rw."""
-    source, target = mount["source"], mount["target"]
-    source_stat, target_stat = system.stat(source), system.stat(target)
-    if source_stat is None:
-        raise Refused(f"mount source {source} of {target} is missing")
-    entry = live.get(target)
-    same = target_stat is not None and (source_stat.st_dev, source_stat.st_ino) == (
-        target_stat.st_dev,
-        target_stat.st_ino,
-    )
-    if entry is None or not same or entry.readonly != mount["readonly"]:
-        mode = "read-only" if mount["readonly"] else "read-write"
-        raise Refused(f"{target} is not mounted {mode} from {source}: apply the jail first")
+def _host(root: str, path: str) -> str:
+    """An absolute, normalised path inside the system root → the host path (`SystemRoot.host`, as a str)."""
+    if root == "/":
+        return path
+    return root if path == "/" else root + path
 
 
-def _groups(system: SystemRoot, user: str, gid: int) -> tuple[int, ...]:
+def _read_text(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="surrogateescape") as file:
+            return file.read()
+    except (FileNotFoundError, NotADirectoryError):
+        return ""
+
+
+def _account(root: str, username: str) -> tuple[int, int, str]:
+    """uid, gid and home of `username` in the root's /etc/passwd."""
+    passwd = _host(root, "/etc/passwd")
+    for line in _read_text(passwd).splitlines():
+        fields = line.split(":")
+        if len(fields) >= 7 and fields[0] == username and fields[2].isdigit() and fields[3].isdigit():
+            return int(fields[2]), int(fields[3]), fields[5]
+    raise Refused(f"no user {username!r} in {passwd}")
+
+
+def _groups(root: str, user: str, gid: int) -> tuple[int, ...]:
     groups = {gid}
-    for line in (system.read_text("/etc/group") or "").splitlines():
+    for line in _read_text(_host(root, "/etc/group")).splitlines():
         fields = line.split(":")
         if len(fields) >= 4 and fields[2].isdigit() and user in fields[3].split(","):
             groups.add(int(fields[2]))
     return tuple(sorted(groups))
+
+
+def _require_mounted(root: str, mount: LaunchMount) -> None:
+    """The bind is live: its exact target path shows its source's inode, read-only or read-write as the
+    launch file says. Checked on what a path lookup at the target sees (stat and statvfs), which is what
+    the command will see — and, unlike scanning /proc/self/mountinfo, costs the same on a host with
+    thousands of mounts."""
+    source, target = _host(root, mount["source"]), _host(root, mount["target"])
+    try:
+        source_stat = os.stat(source)
+    except (FileNotFoundError, NotADirectoryError):
+        raise Refused(f"mount source {mount['source']} of {mount['target']} is missing") from None
+    try:
+        shown, readonly = os.stat(target), bool(os.statvfs(target).f_flag & os.ST_RDONLY)
+    except (FileNotFoundError, NotADirectoryError):
+        shown, readonly = None, False
+    if (
+        shown is None
+        or (shown.st_dev, shown.st_ino) != (source_stat.st_dev, source_stat.st_ino)
+        or readonly != mount["readonly"]
+        or os.path.realpath(target) != target
+    ):
+        mode = "read-only" if mount["readonly"] else "read-write"
+        raise Refused(f"{mount['target']} is not mounted {mode} from {mount['source']}: apply the jail first")
 
 
 def run(launch: Launch) -> int:
@@ -170,71 +209,58 @@ def _remove_tmp(path: str) -> None:
 
 
 def _fork_and_wait(launch: Launch) -> int:
+    flags = 0
+    for namespace in launch.namespaces:
+        flags |= CLONE_FLAGS[namespace]
+    try:
+        check(f"unshare({', '.join(launch.namespaces)})", libc.unshare(flags))
+        # Nothing mounted from here on may propagate back to the host's mount table.
+        _mount("making every mount private", None, "/", None, MS_REC | MS_PRIVATE)
+    except StepFailed as exc:
+        raise Refused(str(exc)) from None
     read_end, write_end = os.pipe()  # both close-on-exec: the pipe closes empty when the command starts
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError as exc:
+        os.close(read_end)
+        os.close(write_end)
+        raise Refused(f"fork: {exc.strerror}") from None
     if pid == 0:
         os.close(read_end)
-        _namespace_holder(launch, write_end)
+        _enter(launch, write_end)
     os.close(write_end)
-    previous = {sig: signal.signal(sig, _killer(pid)) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    previous = {sig: _signal.signal(sig, _killer(pid)) for sig in (_signal.SIGTERM, _signal.SIGHUP)}
     try:
         with os.fdopen(read_end, "rb") as errors:
             reason = errors.read().decode(errors="replace").strip()
         _, status = os.waitpid(pid, 0)
     except KeyboardInterrupt:
-        os.kill(pid, signal.SIGKILL)  # B dies with it (PDEATHSIG): a PID 1 ignores a plain SIGINT
+        os.kill(pid, _signal.SIGKILL)  # PID 1 of its namespace, which ignores a plain SIGINT; all of it dies
         os.waitpid(pid, 0)
         raise
     finally:
         for sig, handler in previous.items():
-            signal.signal(sig, handler)
+            _signal.signal(sig, handler)
     if reason:
-        raise Refused(f"exec {launch.name}: {reason}; the command did not run")
-    return _exit_code(status)
-
-
-def _exit_code(status: int) -> int:
+        raise Refused(reason)
     return os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
 
 
 def _killer(pid: int) -> Callable[[int, FrameType | None], None]:
     def kill(signum: int, frame: FrameType | None) -> None:
-        os.kill(pid, signal.SIGKILL)
+        os.kill(pid, _signal.SIGKILL)
 
     return kill
 
 
-def _namespace_holder(launch: Launch, errors: int) -> NoReturn:
-    """A: enters the new namespaces, forks B (PID 1 there) and exits with B's status."""
-    try:
-        _set_parent_death_signal()
-        flags = 0
-        for namespace in launch.namespaces:
-            flags |= CLONE_FLAGS[namespace]
-        _check(f"unshare({', '.join(launch.namespaces)})", _libc.unshare(flags))
-        # Nothing mounted from here on may propagate back to the host's mount table.
-        _mount("making every mount private", None, "/", None, MS_REC | MS_PRIVATE)
-        child = os.fork()
-    except BaseException as exc:  # noqa: BLE001 — any failure becomes a reason, never a run
-        _fail(errors, exc)
-    if child == 0:
-        _enter(launch, errors)
-    os.close(errors)
-    _, status = os.waitpid(child, 0)
-    os._exit(_exit_code(status))
-
-
 def _enter(launch: Launch, errors: int) -> NoReturn:
-    """B: PID 1 of the new PID namespace; sets the jail up around itself, then execs the command."""
+    """The child: PID 1 of the new PID namespace; sets the jail up around itself, then execs the command."""
     try:
         _set_parent_death_signal()
         if os.getpid() != 1:
             raise StepFailed(f"not PID 1 of a new PID namespace (pid {os.getpid()}); refusing to chroot")
-        # Read while the host's /proc is still there; after chroot nothing may need a file or an import.
-        top = caps.last_cap()
-        bits = caps.bits_of(launch.removed, top)
         if "net" in launch.namespaces:
-            _os_step("bringing up lo in the new network namespace", _loopback_up)
+            _loopback_up()
         if launch.proc is not None:
             flags = sum(PROC_FLAGS[option] for option in launch.proc["options"])
             _mount(
@@ -253,23 +279,36 @@ def _enter(launch: Launch, errors: int) -> NoReturn:
             raise StepFailed("/dev/null is not the null device (char 1:3); cannot mask anything with it")
         for mask in launch.masks:
             _mount(f"masking {mask} with /dev/null", "/dev/null", _contained(launch, mask), None, MS_BIND)
+        # After chroot nothing may need a file of the host or an import.
         _os_step(f"chroot {launch.root}", os.chroot, launch.root)
         _os_step(f"chdir {launch.cwd} in the jail", os.chdir, launch.cwd)
-        caps.drop_bounding(bits)
-        caps.clear_ambient()
+        capdrop.drop_bounding(launch.bits)
+        capdrop.clear_ambient()
         _os_step("setgroups", os.setgroups, list(launch.groups))
         _os_step(f"setgid {launch.gid}", os.setresgid, launch.gid, launch.gid, launch.gid)
         _os_step(f"setuid {launch.uid}", os.setresuid, launch.uid, launch.uid, launch.uid)
         _set_parent_death_signal()  # a change of user clears it
-        caps.lower(bits)
-        caps.set_no_new_privs()
-        caps.require_removed(launch.removed, top)
-        try:
-            os.execvpe(launch.argv[0], list(launch.argv), launch.env)
-        except OSError as exc:
-            raise StepFailed(f"running {launch.argv[0]} in the jail: {exc.strerror}") from None
+        capdrop.lower(launch.bits)
+        capdrop.set_no_new_privs()
+        capdrop.require_removed(launch.bits)
+        _execute(launch.argv, launch.env)
     except BaseException as exc:  # noqa: BLE001 — any failure becomes a reason, never a run
         _fail(errors, exc)
+
+
+def _execute(argv: tuple[str, ...], env: dict[str, str]) -> NoReturn:
+    """execvpe's search of PATH, without `os.execvpe`: it imports `warnings` (os.get_exec_path), and after
+    chroot no module can be imported. Reports the first error other than "not there", as execvpe does."""
+    name = argv[0]
+    paths = [name] if "/" in name else [f"{directory}/{name}" for directory in env["PATH"].split(":")]
+    errors = []
+    for path in paths:
+        try:
+            os.execve(path, argv, env)
+        except OSError as exc:
+            errors.append(exc)
+    found = [exc for exc in errors if not isinstance(exc, (FileNotFoundError, NotADirectoryError))]
+    raise StepFailed(f"running {name} in the jail: {(found or errors)[0].strerror}")
 
 
 def _is_null_device(path: str) -> bool:
@@ -293,12 +332,7 @@ def _mount(what: str, source: str | None, target: str, fstype: str | None, flags
     def enc(text: str | None) -> bytes | None:
         return None if text is None else os.fsencode(text)
 
-    _check(what, _libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)))
-
-
-def _check(what: str, result: int) -> None:
-    if result != 0:
-        raise StepFailed(f"{what}: {os.strerror(ctypes.get_errno())}")
+    check(what, libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)))
 
 
 def _os_step(what: str, function: Callable[..., object], *args: object) -> None:
@@ -309,26 +343,28 @@ def _os_step(what: str, function: Callable[..., object], *args: object) -> None:
 
 
 def _set_parent_death_signal() -> None:
-    _check("setting the parent-death signal", _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0))
+    check("setting the parent-death signal", libc.prctl(PR_SET_PDEATHSIG, _signal.SIGKILL, 0, 0, 0))
+
+
+class _InterfaceRequest(ctypes.Structure):  # struct ifreq, as far as SIOC[GS]IFFLAGS use it
+    _fields_ = (("name", ctypes.c_char * 16), ("flags", ctypes.c_short), ("pad", ctypes.c_char * 22))
 
 
 def _loopback_up() -> None:
-    """A new network namespace has only `lo`, and down: bring it up so localhost works. The socket comes
-    from libc directly: the socket module would be one more import on every job's start-up."""
-    af_inet, sock_dgram, siocgifflags, siocsifflags, iff_up = 2, 2, 0x8913, 0x8914, 0x1
-    sock = _libc.socket(af_inet, sock_dgram, 0)
-    if sock < 0:
-        _check("opening a socket", sock)
+    """A new network namespace has only `lo`, and down: bring it up so localhost works. Through libc,
+    like the other steps: the socket and fcntl modules would be more imports on every job's start-up."""
+    sock = check("opening a socket to bring up lo", libc.socket(AF_INET, SOCK_DGRAM, 0))
     try:
-        request = struct.pack("16sH22x", b"lo", 0)
-        flags = struct.unpack("16sH22x", fcntl.ioctl(sock, siocgifflags, request))[1]
-        fcntl.ioctl(sock, siocsifflags, struct.pack("16sH22x", b"lo", flags | iff_up))
+        request = _InterfaceRequest(b"lo")
+        check("reading the flags of lo", libc.ioctl(sock, SIOCGIFFLAGS, ctypes.byref(request)))
+        request.flags |= IFF_UP
+        check("bringing up lo in the new network namespace", libc.ioctl(sock, SIOCSIFFLAGS, ctypes.byref(request)))
     finally:
         os.close(sock)
 
 
 def _fail(errors: int, exc: BaseException) -> NoReturn:
-    reason = str(exc) if isinstance(exc, (StepFailed, caps.CapabilityError)) else f"{type(exc).__name__}: {exc}"
+    reason = str(exc) if isinstance(exc, StepFailed) else f"{type(exc).__name__}: {exc}"
     try:
         os.write(errors, (reason or type(exc).__name__).encode())
     finally:
