@@ -39,7 +39,8 @@ def build_steps(plan: Plan, system: SystemRoot) -> tuple[list[Op], dict[int, byt
     """The plan as journal steps, with the backups (old content) and new content of each file write."""
     paths = [_path_op(step, system) for step in plan.path_changes]
     files: list[Step] = []
-    created: set[str] = set()
+    # the plan's own path steps run first: a file below one of them must not mkdir it again
+    created = {step.path for step in plan.path_changes if step.action != "fix"}
     for change in plan.changed_files:
         for parent in _missing_parents(system, change.path, created):
             mode = 0o700 if "tui-jail" in parent else 0o755
