@@ -5,16 +5,14 @@ Everything runs inside the suite's private mount namespace. The system root is a
 sandbox sample system, with the host's real /usr, /bin, /sbin, /lib and /lib64 bound read-only over
 the sandbox's sample dirs, so the jails have real binaries to run.
 
-The transaction (issue 3) is not there yet: `apply_plan` below applies a plan the plain way
-(write files — the jail's launch file among them —, create paths and devices, bind + read-only
-remount). Swap it for `tui-jail apply --yes` and `tui-jail confirm` once the transaction lands.
+Each jail is applied through the real transaction (journal, watchdog, binds, read-only remounts,
+the launch file) and confirmed, exactly as `tui-jail apply` and `tui-jail confirm` do it.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import stat
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -22,15 +20,16 @@ from pathlib import Path
 
 import nsenv
 import pytest
+from txn_helpers import wait_watchdogs_gone
 
-from tui_jail import capdrop
+from tui_jail import capdrop, transaction
 from tui_jail.backends import caps
 from tui_jail.capabilities import CAPABILITIES
 from tui_jail.checks import run_checks
 from tui_jail.launchfile import jail_launch_path
-from tui_jail.plan import Plan, make_plan
+from tui_jail.plan import make_plan
 from tui_jail.presets import preset_text
-from tui_jail.sandbox import make_sandbox_root
+from tui_jail.sandbox import bind_host_binaries, make_sandbox_root
 from tui_jail.spec import Spec, parse_spec
 from tui_jail.system import SystemRoot
 from tui_jail.verify.exec import exec_checks
@@ -41,36 +40,9 @@ pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0 or not nsenv.in_private_mount_ns(), reason="needs root in a private mount ns"),
 ]
 
-HOST_DIRS = ("usr", "bin", "sbin", "lib", "lib64")
-
 
 def preset_spec(name: str) -> Spec:
     return parse_spec(load_yaml_text(preset_text(name).replace("<agent-user>", "agent")))
-
-
-def apply_plan(plan: Plan, system: SystemRoot) -> None:
-    """Test stand-in for the transaction: make the system match the plan."""
-    for step in plan.path_changes:
-        path = system.host(step.path)
-        if step.action == "create":
-            if step.kind == "dir":
-                path.mkdir()
-            elif step.kind == "file":
-                path.touch()
-            else:
-                assert step.device is not None
-                os.mknod(path, stat.S_IFCHR | step.mode, os.makedev(*step.device))
-        os.chown(path, step.uid, step.gid)
-        os.chmod(path, step.mode)
-    for change in plan.changed_files:
-        path = system.host(change.path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        assert change.after is not None
-        path.write_text(change.after, encoding="utf-8")
-        os.chmod(path, change.mode)
-    for mount in plan.mount_changes:
-        options = ["-o", "bind,ro"] if mount.readonly else ["--bind"]
-        subprocess.run(["mount", *options, str(system.host(mount.source)), str(system.host(mount.target))], check=True)
 
 
 @pytest.fixture
@@ -80,18 +52,16 @@ def world(tmp_path: Path) -> Iterator[Path]:
     root.mkdir()
     nsenv.tmpfs_over(str(root))
     make_sandbox_root(root, host_keys=False)
-    for name in HOST_DIRS:
-        source = os.path.realpath(f"/{name}")
-        if os.path.isdir(source):
-            (root / name).mkdir(exist_ok=True)
-            subprocess.run(["mount", "-o", "bind,ro", source, str(root / name)], check=True)
+    bind_host_binaries(root)
     yield root
+    wait_watchdogs_gone(root)  # a watchdog keeps its log under the root open until it exits
     subprocess.run(["umount", "-R", str(root)], check=True)
 
 
 def applied(world: Path, spec: Spec) -> SystemRoot:
     system = SystemRoot(world)
-    apply_plan(make_plan(spec, system), system)
+    txn = transaction.apply(make_plan(spec, system), system, timeout=60, environ={})
+    assert transaction.confirm(world, txn.id, {}).status == "confirmed"
     assert not make_plan(spec, SystemRoot(world)).has_changes
     return SystemRoot(world)
 

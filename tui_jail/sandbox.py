@@ -87,7 +87,7 @@ root:x:0:0:root:/root:/bin/bash
 daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin
 sshd:x:102:65534::/run/sshd:/usr/sbin/nologin
 nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin
-media:x:1001:1001:Media,,,:/home/media:/bin/bash
+media:x:1001:1001:Media,,,:/home/media:/usr/sbin/nologin
 agent:x:1002:1002:Agent,,,:/home/agent:/bin/bash
 """
 GROUP = """\
@@ -107,6 +107,13 @@ agent:*:19700:0:99999:7:::
 """
 
 
+# the seedbox's public key (its private half was never kept): the jailed user can log in with a key
+SEEDBOX_KEY = (
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAID5dXUiNAlErnWjwDgQwy5wgS9pdjREeFFnncAG2SSsS seedbox (sandbox sample)\n"
+)
+NOLOGIN = '#!/bin/sh\necho "This account is currently not available."\nexit 1\n'
+
+
 def make_sandbox_root(root: Path, *, host_keys: bool = True) -> Path:
     """Fill `root` (created if missing) with the sample system. Returns root."""
     root.mkdir(parents=True, exist_ok=True)
@@ -124,6 +131,7 @@ def make_sandbox_root(root: Path, *, host_keys: bool = True) -> Path:
         "etc/ca-certificates/update.d/README": "sample\n",
         "usr/bin/README": "sample /usr/bin\n",
         "usr/sbin/README": "sample /usr/sbin\n",
+        "usr/sbin/nologin": NOLOGIN,
         "usr/lib/README": "sample /usr/lib\n",
         "bin/README": "sample /bin\n",
         "sbin/README": "sample /sbin\n",
@@ -137,6 +145,7 @@ def make_sandbox_root(root: Path, *, host_keys: bool = True) -> Path:
         "var/log/README": "logs\n",
         "home/agent/.profile": "# agent's profile\n",
         "home/media/.profile": "# media's profile\n",
+        "home/media/.ssh/authorized_keys": SEEDBOX_KEY,
         "root/.profile": "# root's profile\n",
     }
     for relative, content in files.items():
@@ -148,8 +157,11 @@ def make_sandbox_root(root: Path, *, host_keys: bool = True) -> Path:
     for name in ("tmp", "var/tmp"):
         (root / name).mkdir(parents=True, exist_ok=True)
         os.chmod(root / name, 0o1777)
+    os.chmod(root / "usr/sbin/nologin", 0o755)
     for user, uid in SANDBOX_USERS.items():
         os.chown(root / "home" / user, uid, uid)
+    os.chown(root / "home/media/.ssh", SANDBOX_USERS["media"], SANDBOX_USERS["media"])
+    os.chmod(root / "home/media/.ssh", 0o700)
     for staging in ("incomingmovies", "IncomingMovies_staging", "IncomingTV", "IncomingTV_staging"):
         path = root / "tank" / staging
         path.mkdir(parents=True, exist_ok=True)
@@ -158,6 +170,19 @@ def make_sandbox_root(root: Path, *, host_keys: bool = True) -> Path:
         # sshd -t refuses a config without host keys; -A writes the missing ones under -f's root
         subprocess.run(["ssh-keygen", "-A", "-f", str(root)], check=True, capture_output=True)
     return root
+
+
+HOST_BINARIES = ("usr", "bin", "sbin", "lib", "lib64")
+
+
+def bind_host_binaries(root: Path) -> None:
+    """Bind the host's real /usr, /bin, /sbin, /lib and /lib64 read-only over the sample dirs, so exec
+    jails have programs to run. Only in a private mount namespace (the sandbox wizard runs in one)."""
+    for name in HOST_BINARIES:
+        source = os.path.realpath(f"/{name}")
+        if os.path.isdir(source):
+            (root / name).mkdir(exist_ok=True)
+            subprocess.run(["mount", "-o", "bind,ro", source, str(root / name)], check=True, capture_output=True)
 
 
 def new_sandbox() -> Path:
