@@ -4,6 +4,7 @@ environment scrubbed of the variables that change how Textual or rich render."""
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,3 +31,21 @@ def sample_root(tmp_path: Path, _sample_root_template: Path) -> Path:
     """A fresh sandbox root (Debian-like /etc, users, staging dirs, /opt) under tmp_path."""
     subprocess.run(["cp", "-a", str(_sample_root_template), str(tmp_path / "root")], check=True)
     return tmp_path / "root"
+
+
+@pytest.fixture
+def wizard_root(sample_root: Path) -> Iterator[Path]:
+    """A sample root the wizard may apply to: afterwards nothing of it stays pending, watched or mounted."""
+    from txn_helpers import wait_watchdogs_gone
+
+    from tui_jail import journal, transaction
+    from tui_jail.system import SystemRoot
+
+    yield sample_root
+    for txn in journal.unfinished(sample_root):
+        transaction.rollback_txn(sample_root, txn.id, "test cleanup")
+    wait_watchdogs_gone(sample_root)
+    system = SystemRoot(sample_root)
+    for point in sorted(system.mounts(), key=lambda p: -p.count("/")):
+        if point != "/":
+            subprocess.run(["umount", str(system.host(point))], check=False)

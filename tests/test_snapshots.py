@@ -8,20 +8,40 @@ Look at snapshot_report.html before accepting a change with --snapshot-update.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+import nsenv
 import pytest
-from wizard_support import keys, pending_transaction, walk, wizard
+from wizard_support import T0, keys, pending_transaction, until, walk, wizard
+
+from tui_jail.journal import transactions
+from tui_jail.sandbox import bind_host_binaries
 
 PRESETS = ["seedbox-sftp", "joblet-production", "joblet-builder", "awf-host-chroot"]
 SIZE = (80, 24)
+applies = pytest.mark.skipif(
+    os.geteuid() != 0 or not nsenv.in_private_mount_ns(), reason="applies for real: needs root in a private mount ns"
+)
 
 
-def drive(*steps: str):
+def drive(*steps: str, until_status: str | None = None):
     async def run_before(pilot) -> None:
         await keys(pilot, *steps)
+        if until_status is not None:
+            await until(pilot, lambda: getattr(getattr(pilot.app.screen, "txn", None), "status", None) == until_status)
 
     return run_before
+
+
+def before_the_deadline(root: Path, seconds: float = 100.0):
+    """A clock frozen `seconds` before the newest transaction's deadline: the countdown shows the same."""
+
+    def clock() -> float:
+        found = transactions(root)
+        return found[-1].state().deadline - seconds if found else T0
+
+    return clock
 
 
 @pytest.mark.parametrize("preset", PRESETS)
@@ -43,14 +63,33 @@ class TestWalkthrough:
         assert snap_compare(wizard(sample_root), run_before=drive(*walk(preset, "review")), terminal_size=SIZE)
 
     def test_apply(self, snap_compare, sample_root: Path, preset: str) -> None:
-        """Step 5: preflight findings before anything changes."""
+        """Step 5: preflight findings before anything changes, and what Next will do."""
         steps = (*walk(preset, "review"), "ctrl+n")
         assert snap_compare(wizard(sample_root), run_before=drive(*steps), terminal_size=SIZE)
 
-    def test_verify(self, snap_compare, sample_root: Path, preset: str) -> None:
-        """Step 6: every check of the jail with its result (before an apply: the failures and their fixes)."""
-        steps = (*walk(preset, "review"), "ctrl+n", "ctrl+n")
-        assert snap_compare(wizard(sample_root), run_before=drive(*steps), terminal_size=SIZE)
+    @applies
+    def test_pending(self, snap_compare, wizard_root: Path, preset: str) -> None:
+        """Step 5, applied: the countdown to the automatic rollback and how to confirm from a new login."""
+        environ = {"SSH_CONNECTION": "198.51.100.4 50022 192.0.2.1 22", "SUDO_USER": "admin"}
+        app = wizard(wizard_root, environ=environ, clock=before_the_deadline(wizard_root))
+        steps = drive(*walk(preset, "review"), "ctrl+n", "ctrl+n", until_status="pending")
+        assert snap_compare(app, run_before=steps, terminal_size=SIZE)
+
+    @applies
+    def test_verify(self, snap_compare, wizard_root: Path, preset: str) -> None:
+        """Step 6: applied, kept from the console, then every check of the live jail with its result
+        (the host's programs are bound in, as `--sandbox` does, so the exec jails' probes run)."""
+        bind_host_binaries(wizard_root)
+        app = wizard(wizard_root, clock=before_the_deadline(wizard_root))
+        keep = drive(*walk(preset, "review"), "ctrl+n", "ctrl+n", until_status="pending")
+        confirmed = drive("k", until_status="confirmed")
+
+        async def run_before(pilot) -> None:
+            await keep(pilot)
+            await confirmed(pilot)
+            await keys(pilot, "ctrl+n")
+
+        assert snap_compare(app, run_before=run_before, terminal_size=SIZE)
 
 
 class TestValidation:
@@ -70,6 +109,21 @@ class TestValidation:
         """Next on the access step with the preset's placeholders still unset stays there and says so."""
         steps = (*walk("seedbox-sftp", "settings-empty"), "ctrl+n")
         assert snap_compare(wizard(sample_root), run_before=drive(*steps), terminal_size=SIZE)
+
+
+class TestKeep:
+    @applies
+    def test_keep_from_the_applying_session_warns(self, snap_compare, wizard_root: Path) -> None:
+        """k over the same SSH session that applied: the dialog says what keeping from here skips."""
+        environ = {"SSH_CONNECTION": "198.51.100.4 50022 192.0.2.1 22", "SUDO_USER": "admin"}
+        app = wizard(wizard_root, environ=environ, clock=before_the_deadline(wizard_root))
+        pending = drive(*walk("seedbox-sftp", "review"), "ctrl+n", "ctrl+n", until_status="pending")
+
+        async def run_before(pilot) -> None:
+            await pending(pilot)
+            await keys(pilot, "k")
+
+        assert snap_compare(app, run_before=run_before, terminal_size=SIZE)
 
 
 class TestRecovery:

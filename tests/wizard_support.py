@@ -14,14 +14,29 @@ from pathlib import Path
 from typing import Any
 
 from textual.pilot import Pilot
+from textual.widgets import Label
 
 from tui_jail.app import WizardApp, make_app
 
 T0 = 1_700_000_000.0
 
 
-def wizard(root: Path, environ: Mapping[str, str] | None = None, save_dir: Path | None = None) -> WizardApp:
-    return make_app(root=root, sandbox=True, clock=lambda: T0, environ=environ or {}, save_dir=save_dir or root)
+def wizard(
+    root: Path,
+    environ: Mapping[str, str] | None = None,
+    save_dir: Path | None = None,
+    clock: Callable[[], float] = lambda: T0,
+    confirm_timeout: float | None = None,
+) -> WizardApp:
+    return make_app(
+        root=root,
+        sandbox=True,
+        clock=clock,
+        environ=environ or {},
+        save_dir=save_dir or root,
+        root_label="SANDBOX",
+        confirm_timeout=confirm_timeout,
+    )
 
 
 def run_async(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
@@ -34,10 +49,13 @@ def run_async(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., N
     return run
 
 
+LASTING = ("wizard", "watch")  # the orchestrator and a journal watcher end only with their screen
+
+
 async def settle(pilot: Pilot[None]) -> None:
-    """Let screen switches land and every worker but the orchestrator (which never ends) finish."""
+    """Let screen switches land and every worker but the lasting ones finish."""
     await pilot.pause()
-    busy = [w for w in pilot.app.workers if w.group != "wizard"]
+    busy = [w for w in pilot.app.workers if w.group not in LASTING]
     if busy:
         await pilot.app.workers.wait_for_complete(busy)
     await pilot.pause()
@@ -105,3 +123,13 @@ def pending_transaction(root: Path) -> str:
     plan = "jail rclone-sftp (sftp): changes: 1 file, 0 mounts, 0 paths\n\n--- a/etc/fstab\n+++ b/etc/fstab\n"
     Journal.create(root, state, [], {}, plan)
     return state.id
+
+
+async def until(pilot: Pilot[None], condition: Callable[[], bool], timeout: float = 15.0) -> None:
+    """Let the app run until `condition` holds (a worker's message arrived); fail after `timeout` s."""
+    give_up = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > give_up:
+            shown = " | ".join(str(label.render()) for label in pilot.app.screen.query(Label) if str(label.render()))
+            raise AssertionError(f"still waiting after {timeout} s on {pilot.app.screen!r}: {shown}")
+        await pilot.pause(0.05)

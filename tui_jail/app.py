@@ -53,7 +53,7 @@ class WizardApp(App[None]):
         if pending is not None:
             from tui_jail.screens.recovery import RecoveryScreen
 
-            await self.push_screen_wait(RecoveryScreen(self.state, pending))
+            await self.push_screen_wait(RecoveryScreen(self.state, pending.state()))
         index = 0
         while True:
             steps = _steps(self.state.kind)
@@ -74,11 +74,16 @@ def _steps(kind: str) -> list[type[StepScreen]]:
     from tui_jail.screens.review import ReviewScreen
     from tui_jail.screens.verify import VerifyScreen
 
+    settings: type[StepScreen]
     if kind == "exec":
-        from tui_jail.screens.capabilities import CapabilitiesScreen as Settings
+        from tui_jail.screens.capabilities import CapabilitiesScreen
+
+        settings = CapabilitiesScreen
     else:
-        from tui_jail.screens.access import AccessScreen as Settings  # type: ignore[assignment]
-    return [PresetScreen, MountsScreen, Settings, ReviewScreen, ApplyScreen, VerifyScreen]
+        from tui_jail.screens.access import AccessScreen
+
+        settings = AccessScreen
+    return [PresetScreen, MountsScreen, settings, ReviewScreen, ApplyScreen, VerifyScreen]
 
 
 def _pending_transaction(state: WizardState) -> Journal | None:
@@ -96,14 +101,20 @@ def make_app(
     environ: Mapping[str, str] | None = None,
     save_dir: Path | None = None,
     theme: str = DEFAULT_THEME,
+    root_label: str | None = None,
+    confirm_timeout: float | None = None,
 ) -> WizardApp:
     """The wizard on `root` (default /). `sandbox=True` labels every screen SANDBOX; the caller
-    makes the sandbox root (`tui_jail.sandbox`) and passes it as `root`."""
+    makes the sandbox root (`tui_jail.sandbox`) and passes it as `root`. `root_label` is shown in
+    place of the root's path (tests: a temporary path); `confirm_timeout` is the apply's deadline."""
     state = WizardState(
         system=SystemRoot(root or Path("/")),
         sandbox=sandbox,
         environ=dict(os.environ if environ is None else environ),
         clock=clock,
         save_dir=save_dir or Path.cwd(),
+        root_label=root_label,
     )
+    if confirm_timeout is not None:
+        state.confirm_timeout = confirm_timeout
     return WizardApp(state, theme=theme)

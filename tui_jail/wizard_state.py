@@ -20,10 +20,13 @@ from tui_jail.system import SystemRoot
 
 if TYPE_CHECKING:
     from tui_jail.backends.sshd import Connection
+    from tui_jail.journal import TxnState
     from tui_jail.plan import Plan
     from tui_jail.spec import Spec
 
 PLACEHOLDER = re.compile(r"<[a-z][a-z0-9-]*>")
+CONFIRM_TIMEOUT = 120.0  # the transaction's default, repeated so the first screen need not import it
+EXTEND_BY = 60.0
 LIST_SPLIT = re.compile(r"[,\s]+")
 
 
@@ -48,6 +51,8 @@ class WizardState:
     environ: Mapping[str, str] = field(default_factory=dict)
     clock: Callable[[], float] = field(default=lambda: 0.0)
     save_dir: Path = field(default_factory=Path.cwd)
+    root_label: str | None = None  # shown instead of the root's path (tests: a temporary dir's name varies)
+    confirm_timeout: float = CONFIRM_TIMEOUT
     preset: str | None = None
     origin: str = ""  # "preset seedbox-sftp" or the file it was opened from
     document: Any = None  # the ruamel document, so saving keeps its comments
@@ -91,8 +96,13 @@ class WizardState:
         return "SANDBOX" if self.sandbox else f"root {self.system.root}"
 
     def shown(self, text: str) -> str:
-        """Text for the screen: a sandbox's temporary path is shown as SANDBOX, never spelled out."""
-        return text.replace(str(self.system.root), "SANDBOX") if self.sandbox else text
+        """Text for the screen, with the root's path replaced by `root_label` when one is set."""
+        return text.replace(str(self.system.root), self.root_label) if self.root_label else text
+
+    def command(self, *words: str) -> str:
+        """The exact CLI command for this root, as the admin would type it in another session."""
+        root = "" if str(self.system.root) == "/" else f" --root {self.system.root}"
+        return self.shown(" ".join(("tui-jail" + root, *words)))
 
     def admin(self) -> Connection | None:
         from tui_jail.admin import admin_connection
@@ -106,6 +116,18 @@ class WizardState:
         from tui_jail.spec import parse_spec
 
         return parse_spec(self.data, allow_placeholders=not final)
+
+    def problem(self, *fields: str, final: bool = False) -> str | None:
+        """The spec's first problem with one of these top-level fields, or None. A step asks only about
+        its own fields: a value typed wrongly on a later step must not block Next on an earlier one."""
+        from tui_jail.spec import SpecError
+
+        try:
+            self.spec(final=final)
+        except SpecError as exc:
+            mine = [line for line in str(exc).splitlines() if re.split(r"[.\[:]", line, maxsplit=1)[0] in fields]
+            return mine[0] if mine else None
+        return None
 
     def make_plan(self) -> Plan:
         """Raises SpecError or PlanError; runs in a worker (it reads the system root)."""
@@ -213,6 +235,45 @@ class WizardState:
     def capability_state(self, name: str) -> str:
         sets = self.capability_sets()
         return "drop" if name in sets["drop"] else "never" if name in sets["never"] else "held"
+
+    # --- the transaction (each call blocks: screens make them from workers) -----------------------
+
+    def apply(self) -> TxnState:
+        """Apply the reviewed plan, pending confirmation. Raises Refused (nothing changed, or rolled back)."""
+        from tui_jail.transaction import apply
+
+        plan = self.plan or self.make_plan()
+        return apply(plan, self.system, timeout=self.confirm_timeout, environ=self.environ)
+
+    def same_session(self, txn: TxnState) -> bool:
+        """This wizard runs in the SSH session that applied `txn`: keeping it from here proves no new login."""
+        return bool(txn.ssh_connection) and self.environ.get("SSH_CONNECTION", "") == txn.ssh_connection
+
+    def confirm(self, txn: TxnState) -> TxnState:
+        from tui_jail.transaction import confirm
+
+        return confirm(self.system.root, txn.id, self.environ, same_session=True)
+
+    def extend(self, txn: TxnState) -> TxnState:
+        from tui_jail.transaction import extend
+
+        return extend(self.system.root, txn.id, EXTEND_BY)
+
+    def rollback(self, txn: TxnState, reason: str) -> TxnState:
+        from tui_jail.transaction import rollback_txn
+
+        return rollback_txn(self.system.root, txn.id, reason)
+
+    def transaction(self, txn_id: str) -> TxnState:
+        from tui_jail.journal import Journal
+
+        return Journal(self.system.root, txn_id).state()
+
+    def plan_text(self, txn: TxnState) -> str:
+        """The plan as the admin saw it when `txn` was applied."""
+        from tui_jail.journal import Journal
+
+        return Journal(self.system.root, txn.id).plan_text()
 
     # --- saving --------------------------------------------------------------------------------
 

@@ -1,14 +1,23 @@
 """Starting the wizard: `tui-jail [--root DIR | --sandbox]`.
 
-`--sandbox` builds a throwaway root with a realistic /etc and says SANDBOX on every screen; it is
-left in place afterwards (its path is printed) so the newcomer can look at what was written.
+`--sandbox` builds a throwaway root with a realistic /etc, the host's programs bound in read-only
+(so exec jails run), and says SANDBOX on every screen; it is left in place afterwards (its path is
+printed) so the newcomer can look at what was written. The sandbox wizard first re-executes itself
+in a private mount namespace (`unshare -m --propagation private`): its bind mounts never reach the
+host's mount table and vanish with the namespace — once the wizard and any rollback watchdog it
+started have exited.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
+
+from tui_jail.errors import Refused
+
+IN_PRIVATE_NAMESPACE = "TUI_JAIL_SANDBOX_NS"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -16,10 +25,23 @@ def run(args: argparse.Namespace) -> int:
 
     root: Path = args.root or Path("/")
     if args.sandbox:
-        from tui_jail.sandbox import new_sandbox
+        if os.geteuid() != 0:
+            raise Refused("--sandbox needs root: it makes device nodes, owners and bind mounts (privately)")
+        if not os.environ.get(IN_PRIVATE_NAMESPACE):
+            _reexec_in_private_namespace()
+        from tui_jail.sandbox import bind_host_binaries, new_sandbox
 
         root = new_sandbox()
+        bind_host_binaries(root)
     make_app(root=root, sandbox=args.sandbox).run()
     if args.sandbox:
         print(f"tui-jail: the sandbox root is {root} (delete it when done)", file=sys.stderr)
     return 0
+
+
+def _reexec_in_private_namespace() -> None:
+    argv = ["unshare", "-m", "--propagation", "private", sys.executable, "-m", "tui_jail", "--sandbox"]
+    try:
+        os.execvpe(argv[0], argv, {**os.environ, IN_PRIVATE_NAMESPACE: "1"})
+    except OSError as exc:
+        raise Refused(f"--sandbox could not enter a private mount namespace with unshare (util-linux): {exc}") from None

@@ -1,35 +1,46 @@
-"""Step 5: apply — preflight first, then the transaction.
+"""Step 5: apply — preflight first, then the transaction, then the wait for a confirmation.
 
 Preflight (`tui_jail.preflight`) runs in a worker and its findings are listed before anything can
-change. Applying itself belongs to the transaction (`tui_jail.transaction`, issue 3): until that
-module lands this step stops after preflight and shows the exact command that applies the same
-spec with its watchdog and confirmation.
+change. Next then applies the plan as a transaction (`WizardState.apply`, in a worker) that rolls
+itself back at the deadline unless confirmed; the panel below counts down and says how to confirm
+from a new login. Only a confirmed transaction leads on to verification; while one is pending,
+Back is refused, so the admin never walks away from a change that is about to be undone.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import ScrollableContainer
-from textual.widgets import Label, Static
+from textual.widgets import Button, Label, Static
 
-from tui_jail.messages import ChecksFinished, WorkFailed
-from tui_jail.screens.step import StepScreen
+from tui_jail.messages import ChecksFinished, TransactionChanged, WorkFailed
+from tui_jail.screens.step import NEXT
+from tui_jail.screens.transaction_panel import TransactionPanel
+from tui_jail.screens.transaction_step import TransactionStep
+
+if TYPE_CHECKING:
+    from tui_jail.journal import TxnState
 
 
-class ApplyScreen(StepScreen):
+class ApplyScreen(TransactionStep):
     STEP = "Apply"
-    NEXT_LABEL = "Verify"
+    NEXT_LABEL = "Apply"
     CSS_PATH = "apply.tcss"
+    busy = True  # preflight or the apply itself is running
 
     def compose_body(self) -> ComposeResult:
         yield Label(f"Preflight for {self.state.name}: checking before anything changes…", id="phase")
         with ScrollableContainer(id="preflight"):
             yield Static("", id="findings")
-        yield Static("", id="next-steps")
+        intro = f"Next applies it; it rolls back by itself in {self.state.confirm_timeout:g} s unless confirmed."
+        yield TransactionPanel(self.state, intro)
 
     def on_mount(self) -> None:
+        self.query_one("#next-button", Button).disabled = True
         self.preflight()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="preflight", description="preflight")
@@ -49,31 +60,79 @@ class ApplyScreen(StepScreen):
         self.post_message(ChecksFinished([CheckResult("preflight", "pass", note) for note in notes]))
 
     @on(ChecksFinished)
-    def passed(self, message: ChecksFinished) -> None:
-        self.query_one("#phase", Label).update("Preflight passed: nothing would lock you out.")
-        self.query_one("#phase", Label).set_class(True, "-passed")
+    def preflight_passed(self, message: ChecksFinished) -> None:
+        self._phase("Preflight passed: nothing here would lock you out.", "-passed")
         lines = Text()
         for result in message.results:
             lines.append("✓ ", "bold green")
             lines.append(self.state.shown(result.detail) + "\n")
+        lines.rstrip()
         self.query_one("#findings", Static).update(lines)
-        self.query_one("#next-steps", Static).update(
-            Text.assemble(
-                ("Applying from the wizard arrives with the transaction module (issue 3). ", "bold"),
-                "Save the spec on the review step (s), then apply it with its automatic rollback:\n",
-                (f"  tui-jail apply --spec {self.state.name}.yaml{self._root_flag()}", "bold"),
-                "\nand confirm from a new SSH session: ",
-                (f"tui-jail confirm{self._root_flag()}", "bold"),
-            )
-        )
+        self._ready()
 
-    def _root_flag(self) -> str:
-        return "" if str(self.state.system.root) == "/" else f" --root {self.state.shown(str(self.state.system.root))}"
+    @work(thread=True, exclusive=True, exit_on_error=False, group="transaction", description="applying")
+    def apply(self) -> None:
+        try:
+            txn = self.state.apply()
+        except Exception as exc:  # noqa: BLE001 — refused or rolled back: one line on the screen, never a traceback
+            self.post_message(WorkFailed("apply", str(exc)))
+            return
+        self.post_message(TransactionChanged("applied", txn))
 
-    @on(WorkFailed)
-    def refused(self, message: WorkFailed) -> None:
+    def action_next(self) -> None:
+        if self.busy:
+            return
+        if self.txn is None or self.txn.status == "rolled-back":
+            self.busy = True
+            self.query_one("#next-button", Button).disabled = True
+            self._phase("Applying: journal, watchdog, then each change…", "")
+            self.apply()
+        elif self.txn.status == "confirmed":
+            self.dismiss(NEXT)
+        else:
+            self.show_error("keep it (k), confirm from a new login, or roll back (r) first")
+
+    def action_back(self) -> None:
+        if self.busy or (self.txn is not None and self.txn.unfinished):
+            self.show_error("roll back (r) or keep (k) before going back")
+            return
+        super().action_back()
+
+    def transaction_changed(self, txn: TxnState) -> None:
+        self.busy = False
+        summary = self.state.plan.summary() if self.state.plan else ""
+        phases = {
+            "pending": (f"Applied — {summary}.", "", "Verify"),
+            "confirmed": ("Applied and confirmed.", "-passed", "Verify"),
+            "rolled-back": ("Nothing of it is left: fix what needs fixing, or apply again.", "-failed", "Apply again"),
+            "failed": ("The rollback could not finish: see below.", "-failed", "Verify"),
+        }
+        phase, style, label = phases.get(txn.status, (f"Transaction {txn.status}.", "", "Verify"))
+        self._phase(phase, style)
+        button = self.query_one("#next-button", Button)
+        button.label = f"{label} ▶"
+        button.disabled = txn.status not in ("pending", "confirmed", "rolled-back")
+
+    def work_failed(self, what: str, reason: str) -> None:
+        if what in ("preflight", "apply"):
+            self.busy = what == "preflight"  # a refused preflight leaves nothing to apply
+            verdict = "Preflight refused this change; nothing was changed." if what == "preflight" else "Not applied."
+            self._phase(verdict, "-failed")
+            self.query_one("#findings", Static).update(Text("✗ " + reason, "bold red"))
+            if what == "apply":
+                self._ready()
+            self.show_error("go back and fix it" if what == "preflight" else None)
+        else:
+            super().work_failed(what, reason)
+
+    def _ready(self) -> None:
+        self.busy = False
+        button = self.query_one("#next-button", Button)
+        button.disabled = False
+        button.focus()
+
+    def _phase(self, text: str, style: str) -> None:
         phase = self.query_one("#phase", Label)
-        phase.update("Preflight refused this change; nothing was changed.")
-        phase.set_class(True, "-failed")
-        self.query_one("#findings", Static).update(Text("✗ " + self.state.shown(message.reason), "bold red"))
-        self.show_error("go back and fix it")
+        phase.update(text)
+        for name in ("-passed", "-failed"):
+            phase.set_class(name == style, name)

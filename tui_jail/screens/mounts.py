@@ -89,16 +89,10 @@ class MountsScreen(StepScreen):
             self.refresh_table()
 
     def check(self) -> str | None:
-        from tui_jail.spec import SpecError
-
         for index in range(len(self.state.mounts)):
             if problem := self.state.row_problem(index):
                 return f"row {index + 1}: {problem}"
-        try:
-            self.state.spec()
-        except SpecError as exc:
-            return str(exc)
-        return None
+        return self.state.problem("mounts", "root", "devices")
 
 
 def _cells(mount: dict[str, Any], bad: bool) -> tuple[str, ...]:

@@ -1,8 +1,9 @@
-"""Recovery: the wizard opens here when a transaction is pending or failed.
+"""Recovery: the wizard opens here when a transaction is pending, interrupted or failed.
 
-It says what happened (status, who applied it from where, the deadline, any error), shows what the
-transaction changed (the plan as the admin saw it), and offers the way back. The rollback itself is
-the transaction's (`tui_jail.rollback`), run in a worker.
+It says what happened (who applied it from where, its state, any error), shows what the transaction
+changed (the plan as the admin saw it), and offers the way on: keep it (`k`, a confirmation from this
+new session), push the deadline back (`e`) or roll it back (`r`), all through the transaction under
+its lock. Continue is refused until the transaction is finished one way or the other.
 """
 
 from __future__ import annotations
@@ -10,18 +11,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
-from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import ScrollableContainer
 from textual.widgets import Label, Static
 
-from tui_jail.messages import TransactionChanged, WorkFailed
-from tui_jail.screens.step import StepScreen
+from tui_jail.messages import TransactionChanged
+from tui_jail.screens.step import NEXT
+from tui_jail.screens.transaction_panel import TransactionPanel
+from tui_jail.screens.transaction_step import TransactionStep
 from tui_jail.wizard_state import WizardState
 
 if TYPE_CHECKING:
-    from tui_jail.journal import Journal, TxnState
+    from tui_jail.journal import TxnState
 
 STATUS = {
     "preparing": "was being prepared when it stopped (nothing was changed yet)",
@@ -32,65 +34,34 @@ STATUS = {
 }
 
 
-class RecoveryScreen(StepScreen):
+class RecoveryScreen(TransactionStep):
     STEP = "Recovery"
     NEXT_LABEL = "Continue"
     CSS_PATH = "recovery.tcss"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "back", show=False),
-        Binding("r", "rollback", "Roll back now"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", show=False)]
 
-    def __init__(self, state: WizardState, journal: Journal) -> None:
+    def __init__(self, state: WizardState, txn: TxnState) -> None:
         super().__init__(state)
-        self.journal = journal
+        self.found = txn
 
     def compose_body(self) -> ComposeResult:
-        txn = self.journal.state()
-        yield Label(self._headline(txn), id="headline")
-        yield Static(self._details(txn), id="details")
+        txn = self.found
+        what = STATUS.get(txn.status, txn.status)
+        yield Label(f"Transaction {txn.id} ({txn.action} {txn.jail}) {what}.", id="headline")
+        applied_from = txn.ssh_connection.split(" ")[0] if txn.ssh_connection else "a local console"
+        yield Static(Text.assemble(("Applied by ", "dim"), txn.user or "?", ("  from ", "dim"), applied_from), id="who")
         with ScrollableContainer(id="changes"):
-            yield Static(Text(self.state.shown(self.journal.plan_text()), no_wrap=True))
-        yield Label("r: roll back now (restores every file, unmounts what was mounted)", classes="intro")
+            yield Static(Text(self.state.shown(self.state.plan_text(txn)), no_wrap=True))
+        yield TransactionPanel(self.state)
 
-    def _headline(self, txn: TxnState) -> str:
-        return f"Transaction {txn.id} ({txn.action} {txn.jail}) {STATUS.get(txn.status, txn.status)}."
-
-    def _details(self, txn: TxnState) -> Text:
-        left = txn.deadline - self.state.clock()
-        when = f"rolls back by itself in {left:.0f} s" if left > 0 else f"deadline passed {-left:.0f} s ago"
-        text = Text.assemble(("Applied by ", "dim"), txn.user or "?", ("  from ", "dim"))
-        text.append(txn.ssh_connection.split(" ")[0] if txn.ssh_connection else "a local console")
-        if txn.status == "pending":
-            text.append(f"\n{when}")
-        if txn.error:
-            text.append(f"\nerror: {self.state.shown(txn.error)}", "bold red")
-        return text
+    def on_mount(self) -> None:
+        self.post_message(TransactionChanged("found", self.found))
 
     def action_back(self) -> None:
         """Nothing comes before recovery."""
 
-    def action_rollback(self) -> None:
-        self.query_one("#headline", Label).update("Rolling back…")
-        self.roll_back()
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="transaction", description="rolling back")
-    def roll_back(self) -> None:
-        from tui_jail.rollback import rollback
-
-        try:
-            state = rollback(self.journal, "rolled back from the wizard's recovery screen")
-        except Exception as exc:  # noqa: BLE001 — shown inline; `tui-jail recover` is the fallback
-            self.post_message(WorkFailed("rollback", f"{type(exc).__name__}: {exc}"))
-            return
-        self.post_message(TransactionChanged(state.status, state))
-
-    @on(TransactionChanged)
-    def changed(self, message: TransactionChanged) -> None:
-        txn = message.transaction
-        self.query_one("#headline", Label).update(f"Transaction {txn.id}: {txn.status}.")
-        self.query_one("#details", Static).update(self._details(txn))
-
-    @on(WorkFailed)
-    def failed(self, message: WorkFailed) -> None:
-        self.show_error(f"rollback failed: {self.state.shown(message.reason)} — try `tui-jail recover`")
+    def action_next(self) -> None:
+        if self.txn is not None and self.txn.unfinished:
+            self.show_error("keep it (k) or roll it back (r) first")
+        else:
+            self.dismiss(NEXT)

@@ -12,6 +12,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Label
 
@@ -24,9 +25,7 @@ NEXT = "next"
 class Field(Input):
     """An input whose cursor does not blink (steady screenshots, calmer over slow SSH links)."""
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.cursor_blink = False
+    cursor_blink = reactive(False, init=False)
 
 
 class StepScreen(Screen[str]):
@@ -61,11 +60,18 @@ class StepScreen(Screen[str]):
         label.update(message or "")
         label.set_class(bool(message), "-error")
 
+    # the buttons go through the actions, so a step that overrides an action changes both
     @on(Button.Pressed, "#back-button")
+    def _back_pressed(self) -> None:
+        self.action_back()
+
+    @on(Button.Pressed, "#next-button")
+    def _next_pressed(self) -> None:
+        self.action_next()
+
     def action_back(self) -> None:
         self.dismiss(BACK)
 
-    @on(Button.Pressed, "#next-button")
     def action_next(self) -> None:
         problem = self.check()
         self.show_error(problem)
