@@ -59,6 +59,20 @@ async def test_back_keeps_the_edits(sample_root: Path) -> None:
 
 
 @run_async
+async def test_a_bad_value_on_a_later_step_does_not_block_an_earlier_one(sample_root: Path) -> None:
+    """A user name typed wrongly on Access, then Back: Next on Mounts still leads back to Access to fix it."""
+    app = wizard(sample_root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await keys(pilot, *walk("seedbox-sftp", "settings-empty"), "type:203.0.113.7", "tab", "type:med*a", "escape")
+        assert isinstance(app.screen, MountsScreen)
+        await keys(pilot, "ctrl+n")
+        assert isinstance(app.screen, AccessScreen)
+        await keys(pilot, "ctrl+n")
+        assert isinstance(app.screen, AccessScreen)  # where the mistake can be fixed, it is still refused
+        assert "users" in label(app, "#nav-error")
+
+
+@run_async
 async def test_access_refuses_a_cidr_with_host_bits(sample_root: Path) -> None:
     app = wizard(sample_root)
     async with app.run_test(size=(80, 24)) as pilot:
