@@ -9,6 +9,7 @@ is injected here so tests build exactly what a user runs.
 
 from __future__ import annotations
 
+import importlib
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -55,35 +56,34 @@ class WizardApp(App[None]):
 
             await self.push_screen_wait(RecoveryScreen(self.state, pending.state()))
         index = 0
-        while True:
-            steps = _steps(self.state.kind)
-            screen = steps[index](self.state)
-            screen.sub_title = f"{index + 1}/{len(steps)} {screen.STEP}"
+        while index < len(STEPS):
+            screen = _step_screen(STEPS[index], self.state.kind)(self.state)
+            screen.sub_title = f"{index + 1}/{len(STEPS)} {screen.STEP}"
             result = await self.push_screen_wait(screen)
             index = max(0, index - 1) if result == BACK else index + 1
-            if index >= len(steps):
-                self.exit()
-                return
+        self.exit()
 
 
-def _steps(kind: str) -> list[type[StepScreen]]:
-    # imported when first needed: the first screen must not wait for pydantic or the planner
-    from tui_jail.screens.apply import ApplyScreen
-    from tui_jail.screens.mounts import MountsScreen
-    from tui_jail.screens.preset import PresetScreen
-    from tui_jail.screens.review import ReviewScreen
-    from tui_jail.screens.verify import VerifyScreen
+# the wizard's steps, each a module of tui_jail.screens; "settings" depends on the jail's kind
+STEPS = ("preset", "mounts", "settings", "review", "apply", "verify")
+SCREENS = {
+    "preset": "PresetScreen",
+    "mounts": "MountsScreen",
+    "access": "AccessScreen",
+    "capabilities": "CapabilitiesScreen",
+    "review": "ReviewScreen",
+    "apply": "ApplyScreen",
+    "verify": "VerifyScreen",
+}
 
-    settings: type[StepScreen]
-    if kind == "exec":
-        from tui_jail.screens.capabilities import CapabilitiesScreen
 
-        settings = CapabilitiesScreen
-    else:
-        from tui_jail.screens.access import AccessScreen
-
-        settings = AccessScreen
-    return [PresetScreen, MountsScreen, settings, ReviewScreen, ApplyScreen, VerifyScreen]
+def _step_screen(step: str, kind: str) -> type[StepScreen]:
+    """Imported when the step is reached: the first screen must not wait for the others' imports."""
+    if step == "settings":
+        step = "capabilities" if kind == "exec" else "access"
+    module = importlib.import_module(f"tui_jail.screens.{step}")
+    screen: type[StepScreen] = getattr(module, SCREENS[step])
+    return screen
 
 
 def _pending_transaction(state: WizardState) -> Journal | None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any
 
-from tui_jail.yamlio import load_yaml_text
-
 DESCRIPTIONS: dict[str, tuple[str, str]] = {
     # name: (what it builds, where it comes from)
     "seedbox-sftp": (
@@ -44,4 +42,6 @@ def preset_text(name: str) -> str:
 
 def preset_document(name: str) -> Any:
     """The preset as a ruamel round-trip document (comments kept, for saving a user's copy)."""
+    from tui_jail.yamlio import load_yaml_text  # ruamel is not needed to list the presets
+
     return load_yaml_text(preset_text(name), source=f"preset {name}")
