@@ -23,6 +23,7 @@ async def test_a_pending_transaction_opens_recovery_and_rolls_back(sample_root: 
         assert "waiting for confirmation" in str(app.screen.query_one("#headline", Label).render())
         await keys(pilot, "r")
         assert Journal(sample_root, txn).state().status == "rolled-back"
+        assert "is rolled back" in str(app.screen.query_one("#headline", Label).render())
         assert unfinished(sample_root) == []
         await keys(pilot, "ctrl+n")
         assert isinstance(app.screen, PresetScreen)

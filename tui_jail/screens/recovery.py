@@ -31,6 +31,8 @@ STATUS = {
     "pending": "is applied and waiting for confirmation",
     "rolling-back": "stopped while it was being rolled back",
     "failed": "could not be rolled back completely",
+    "confirmed": "is confirmed: the change is kept",
+    "rolled-back": "is rolled back: nothing of it is left",
 }
 
 
@@ -46,16 +48,19 @@ class RecoveryScreen(TransactionStep):
 
     def compose_body(self) -> ComposeResult:
         txn = self.found
-        what = STATUS.get(txn.status, txn.status)
-        yield Label(f"Transaction {txn.id} ({txn.action} {txn.jail}) {what}.", id="headline")
-        applied_from = txn.ssh_connection.split(" ")[0] if txn.ssh_connection else "a local console"
-        yield Static(Text.assemble(("Applied by ", "dim"), txn.user or "?", ("  from ", "dim"), applied_from), id="who")
+        yield Label(_headline(txn), id="headline")
+        who = Text.assemble(("Applied by ", "dim"), txn.user, ("  from ", "dim")) if txn.user else Text("Applied from ")
+        who.append(txn.ssh_connection.split(" ")[0] if txn.ssh_connection else "a local console")
+        yield Static(who, id="who")
         with ScrollableContainer(id="changes"):
             yield Static(Text(self.state.shown(self.state.plan_text(txn)), no_wrap=True))
         yield TransactionPanel(self.state)
 
     def on_mount(self) -> None:
         self.post_message(TransactionChanged("found", self.found))
+
+    def transaction_changed(self, txn: TxnState) -> None:
+        self.query_one("#headline", Label).update(_headline(txn))
 
     def action_back(self) -> None:
         """Nothing comes before recovery."""
@@ -65,3 +70,7 @@ class RecoveryScreen(TransactionStep):
             self.show_error("keep it (k) or roll it back (r) first")
         else:
             self.dismiss(NEXT)
+
+
+def _headline(txn: TxnState) -> str:
+    return f"Transaction {txn.id} ({txn.action} {txn.jail}) {STATUS.get(txn.status, txn.status)}."
