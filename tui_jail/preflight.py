@@ -11,15 +11,15 @@ The sshd and findmnt runs are independent, so they run concurrently.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import re
 import stat
+import subprocess
 import tempfile
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-
-import sh
 
 from tui_jail.backends import fstab, managed_block
 from tui_jail.backends.sshd import Connection, candidate_config, check_config, effective_config
@@ -28,6 +28,7 @@ from tui_jail.plan import Plan
 from tui_jail.system import SystemRoot
 
 SSH_DIR = "/etc/ssh/"
+_SUMMARY = re.compile(r"^\d+ parse errors?, ")
 _OPTION = re.compile(r"^(bind|ro|rw|nofail|x-systemd\.requires-mounts-for=\S+)$")
 
 
@@ -128,8 +129,8 @@ def _fstab(plan: Plan, system: SystemRoot, before: str, after: str) -> str:
         if typos:
             raise Refused(f"fstab entry for {target}: unknown options {','.join(typos)}")
     will_exist = {p.path for p in plan.paths} | {m.target for m in plan.mounts}
-    old = _findings(before)
-    for target, message in sorted(_findings(after) - old):
+    old, new = _findings(before, after)
+    for target, message in sorted(new - old):
         if "target: No such file or directory" in message and (
             system.lstat(target) is not None or target in will_exist
         ):
@@ -138,21 +139,43 @@ def _fstab(plan: Plan, system: SystemRoot, before: str, after: str) -> str:
     return "findmnt --verify finds nothing new in the candidate fstab"
 
 
-def _findings(text: str) -> set[tuple[str, str]]:
-    """(target, message) for every error and warning of `findmnt --verify`, and its parse errors."""
-    with tempfile.NamedTemporaryFile("w", prefix="tui-jail-fstab-", encoding="utf-8") as tab:
-        tab.write(text)
-        tab.flush()
-        findmnt = sh.Command("findmnt")
-        out = str(findmnt("--verify", "--tab-file", tab.name, _ok_code=tuple(range(256)), _err_to_out=True))
+def _findings(*texts: str) -> list[set[tuple[str, str]]]:
+    """For each fstab text, (target, message) for every error and warning of `findmnt --verify`, and
+    its parse errors. The findmnt runs go side by side, as plain subprocesses (sh would cost more than
+    findmnt itself)."""
+    with contextlib.ExitStack() as stack:
+        names = []
+        for text in texts:
+            tab = stack.enter_context(tempfile.NamedTemporaryFile("w", prefix="tui-jail-fstab-", encoding="utf-8"))
+            tab.write(text)
+            tab.flush()
+            names.append(tab.name)
+        runs = [
+            subprocess.Popen(
+                ["findmnt", "--verify", "--tab-file", name],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                errors="replace",
+            )
+            for name in names
+        ]
+        return [_parse_findings(*run.communicate(), name) for run, name in zip(runs, names, strict=True)]
+
+
+def _parse_findings(out: str, err: str, tab_name: str) -> set[tuple[str, str]]:
+    """Targets and their [E]/[W] lines come on stdout, parse errors and the summary on stderr (read
+    apart: merged through a pipe, their order would depend on findmnt's buffering)."""
     findings: set[tuple[str, str]] = set()
     target = ""
     for line in out.splitlines():
         stripped = line.strip()
         if stripped.startswith(("[E]", "[W]")):
             findings.add((target, stripped))
-        elif "parse error" in stripped and not stripped.startswith("0 parse errors"):
-            findings.add(("fstab", stripped.replace(tab.name, "candidate")))
         elif stripped and not line.startswith(" "):
             target = stripped
+    for line in err.splitlines():
+        if "parse error" in line and not _SUMMARY.match(line):  # the counts change with any new warning
+            findings.add(("fstab", line.strip().replace(tab_name, "candidate")))
     return findings
