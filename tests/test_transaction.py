@@ -14,7 +14,16 @@ from pathlib import Path
 
 import nsenv
 import pytest
-from txn_helpers import changed_paths, seedbox, seedbox_text, snapshot, wait_finished, wait_watchdogs_gone
+from txn_helpers import (
+    changed_paths,
+    seedbox,
+    seedbox_text,
+    snapshot,
+    wait_exited,
+    wait_finished,
+    wait_watchdogs_gone,
+    watchdog_pids,
+)
 
 from tui_jail import faults, journal, transaction
 from tui_jail.errors import Refused
@@ -159,6 +168,7 @@ def test_preflight_refuses_a_config_that_jails_the_admin(world: Path) -> None:
     with pytest.raises(Refused, match="lock you out"):
         transaction.apply(plan, system, environ=admin)
     assert snapshot(world) == before and not journal.transactions(world)
+    wait_exited(watchdog_pids(world))  # the watchdog started alongside the preflight is told to go
 
 
 def test_preflight_refuses_a_bad_chroot_chain_and_a_symlinked_component(world: Path) -> None:
@@ -191,6 +201,31 @@ def test_boot_guard_is_installed_where_the_root_boots_with_systemd(world: Path) 
     assert "recover --boot" in unit and "Before=ssh.service" in unit
     assert (world / "etc/systemd/system/multi-user.target.wants/tui-jail-recover.service").is_symlink()
     transaction.rollback_txn(world, state.id, "test cleanup")
+
+
+def test_the_watchdog_is_detached_before_the_first_change(world: Path) -> None:
+    """Stopped just before its first step, the applier already has a watchdog in its own session,
+    ignoring SIGHUP, not its child; nothing changed yet. Killed there, the watchdog restores all."""
+    before = snapshot(world)
+    spec = world.parent / "seed.yaml"
+    spec.write_text(seedbox_text())
+    env = {**os.environ, faults.ENV: "apply@1:stop"}
+    argv = [sys.executable, "-m", "tui_jail", "--root", str(world), "apply", "--spec", str(spec), "--yes"]
+    applier = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        os.waitid(os.P_PID, applier.pid, os.WSTOPPED)
+        state = journal.unfinished(world)[0].state()
+        assert state.status == "applying" and snapshot(world) == before
+        pid = state.watchdog_pid
+        status = dict(line.split(":\t", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+        session = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[3])
+        assert int(status["PPid"]) != applier.pid and session == pid
+        assert int(status["SigIgn"], 16) & 1 << (signal.SIGHUP - 1)
+    finally:
+        applier.kill()
+        applier.wait()
+    assert wait_finished(world, state.id).status == "rolled-back"
+    assert snapshot(world) == before
 
 
 # --- faults --------------------------------------------------------------------------------------------
@@ -267,6 +302,7 @@ def test_kill_9_at_random_moments(world: Path) -> None:
                 state = transaction.rollback_txn(world, txn.id, "recover")
             assert state.status == "rolled-back", (run, state)
         assert snapshot(world) == before, run
+    wait_exited(watchdog_pids(world))  # armed or not, no watchdog outlives its transaction
 
 
 def test_full_disk_never_leaves_a_half_written_file(tmp_path: Path) -> None:

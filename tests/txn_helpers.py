@@ -1,10 +1,11 @@
 """Shared by the transaction tests and bench/apply.py: the seedbox spec on a sample root, a snapshot of
 everything a transaction could change (files byte for byte with mode and owner, and the mount
-table), and waiting for a transaction to finish."""
+table), waiting for a transaction to finish and for watchdog processes to exit."""
 
 from __future__ import annotations
 
 import os
+import select
 import stat
 import time
 from pathlib import Path
@@ -74,12 +75,33 @@ def changed_paths(before: dict[str, Any], after: dict[str, Any]) -> set[str]:
 def wait_watchdogs_gone(root: Path, timeout: float = 10.0) -> None:
     """Every watchdog of root's transactions has exited (they hold a log file open under root)."""
     pids = [j.state().watchdog_pid for j in journal.transactions(root)]
+    wait_exited([pid for pid in pids if pid and b"tui_jail.watchdog" in _cmdline(pid)], timeout)
+
+
+def watchdog_pids(root: Path) -> list[int]:
+    """The watchdog processes for root, armed or still waiting for their transaction."""
+    wanted = [b"tui_jail.watchdog", str(root).encode()]
+    return [int(pid) for pid in os.listdir("/proc") if pid.isdigit() and _has_args(int(pid), wanted)]
+
+
+def wait_exited(pids: list[int], timeout: float = 10.0) -> None:
+    """Until each process has ended (its pidfd turns readable then)."""
     give_up = time.monotonic() + timeout
-    for pid in filter(None, pids):
-        while Path(f"/proc/{pid}/cmdline").exists() and b"tui_jail.watchdog" in _cmdline(pid):
-            if time.monotonic() > give_up:
-                raise TimeoutError(f"watchdog {pid} still running")
-            time.sleep(0.02)
+    for pid in pids:
+        try:
+            fd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            continue
+        try:
+            if not select.select([fd], [], [], max(0.0, give_up - time.monotonic()))[0]:
+                raise TimeoutError(f"process {pid} ({_cmdline(pid)!r}) still running")
+        finally:
+            os.close(fd)
+
+
+def _has_args(pid: int, wanted: list[bytes]) -> bool:
+    args = _cmdline(pid).split(b"\0")
+    return all(arg in args for arg in wanted)
 
 
 def _cmdline(pid: int) -> bytes:

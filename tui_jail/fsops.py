@@ -1,9 +1,9 @@
-"""Durable file operations for the transaction: atomic replace, fsynced appends, fsynced directories.
+"""Durable file operations for the transaction: atomic replace, new files, appends, fsynced directories.
 
 A file the transaction touches is never half-written: the new content goes to a temporary file in
 the same directory, which is fsynced, given the mode and owner, renamed over the target, and the
 directory is fsynced so the rename itself survives a crash. A full disk fails the temporary file,
-never the target.
+never the target. The journal's own new files need no rename (see `write_new`).
 """
 
 from __future__ import annotations
@@ -27,9 +27,7 @@ def atomic_write(path: Path, data: bytes, mode: int, uid: int, gid: int) -> None
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     try:
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
+            _write_all(fd, data)
             os.fchown(fd, uid, gid)
             os.fchmod(fd, mode)  # after chown: chown clears set-id bits
             os.fsync(fd)
@@ -43,12 +41,30 @@ def atomic_write(path: Path, data: bytes, mode: int, uid: int, gid: int) -> None
     fsync_dir(path.parent)
 
 
-def append_line(path: Path, line: str) -> None:
-    """Append one line and fsync it (the journal's step records)."""
+def write_new(path: Path, data: bytes) -> None:
+    """Create `path` (0600) holding `data`, fsynced, in place: for a new directory that nothing reads
+    until a last file appears in it, whose own atomic write then fsyncs the directory for them all."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        _write_all(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def append_line(path: Path, line: str, *, sync: bool = True) -> None:
+    """Append one line, on disk before returning unless `sync` is false (the journal's step records)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         os.write(fd, line.encode() + b"\n")
-        os.fsync(fd)
+        if sync:
+            os.fdatasync(fd)  # the data and the new size; an append needs no timestamps on disk
     finally:
         os.close(fd)
 

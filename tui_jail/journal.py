@@ -7,9 +7,11 @@ transaction:
                its mode and owner before; its content before is `backup/<n>`). Written, fsynced,
                before the first change.
 - `plan.txt`   the plan as the admin saw it (for `recover`, on a bare console).
-- `log`        one fsynced line per event: `begin N` before step N is attempted, `done N` after it,
-               `undo N` once its undo is complete.
-- `state.json` status, deadline, who applied from where; replaced atomically.
+- `log`        one line per event: `begin N` before step N is attempted and `undo N` once its undo
+               is complete, each on disk before going on; `done N` after step N, carried to disk
+               by the next one.
+- `state.json` status, deadline, who applied from where; replaced atomically, written last at
+               creation (a transaction without it is not one yet).
 
 Rollback is driven by these files alone. This module does no system changes beyond its own
 directory, and imports nothing heavy: the detached watchdog loads it.
@@ -22,14 +24,16 @@ import errno
 import fcntl
 import json
 import os
-import secrets
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
-from tui_jail.fsops import append_line, atomic_write, fsync_dir, make_dirs
+from tui_jail.fsops import append_line, atomic_write, fsync_dir, make_dirs, write_new
+
+TYPE_CHECKING = False  # not typing's: importing typing is a noticeable part of the watchdog's start-up
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any
 
 STATE_DIR = "/var/lib/tui-jail"  # the same directory as plan.STATE_DIR (the jails' state files)
 TRANSACTIONS = f"{STATE_DIR}/transactions"
@@ -39,7 +43,7 @@ TRANSACTIONS = f"{STATE_DIR}/transactions"
 UNFINISHED = ("preparing", "applying", "pending", "rolling-back", "failed")
 FINISHED = ("confirmed", "rolled-back")
 
-Op = dict[str, Any]
+Op = dict[str, "Any"]
 
 
 class Busy(Exception):
@@ -81,7 +85,7 @@ def ensure_state_dir(root: Path) -> Path:
 
 
 def new_id(jail: str, now: float) -> str:
-    return f"{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}-{jail}-{secrets.token_hex(2)}"
+    return f"{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}-{jail}-{os.urandom(2).hex()}"
 
 
 @contextlib.contextmanager
@@ -122,12 +126,15 @@ class Journal:
         journal = cls(root, state.id)
         os.chmod(ensure_state_dir(root), 0o700)
         make_dirs(journal.dir / "backup", 0o700)
+        # nothing reads a transaction before its state.json exists, so the files before it are plain
+        # fsynced writes; replacing state.json fsyncs the directory, which covers their names too
         for index, content in backups.items():
-            atomic_write(journal.dir / "backup" / str(index), content, 0o600, 0, 0)
-        atomic_write(journal.dir / "plan.txt", plan_text.encode(), 0o600, 0, 0)
-        atomic_write(journal.dir / "ops.json", json.dumps(ops, indent=1).encode(), 0o600, 0, 0)
+            write_new(journal.dir / "backup" / str(index), content)
+        fsync_dir(journal.dir / "backup")
+        write_new(journal.dir / "plan.txt", plan_text.encode())
+        write_new(journal.dir / "ops.json", json.dumps(ops, indent=1).encode())
+        write_new(journal.dir / "log", b"")  # created here: an append alone does not fsync the name
         journal.write_state(state)
-        fsync_dir(journal.dir.parent)
         return journal
 
     # --- reading -----------------------------------------------------------------------------------
@@ -185,13 +192,9 @@ class Journal:
         self.write_state(state)
         return state
 
-    def note(self, text: str) -> None:
-        state = self.state()
-        state.notes.append(text)
-        self.write_state(state)
-
     def record(self, word: str, index: int) -> None:
-        append_line(self.dir / "log", f"{word} {index}")
+        # a rollback goes by `begin` and `undo`; a `done` only tells `recover` a step was not cut short
+        append_line(self.dir / "log", f"{word} {index}", sync=word != "done")
 
 
 def transactions(root: Path) -> list[Journal]:

@@ -1,11 +1,12 @@
 """The transaction: the only code that changes the system. Plan → journalled steps → pending → confirmed
 or rolled back.
 
-`apply` takes the lock (one transaction at a time), runs the preflight, writes the journal (steps,
-backups of every file it will touch), arms the detached watchdog (and a systemd timer where systemd
-is PID 1), then carries out the steps — paths, bind mounts then read-only remounts, files, sshd
-reload — recording each, fsynced. Any failure rolls back at once. `confirm`, `extend` and
-`rollback_txn` act on a pending transaction under the same lock.
+`apply` takes the lock (one transaction at a time), starts the watchdog's interpreter and runs the
+preflight meanwhile, writes the journal (steps, backups of every file it will touch), arms the
+detached watchdog — hands it the transaction and waits until it is watching — (and a systemd timer
+where systemd is PID 1), then carries out the steps — paths, bind mounts then read-only remounts,
+files, sshd reload — recording each, fsynced. Any failure rolls back at once. `confirm`, `extend`
+and `rollback_txn` act on a pending transaction under the same lock.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from tui_jail import bootguard, faults, journal, steps, watchdog
+from tui_jail import arming, bootguard, faults, journal, steps
 from tui_jail.errors import Refused
 from tui_jail.journal import Busy, Journal, Op, TxnState
 from tui_jail.plan import PathStep, Plan
@@ -142,14 +143,24 @@ def apply(
         with journal.locked(system.root):
             if journal.unfinished(system.root):
                 raise Refused(pending_refusal(system.root))
-            notes = run_preflight(plan, system, environ)
-            return _apply_locked(plan, system, timeout, environ, notes)
+            try:
+                watchdog = arming.Watchdog(system.root)
+            except OSError as exc:
+                raise Refused(f"nothing changed: could not start the rollback watchdog: {exc}") from None
+            with watchdog:  # its interpreter starts up while the preflight runs
+                notes = run_preflight(plan, system, environ)
+                return _apply_locked(plan, system, timeout, environ, notes, watchdog)
     except Busy:
         raise Refused(pending_refusal(system.root)) from None
 
 
 def _apply_locked(
-    plan: Plan, system: SystemRoot, timeout: float, environ: Mapping[str, str], notes: list[str]
+    plan: Plan,
+    system: SystemRoot,
+    timeout: float,
+    environ: Mapping[str, str],
+    notes: list[str],
+    watchdog: arming.Watchdog,
 ) -> TxnState:
     ops, backups, contents = build_steps(plan, system)
     now = time.time()
@@ -174,10 +185,12 @@ def _apply_locked(
         raise Refused(f"nothing changed: could not write the journal: {exc}") from None
     faults.point("apply")
     try:
-        pid = watchdog.spawn(system.root, txn.id)
-        timer = watchdog.arm_systemd_timer(system.root, txn.id, timeout)
+        pid = watchdog.arm(txn.id)
+        timer = arming.arm_systemd_timer(system.root, txn.id, timeout)
         guard = bootguard.install(system)
-        txn.update(status="applying", watchdog_pid=pid, notes=[*state.notes, *filter(None, [timer, guard])])
+        state.status, state.watchdog_pid = "applying", pid
+        state.notes += filter(None, [timer, guard])
+        txn.write_state(state)  # the lock is ours: nobody else writes the state meanwhile
     except Exception as exc:  # noqa: BLE001 — no guard, no change
         rollback(txn, f"could not arm the watchdog: {exc}")
         raise Refused(f"nothing changed: could not arm the rollback watchdog: {exc}") from None
@@ -190,14 +203,16 @@ def _apply_locked(
             faults.point("apply")
             txn.record("done", index)
             if note:
-                txn.note(note)
+                state.notes.append(note)  # saved with the pending state: one state write, not one per note
         except BaseException as exc:
             rollback(txn, f"step {index} ({steps.describe(op)}) failed: {exc}")
             if not isinstance(exc, Exception):
                 raise
             raise Refused(f"{steps.describe(op)} failed: {exc}; rolled back") from None
     faults.point("apply")
-    return txn.update(status="pending", deadline=time.time() + timeout)
+    state.status, state.deadline = "pending", time.time() + timeout
+    txn.write_state(state)
+    return state
 
 
 # --- acting on a pending transaction --------------------------------------------------------------
@@ -249,7 +264,7 @@ def extend(root: Path, txn_id: str | None, seconds: float) -> TxnState:
         state = txn.update(deadline=deadline, notes=[*state.notes, f"deadline extended by {seconds:g} s"])
     if Path("/run/systemd/system").is_dir():
         stop_timer(state.id)
-        watchdog.arm_systemd_timer(root, state.id, deadline - time.time())
+        arming.arm_systemd_timer(root, state.id, deadline - time.time())
     return state
 
 

@@ -1,26 +1,28 @@
 """The rollback watchdog: a detached process that rolls a transaction back at its deadline unless
 it was confirmed, and at once if the applying process died half-way.
 
-`spawn` starts it before the first change: `python -m tui_jail.watchdog` forks, the child starts
-its own session, ignores SIGHUP and reports "ready PID" on a pipe; the parent exits, so the
-watchdog is not a child of the TUI or of the applying process, and closing the terminal, dropping
-the SSH connection or `kill -9` of the applier's whole session leaves it running. Where systemd
-is PID 1, a transient timer (`systemd-run --on-active`) runs the same loop at the deadline, in case
-the watchdog itself is killed. The loop re-reads the journal, so a confirm or an extension is seen.
+The applier starts it (see `arming`) before its preflight, as `--control-fd FD ROOT`: it forks away
+from its parent, starts its own session, ignores SIGHUP, then waits on FD for the transaction id,
+sent once the journal exists. It reads that journal, logs to it, answers "ready PID" and watches.
+So it is armed before the first change, not a child of the TUI or of the applying process, and
+closing the terminal, dropping the SSH connection or `kill -9` of the applier's whole session
+leaves it running; if the applier closes FD first (a refused preflight) or dies, it exits. Where
+systemd is PID 1, a transient timer runs the same loop (`ROOT TXN`) at the deadline, in case the
+watchdog itself is killed. The loop re-reads the journal, so a confirm or an extension is seen.
+
+It imports little (no argparse, no subprocess), as its start-up shares the CPUs with the
+preflight; the undo machinery is loaded by `rollback` only when there is something to undo.
 """
 
 from __future__ import annotations
 
-import argparse
+import contextlib
 import os
-import select
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from tui_jail import faults
 from tui_jail.journal import Busy, Journal, TxnState, locked
 from tui_jail.rollback import rollback
 
@@ -28,72 +30,41 @@ POLL = 0.1  # seconds between looks at the journal (the applier's death is notic
 HUNG_GRACE = 10.0  # past the deadline, an applier still holding the lock this long is killed
 
 
-class WatchdogError(RuntimeError):
-    pass
-
-
-def spawn(root: Path, txn_id: str, *, timeout: float = 10.0) -> int:
-    """Start the detached watchdog and wait until it runs; returns its pid."""
-    read_end, write_end = os.pipe()
-    env = {k: v for k, v in os.environ.items() if k != faults.ENV}
-    journal = Journal(root, txn_id)
-    with open(journal.dir / "watchdog.log", "ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tui_jail.watchdog", "--ready-fd", str(write_end), str(root), txn_id],
-            pass_fds=(write_end,),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
-            env=env,
-            cwd="/",
-        )
-    os.close(write_end)
-    data = b""
-    give_up = time.monotonic() + timeout
-    try:
-        while b"\n" not in data and time.monotonic() < give_up:
-            ready, _, _ = select.select([read_end], [], [], max(0.0, give_up - time.monotonic()))
-            chunk = os.read(read_end, 64) if ready else b""
-            if not chunk:
-                break
-            data += chunk
-    finally:
-        os.close(read_end)
-        proc.wait(timeout)
-    word, _, pid = data.decode().strip().partition(" ")
-    if word != "ready" or not pid.isdigit():
-        raise WatchdogError(f"the rollback watchdog did not start (see {journal.dir / 'watchdog.log'})")
-    return int(pid)
-
-
-def arm_systemd_timer(root: Path, txn_id: str, seconds: float) -> str:
-    """The second guard where systemd is PID 1; '' where it is not."""
-    if not Path("/run/systemd/system").is_dir():
-        return ""
-    import sh
-
-    sh.Command("systemd-run")(
-        f"--unit=tui-jail-{txn_id}",
-        f"--on-active={max(1, int(seconds))}",
-        "--timer-property=AccuracySec=1s",
-        sys.executable,
-        "-m",
-        "tui_jail.watchdog",
-        str(root),
-        txn_id,
-    )
-    return f"systemd timer tui-jail-{txn_id}.timer armed"
-
-
-def _detach(ready_fd: int) -> None:
+def _detach() -> None:
     if os.fork():
         os._exit(0)
     os.setsid()
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    os.write(ready_fd, f"ready {os.getpid()}\n".encode())
-    os.close(ready_fd)
+
+
+def _await_transaction(control: int) -> str:
+    """The id the applier sends once its journal exists; '' when it closes the socket first."""
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = os.read(control, 256)
+        if not chunk:
+            return ""
+        data += chunk
+    return data.decode().strip()
+
+
+def _armed(control: int, root: Path) -> Journal | None:
+    """Detach, take the transaction, log to its journal, acknowledge (the applier waits for this)."""
+    _detach()
+    txn_id = _await_transaction(control)
+    if not txn_id or "/" in txn_id:
+        return None
+    journal = Journal(root, txn_id)
+    journal.state()  # readable, or fail before acknowledging
+    log = os.open(journal.dir / "watchdog.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+    with contextlib.suppress(OSError):  # the applier gave up or died meanwhile: watching finishes what it left
+        os.write(control, f"ready {os.getpid()}\n".encode())
+    os.close(control)
+    return journal
 
 
 def watch(journal: Journal) -> int:
@@ -141,14 +112,12 @@ def _kill_hung_applier(state: TxnState) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="tui_jail.watchdog")
-    parser.add_argument("--ready-fd", type=int)
-    parser.add_argument("root", type=Path)
-    parser.add_argument("txn")
-    args = parser.parse_args(argv)
-    if args.ready_fd is not None:
-        _detach(args.ready_fd)
-    return watch(Journal(args.root, args.txn))
+    """`--control-fd FD ROOT` (started by the applier, see `arming`) or `ROOT TXN` (the systemd timer)."""
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["--control-fd"]:
+        journal = _armed(int(args[1]), Path(args[2]))
+        return 0 if journal is None else watch(journal)
+    return watch(Journal(Path(args[0]), args[1]))
 
 
 if __name__ == "__main__":

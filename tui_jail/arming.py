@@ -1,0 +1,123 @@
+"""Arming the rollback watchdog, from the applying process: its interpreter starts while the
+preflight runs, and is handed the transaction once the journal exists.
+
+`Watchdog(root)` launches `python -m tui_jail.watchdog --control-fd N ROOT` in a new session; it
+imports what it needs, forks away from its parent (so it is not a child of the applier), starts
+its own session, ignores SIGHUP and waits on a socket for a transaction id. `arm` sends the id and
+returns only once the watchdog has read that journal and answered "ready PID", and its first
+process has been reaped. Closed unarmed (the preflight refused) or orphaned (the applier died),
+the socket reads end-of-file and the watchdog exits. Where systemd is PID 1,
+`arm_systemd_timer` adds a transient timer, in case the watchdog itself is killed.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from types import TracebackType
+
+import tui_jail
+from tui_jail import faults
+
+READY_TIMEOUT = 10.0
+
+
+class WatchdogError(RuntimeError):
+    pass
+
+
+class Watchdog:
+    """A watchdog process started ahead of its transaction; use it as a context manager."""
+
+    def __init__(self, root: Path) -> None:
+        self._control, theirs = socket.socketpair()
+        # -S: without site and the .pth hooks it runs, the interpreter starts in a fraction of the time
+        # (it gets this process's module path instead, see _environment); -P: nor its working directory
+        argv = ["-P", "-S", "-m", "tui_jail.watchdog", "--control-fd", str(theirs.fileno()), str(root)]
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, *argv],
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,  # only read when it fails to start; armed, it logs to the journal
+                start_new_session=True,
+                env=_environment(),
+                cwd="/",
+            )
+        except OSError:
+            self._control.close()
+            raise
+        finally:
+            theirs.close()
+
+    def __enter__(self) -> Watchdog:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def arm(self, txn_id: str, timeout: float = READY_TIMEOUT) -> int:
+        """Hand the watchdog its transaction; returns its pid once it is detached and watching."""
+        try:
+            self._control.settimeout(timeout)
+            self._control.sendall(f"{txn_id}\n".encode(), socket.MSG_NOSIGNAL)
+            with self._control.makefile("rb") as answers:
+                word, _, pid = answers.readline(64).decode(errors="replace").strip().partition(" ")
+        except OSError:
+            word, pid = "", ""
+        if word != "ready" or not pid.isdigit():
+            raise WatchdogError(f"the rollback watchdog did not start{self._why()}")
+        self._proc.wait(timeout)  # its first process exits as soon as it has forked the watchdog
+        return int(pid)
+
+    def close(self) -> None:
+        self._control.close()
+        if self._proc.poll() is None:
+            self._proc.kill()  # still starting and never armed: no watchdog needed (the pid is ours, unreaped)
+        self._proc.wait()
+        if self._proc.stderr is not None:
+            self._proc.stderr.close()
+
+    def _why(self) -> str:
+        assert self._proc.stderr is not None
+        os.set_blocking(self._proc.stderr.fileno(), False)
+        try:
+            text = (self._proc.stderr.read() or b"").decode(errors="replace")
+        except OSError:
+            text = ""
+        lines = text.strip().splitlines()
+        return f": {lines[-1]}" if lines else ""
+
+
+def _environment() -> dict[str, str]:
+    """This environment without the fault switch, and with this process's module path, so the
+    watchdog imports the very same code: where tui_jail is, then sys.path minus its first entry
+    when that is the script's directory or the working directory (what -P leaves out)."""
+    package_parent = str(Path(tui_jail.__file__).resolve().parents[1])
+    path = [package_parent, *(p for p in sys.path[0 if sys.flags.safe_path else 1 :] if p)]
+    env = {k: v for k, v in os.environ.items() if k != faults.ENV}
+    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(path))
+    return env
+
+
+def arm_systemd_timer(root: Path, txn_id: str, seconds: float) -> str:
+    """The second guard where systemd is PID 1; '' where it is not."""
+    if not Path("/run/systemd/system").is_dir():
+        return ""
+    import sh
+
+    sh.Command("systemd-run")(
+        f"--unit=tui-jail-{txn_id}",
+        f"--on-active={max(1, int(seconds))}",
+        "--timer-property=AccuracySec=1s",
+        sys.executable,
+        "-m",
+        "tui_jail.watchdog",
+        str(root),
+        txn_id,
+    )
+    return f"systemd timer tui-jail-{txn_id}.timer armed"
