@@ -117,17 +117,6 @@ def test_real_sshd_sees_an_unapplied_jail(sample_root: Path) -> None:
     assert result.status == "fail" and "chrootdirectory none (want /chroot/box)" in result.detail
 
 
-@pytest.fixture
-def account_root(sample_root: Path) -> Path:
-    """media with an executable shell and a key, as on a real host."""
-    (sample_root / "bin/bash").write_text("#!/bin/false\n")
-    os.chmod(sample_root / "bin/bash", 0o755)
-    keys = sample_root / "home/media/.ssh"
-    keys.mkdir(parents=True)
-    (keys / "authorized_keys").write_text("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample media@seedbox\n")
-    return sample_root
-
-
 def user_result(root: Path, answers: dict[str, str], user: str = "media") -> tuple[str, str]:
     spec, system = parse_spec(SPEC), SystemRoot(root)
     first = Connection("media", "203.0.113.1", host="203.0.113.1")
@@ -135,36 +124,37 @@ def user_result(root: Path, answers: dict[str, str], user: str = "media") -> tup
     return result.status, result.detail
 
 
-def test_usable_account_passes(account_root: Path) -> None:
-    assert user_result(account_root, JAILED)[0] == "pass"
+def test_usable_account_passes(sample_root: Path) -> None:
+    """The sandbox's media, as on a real host: a nologin shell, not locked, a key, its staging dirs."""
+    assert user_result(sample_root, JAILED)[0] == "pass"
 
 
-def test_locked_account(account_root: Path) -> None:
-    shadow = account_root / "etc/shadow"
+def test_locked_account(sample_root: Path) -> None:
+    shadow = sample_root / "etc/shadow"
     shadow.write_text(shadow.read_text().replace("media:*:", "media:!:"))
-    status, detail = user_result(account_root, {**JAILED, "usepam": "no"})
+    status, detail = user_result(sample_root, {**JAILED, "usepam": "no"})
     assert status == "fail" and detail == "locked with '!' in /etc/shadow"
-    status, detail = user_result(account_root, JAILED)  # UsePAM yes lets key logins through
+    status, detail = user_result(sample_root, JAILED)  # UsePAM yes lets key logins through
     assert status == "warn" and "UsePAM is yes" in detail
 
 
-def test_account_problems_are_named(account_root: Path) -> None:
-    (account_root / "home/media/.ssh/authorized_keys").unlink()
-    assert user_result(account_root, JAILED) == ("warn", "no authorized_keys for media")
-    os.chmod(account_root / "tank/IncomingTV", 0o555)
-    assert user_result(account_root, JAILED) == ("fail", "cannot write /tank/IncomingTV; no authorized_keys for media")
-    os.chmod(account_root / "bin/bash", 0o644)
-    assert user_result(account_root, JAILED)[1].startswith("shell /bin/bash does not exist or is not executable")
-    assert user_result(account_root, JAILED, user="ghost") == ("fail", "no user ghost in /etc/passwd")
+def test_account_problems_are_named(sample_root: Path) -> None:
+    (sample_root / "home/media/.ssh/authorized_keys").unlink()
+    assert user_result(sample_root, JAILED) == ("warn", "no authorized_keys for media")
+    os.chmod(sample_root / "tank/IncomingTV", 0o555)
+    assert user_result(sample_root, JAILED) == ("fail", "cannot write /tank/IncomingTV; no authorized_keys for media")
+    os.chmod(sample_root / "usr/sbin/nologin", 0o644)
+    assert user_result(sample_root, JAILED)[1].startswith("shell /usr/sbin/nologin does not exist or is not executable")
+    assert user_result(sample_root, JAILED, user="ghost") == ("fail", "no user ghost in /etc/passwd")
 
 
-def test_group_write_is_enough(account_root: Path) -> None:
-    tv = account_root / "tank/IncomingTV"
+def test_group_write_is_enough(sample_root: Path) -> None:
+    tv = sample_root / "tank/IncomingTV"
     os.chown(tv, 0, 1001)
     os.chmod(tv, 0o775)
-    assert user_result(account_root, JAILED)[0] == "pass"
+    assert user_result(sample_root, JAILED)[0] == "pass"
     os.chmod(tv, 0o755)
-    assert user_result(account_root, JAILED)[0] == "fail"
+    assert user_result(sample_root, JAILED)[0] == "fail"
 
 
 def test_log_socket(sample_root: Path) -> None:

@@ -58,6 +58,8 @@ async def settle(pilot: Pilot[None]) -> None:
     busy = [w for w in pilot.app.workers if w.group not in LASTING]
     if busy:
         await pilot.app.workers.wait_for_complete(busy)
+    # a widget mounted by a worker's message (the review's tabs) places its underline after a refresh
+    await pilot.wait_for_scheduled_animations()
     await pilot.pause()
 
 
