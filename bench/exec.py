@@ -68,11 +68,13 @@ def empty_wrapper(bin_dir: Path, where: Path) -> Path:
 
 def main(rounds: int) -> int:
     sys.path.insert(0, str(TREE / "tests"))
-    # The test stand-in applies the plan (launch file included), as the exec tests do.
-    from test_exec_jails import HOST_DIRS, apply_plan, preset_spec
+    # applied through the real transaction and confirmed, as the exec tests do
+    from test_exec_jails import preset_spec
+    from txn_helpers import wait_watchdogs_gone
 
+    from tui_jail import transaction
     from tui_jail.plan import make_plan
-    from tui_jail.sandbox import make_sandbox_root
+    from tui_jail.sandbox import bind_host_binaries, make_sandbox_root
     from tui_jail.system import SystemRoot
 
     scratch = Path(tempfile.mkdtemp(prefix="tui-jail-bench-"))
@@ -82,11 +84,11 @@ def main(rounds: int) -> int:
     try:
         clean_bin = plain_install(scratch / "venv")
         make_sandbox_root(world, host_keys=False)
-        for name in HOST_DIRS:
-            if os.path.isdir(f"/{name}"):
-                subprocess.run(["mount", "-o", "bind,ro", os.path.realpath(f"/{name}"), str(world / name)], check=True)
+        bind_host_binaries(world)
         spec = preset_spec("joblet-production")
-        apply_plan(make_plan(spec, SystemRoot(world)), SystemRoot(world))
+        txn = transaction.apply(make_plan(spec, SystemRoot(world)), SystemRoot(world), timeout=600, environ={})
+        transaction.confirm(world, txn.id, {})
+        wait_watchdogs_gone(world)
         jail = str(world / spec.root.lstrip("/"))
         exec_args = ["exec", spec.name, "--root", str(world), "--", "true"]
         runs = {BASELINE: ["unshare", "-m", "-p", "-f", "--mount-proc", "chroot", jail, "true"]}
