@@ -53,7 +53,9 @@ class SystemRoot:
 
     def read_text(self, path: str) -> str | None:
         try:
-            return self.host(path).read_text(encoding="utf-8", errors="surrogateescape")
+            # newline="": a \r (CRLF files) is content to keep byte for byte, not a newline to translate
+            with open(self.host(path), encoding="utf-8", errors="surrogateescape", newline="") as file:
+                return file.read()
         except FileNotFoundError:
             return None
         except NotADirectoryError:
