@@ -134,6 +134,23 @@ def test_extend_moves_the_deadline(world: Path) -> None:
     transaction.rollback_txn(world, state.id, "test cleanup")
 
 
+def test_a_file_changed_since_the_plan_is_refused_not_overwritten(world: Path) -> None:
+    """The admin reviewed a plan, someone edited fstab meanwhile: applying it would drop their line."""
+    system = SystemRoot(world)
+    plan = make_plan(seedbox(), system)
+    with (world / "etc/fstab").open("a") as fstab:
+        fstab.write("/dev/sdb1 /srv ext4 defaults 0 2\n")
+    before = snapshot(world)
+    with pytest.raises(Refused, match="/etc/fstab was changed since the plan was made"):
+        transaction.apply(plan, system, timeout=30, environ={})
+    assert snapshot(world) == before
+    assert journal.transactions(world) == []
+    replanned = transaction.apply(make_plan(seedbox(), system), system, timeout=30, environ={})
+    assert replanned.status == "pending"
+    transaction.rollback_txn(world, replanned.id, "test done")
+    assert "/dev/sdb1 /srv" in (world / "etc/fstab").read_text()
+
+
 def test_a_second_apply_is_refused_naming_the_first(world: Path) -> None:
     """One applier stops itself mid-apply holding the lock; a second is refused naming it."""
     spec = world.parent / "seed.yaml"

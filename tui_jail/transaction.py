@@ -52,6 +52,9 @@ def build_steps(plan: Plan, system: SystemRoot) -> tuple[list[Op], dict[int, byt
         op: Op = {"op": "write", "path": change.path, **owner, "before": before, "delete": change.after is None}
         op["sshd"] = change.path.startswith(SSH_DIR)
         backup = system.host(change.path).read_bytes() if st is not None else None
+        if backup != (None if change.before is None else _encode(change.before)):
+            # written, the plan's content would silently drop whatever changed the file since
+            raise Refused(f"nothing changed: {change.path} was changed since the plan was made; plan and review again")
         files.append((op, backup, None if change.after is None else _encode(change.after)))
     mounts = _mount_ops(plan, system)
     if any(op.get("sshd") for op, _, _ in files):
