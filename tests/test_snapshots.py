@@ -13,7 +13,7 @@ from pathlib import Path
 
 import nsenv
 import pytest
-from wizard_support import T0, keys, pending_transaction, until, walk, wizard
+from wizard_support import T0, keys, pending_transaction, txn_status, until, walk, wizard
 
 from tui_jail.journal import transactions
 from tui_jail.sandbox import bind_host_binaries
@@ -29,7 +29,7 @@ def drive(*steps: str, until_status: str | None = None):
     async def run_before(pilot) -> None:
         await keys(pilot, *steps)
         if until_status is not None:
-            await until(pilot, lambda: getattr(getattr(pilot.app.screen, "txn", None), "status", None) == until_status)
+            await until(pilot, lambda: txn_status(pilot.app) == until_status)
 
     return run_before
 

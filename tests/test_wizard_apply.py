@@ -13,7 +13,7 @@ import nsenv
 import pytest
 from textual.widgets import Button, Label, Static
 from txn_helpers import changed_paths, seedbox, snapshot
-from wizard_support import keys, run_async, until, walk, wizard
+from wizard_support import keys, run_async, txn_status, until, walk, wizard
 
 from tui_jail import journal, transaction
 from tui_jail.plan import make_plan
@@ -35,12 +35,6 @@ APPLIER = {"SSH_CONNECTION": "198.51.100.4 50022 192.0.2.1 22", "SUDO_USER": "ad
 NEW_LOGIN = {"SSH_CONNECTION": "198.51.100.4 50111 192.0.2.1 22", "SUDO_USER": "admin"}
 
 
-def status(app: object) -> str | None:
-    screen = app.screen  # type: ignore[attr-defined]
-    txn = getattr(screen, "txn", None)
-    return txn.status if txn is not None else None
-
-
 def panel_text(app: object) -> str:
     panel = app.screen.query_one(TransactionPanel)  # type: ignore[attr-defined]
     return " ".join(str(widget.render()) for widget in panel.query(Static))
@@ -51,7 +45,7 @@ async def applied(pilot, preset: str = "seedbox-sftp") -> None:  # type: ignore[
     assert isinstance(pilot.app.screen, ApplyScreen)
     await until(pilot, lambda: not pilot.app.screen.query_one("#next-button", Button).disabled)
     await pilot.press("ctrl+n")
-    await until(pilot, lambda: status(pilot.app) == "pending")
+    await until(pilot, lambda: txn_status(pilot.app) == "pending")
 
 
 @run_async
@@ -68,7 +62,7 @@ async def test_apply_then_a_new_login_confirms_and_verify_passes(wizard_root: Pa
         assert isinstance(app.screen, ApplyScreen)  # no walking away from a pending change
 
         transaction.confirm(wizard_root, None, NEW_LOGIN)  # the admin's new ssh session
-        await until(pilot, lambda: status(app) == "confirmed")
+        await until(pilot, lambda: txn_status(app) == "confirmed")
         assert "confirmed from 198.51.100.4 50111" in panel_text(app)
 
         await keys(pilot, "ctrl+n")
@@ -85,9 +79,9 @@ async def test_keep_from_the_applying_session_warns_first(wizard_root: Path) -> 
         await keys(pilot, "k")
         assert isinstance(app.screen, KeepModal)
         await keys(pilot, "n")
-        assert status(app) == "pending"
+        assert txn_status(app) == "pending"
         await keys(pilot, "k", "y")
-        await until(pilot, lambda: status(app) == "confirmed")
+        await until(pilot, lambda: txn_status(app) == "confirmed")
     txn = journal.transactions(wizard_root)[-1].state()
     assert txn.status == "confirmed"
     assert any("198.51.100.4 50022" in note for note in txn.notes)
@@ -105,7 +99,7 @@ async def test_extend_then_roll_back_now_restores_everything(wizard_root: Path) 
         assert app.screen.txn.deadline - deadline == pytest.approx(EXTEND_BY, abs=2)  # type: ignore[attr-defined]
 
         await keys(pilot, "r")
-        await until(pilot, lambda: status(app) == "rolled-back")
+        await until(pilot, lambda: txn_status(app) == "rolled-back")
         assert "Rolled back" in panel_text(app)
         assert "Apply again" in str(app.screen.query_one("#next-button", Button).label)
     after = snapshot(wizard_root)
@@ -118,7 +112,7 @@ async def test_the_watchdog_rolls_back_at_the_deadline_and_the_screen_says_so(wi
     app = wizard(wizard_root, clock=time.time, confirm_timeout=2)
     async with app.run_test(size=(80, 24)) as pilot:
         await applied(pilot)
-        await until(pilot, lambda: status(app) == "rolled-back")
+        await until(pilot, lambda: txn_status(app) == "rolled-back")
         assert "deadline passed without a confirmation" in panel_text(app)
     after = snapshot(wizard_root)
     assert after == before, changed_paths(before, after)
@@ -130,7 +124,7 @@ async def test_an_exec_jail_is_applied_and_kept_from_a_local_console(wizard_root
     async with app.run_test(size=(80, 24)) as pilot:
         await applied(pilot, "joblet-production")
         await keys(pilot, "k")  # no ssh session applied it: nothing to warn about
-        await until(pilot, lambda: status(app) == "confirmed")
+        await until(pilot, lambda: txn_status(app) == "confirmed")
     assert (wizard_root / "var/lib/tui-jail/jails/joblet-production.launch.json").is_file()
     spec = app.state.spec(final=True)
     assert not make_plan(spec, SystemRoot(wizard_root)).has_changes
@@ -145,7 +139,7 @@ async def test_recovery_keeps_a_real_pending_transaction(
     pending = transaction.apply(make_plan(seedbox(), system), system, timeout=60, environ=APPLIER)
     app = wizard(wizard_root, environ=environ, clock=time.time)
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: status(app) == "pending")
+        await until(pilot, lambda: txn_status(app) == "pending")
         assert isinstance(app.screen, RecoveryScreen)
         await keys(pilot, "ctrl+n")
         assert isinstance(app.screen, RecoveryScreen)  # not before it is kept or rolled back
@@ -153,7 +147,7 @@ async def test_recovery_keeps_a_real_pending_transaction(
         assert isinstance(app.screen, KeepModal) is modal
         if modal:
             await keys(pilot, "y")
-        await until(pilot, lambda: status(app) == "confirmed")
+        await until(pilot, lambda: txn_status(app) == "confirmed")
         await keys(pilot, "ctrl+n")
         assert isinstance(app.screen, PresetScreen)
     assert journal.Journal(wizard_root, pending.id).state().status == "confirmed"

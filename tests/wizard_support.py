@@ -17,6 +17,7 @@ from textual.pilot import Pilot
 from textual.widgets import Label
 
 from tui_jail.app import WizardApp, make_app
+from tui_jail.journal import DEFAULT_TIMEOUT
 
 T0 = 1_700_000_000.0
 
@@ -26,7 +27,7 @@ def wizard(
     environ: Mapping[str, str] | None = None,
     save_dir: Path | None = None,
     clock: Callable[[], float] = lambda: T0,
-    confirm_timeout: float | None = None,
+    confirm_timeout: float = DEFAULT_TIMEOUT,
 ) -> WizardApp:
     return make_app(
         root=root,
@@ -135,3 +136,9 @@ async def until(pilot: Pilot[None], condition: Callable[[], bool], timeout: floa
             shown = " | ".join(str(label.render()) for label in pilot.app.screen.query(Label) if str(label.render()))
             raise AssertionError(f"still waiting after {timeout} s on {pilot.app.screen!r}: {shown}")
         await pilot.pause(0.05)
+
+
+def txn_status(app: WizardApp) -> str | None:
+    """The status of the transaction the current screen holds (apply, recovery), or None."""
+    txn = getattr(app.screen, "txn", None)
+    return txn.status if txn is not None else None

@@ -20,6 +20,7 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
 
+from tui_jail.journal import DEFAULT_TIMEOUT
 from tui_jail.screens.step import BACK
 from tui_jail.system import SystemRoot
 from tui_jail.wizard_state import WizardState
@@ -102,7 +103,7 @@ def make_app(
     save_dir: Path | None = None,
     theme: str = DEFAULT_THEME,
     root_label: str | None = None,
-    confirm_timeout: float | None = None,
+    confirm_timeout: float = DEFAULT_TIMEOUT,
 ) -> WizardApp:
     """The wizard on `root` (default /). `sandbox=True` labels every screen SANDBOX; the caller
     makes the sandbox root (`tui_jail.sandbox`) and passes it as `root`. `root_label` is shown in
@@ -114,7 +115,6 @@ def make_app(
         clock=clock,
         save_dir=save_dir or Path.cwd(),
         root_label=root_label,
+        confirm_timeout=confirm_timeout,
     )
-    if confirm_timeout is not None:
-        state.confirm_timeout = confirm_timeout
     return WizardApp(state, theme=theme)

@@ -32,7 +32,7 @@ from tui_jail.fsops import append_line, atomic_write, fsync_dir, make_dirs, writ
 
 TYPE_CHECKING = False  # not typing's: importing typing is a noticeable part of the watchdog's start-up
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Mapping
     from typing import Any
 
 STATE_DIR = "/var/lib/tui-jail"  # the same directory as plan.STATE_DIR (the jails' state files)
@@ -44,6 +44,7 @@ UNFINISHED = ("preparing", "applying", "pending", "rolling-back", "failed")
 FINISHED = ("confirmed", "rolled-back")
 
 Op = dict[str, "Any"]
+DEFAULT_TIMEOUT = 120.0  # seconds a transaction waits for its confirmation
 
 
 class Busy(Exception):
@@ -69,6 +70,10 @@ class TxnState:
     @property
     def unfinished(self) -> bool:
         return self.status in UNFINISHED
+
+    def applied_from(self, environ: Mapping[str, str]) -> bool:
+        """`environ` is the SSH session that applied this: a confirmation from it proves no new login works."""
+        return bool(self.ssh_connection) and environ.get("SSH_CONNECTION", "") == self.ssh_connection
 
 
 def state_dir(root: Path) -> Path:

@@ -20,14 +20,13 @@ from pathlib import Path
 
 from tui_jail import arming, bootguard, faults, journal, steps
 from tui_jail.errors import Refused
-from tui_jail.journal import Busy, Journal, Op, TxnState
+from tui_jail.journal import DEFAULT_TIMEOUT, Busy, Journal, Op, TxnState
 from tui_jail.plan import PathStep, Plan
 from tui_jail.preflight import admin_connection, run_preflight
 from tui_jail.render import plan_text
 from tui_jail.rollback import rollback, stop_timer
 from tui_jail.system import SystemRoot
 
-DEFAULT_TIMEOUT = 120.0
 SSH_DIR = "/etc/ssh/"
 Step = tuple[Op, bytes | None, bytes | None]  # a step, the backup of its file, its new content
 
@@ -242,7 +241,7 @@ def confirm(root: Path, txn_id: str | None, environ: Mapping[str, str], *, same_
             if time.time() >= state.deadline:
                 raise Refused(f"transaction {state.id}: the deadline has passed; it is being rolled back")
             here = environ.get("SSH_CONNECTION", "")
-            if state.ssh_connection and here == state.ssh_connection and not same_session:
+            if state.applied_from(environ) and not same_session:
                 raise Refused(
                     f"confirm from a new SSH login: this is the session that applied {state.id}, and only a new "
                     "login proves that logins still work (or pass --same-session)"

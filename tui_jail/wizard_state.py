@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tui_jail.journal import DEFAULT_TIMEOUT
 from tui_jail.system import SystemRoot
 
 if TYPE_CHECKING:
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
     from tui_jail.spec import Spec
 
 PLACEHOLDER = re.compile(r"<[a-z][a-z0-9-]*>")
-CONFIRM_TIMEOUT = 120.0  # the transaction's default, repeated so the first screen need not import it
 EXTEND_BY = 60.0
 LIST_SPLIT = re.compile(r"[,\s]+")
 
@@ -52,7 +52,7 @@ class WizardState:
     clock: Callable[[], float] = field(default=lambda: 0.0)
     save_dir: Path = field(default_factory=Path.cwd)
     root_label: str | None = None  # shown instead of the root's path (tests: a temporary dir's name varies)
-    confirm_timeout: float = CONFIRM_TIMEOUT
+    confirm_timeout: float = DEFAULT_TIMEOUT
     preset: str | None = None
     origin: str = ""  # "preset seedbox-sftp" or the file it was opened from
     document: Any = None  # the ruamel document, so saving keeps its comments
@@ -244,10 +244,6 @@ class WizardState:
 
         plan = self.plan or self.make_plan()
         return apply(plan, self.system, timeout=self.confirm_timeout, environ=self.environ)
-
-    def same_session(self, txn: TxnState) -> bool:
-        """This wizard runs in the SSH session that applied `txn`: keeping it from here proves no new login."""
-        return bool(txn.ssh_connection) and self.environ.get("SSH_CONNECTION", "") == txn.ssh_connection
 
     def confirm(self, txn: TxnState) -> TxnState:
         from tui_jail.transaction import confirm

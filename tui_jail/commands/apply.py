@@ -13,11 +13,11 @@ import sys
 from tui_jail import journal
 from tui_jail.commands.common import Subparsers, add_root, add_spec_source, load_spec
 from tui_jail.errors import Refused
-from tui_jail.journal import TxnState
+from tui_jail.journal import DEFAULT_TIMEOUT, TxnState
 from tui_jail.plan import Plan, make_plan
 from tui_jail.render import print_plan
 from tui_jail.system import SystemRoot
-from tui_jail.transaction import DEFAULT_TIMEOUT, apply, pending_refusal
+from tui_jail.transaction import apply, pending_refusal
 
 
 def add_transaction_options(parser: argparse.ArgumentParser) -> None:

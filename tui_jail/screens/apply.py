@@ -115,7 +115,6 @@ class ApplyScreen(TransactionStep):
 
     def work_failed(self, what: str, reason: str) -> None:
         if what in ("preflight", "apply"):
-            self.busy = what == "preflight"  # a refused preflight leaves nothing to apply
             verdict = "Preflight refused this change; nothing was changed." if what == "preflight" else "Not applied."
             self._phase(verdict, "-failed")
             self.query_one("#findings", Static).update(Text("✗ " + reason, "bold red"))

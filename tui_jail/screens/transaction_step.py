@@ -51,7 +51,7 @@ class TransactionStep(StepScreen):
 
     def action_keep(self) -> None:
         assert self.txn is not None
-        if self.state.same_session(self.txn):
+        if self.txn.applied_from(self.state.environ):
             self.app.push_screen(KeepModal(self.state.command("confirm")), self._keep_answered)
         else:
             self.act("keep")
