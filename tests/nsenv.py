@@ -78,6 +78,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 __all__ = [
     "ForwardResult",
     "PrivateWorld",
@@ -89,6 +91,7 @@ __all__ = [
     "host_path",
     "host_reference_pid",
     "in_private_mount_ns",
+    "needs_private_ns",
     "private_run",
     "private_world",
     "scratch_etc",
@@ -154,6 +157,11 @@ def in_private_mount_ns() -> bool:
         return False
     mine, theirs = _mnt_ns_ino("self"), _mnt_ns_ino(ref)
     return mine is not None and theirs is not None and mine != theirs
+
+
+needs_private_ns = pytest.mark.skipif(
+    os.geteuid() != 0 or not in_private_mount_ns(), reason="needs root in a private mount namespace"
+)
 
 
 def host_path(path: str | os.PathLike[str]) -> Path:

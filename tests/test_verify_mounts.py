@@ -21,9 +21,7 @@ from tui_jail.spec import Spec, parse_spec
 from tui_jail.system import SystemRoot
 from tui_jail.verify.mounts import FSTAB_CHECK, mount_check_name, mount_checks
 
-needs_private_ns = pytest.mark.skipif(
-    os.geteuid() != 0 or not nsenv.in_private_mount_ns(), reason="needs root in a private mount namespace"
-)
+needs_private_ns = nsenv.needs_private_ns
 
 
 def apply_by_hand(plan: Plan, system: SystemRoot) -> None:

@@ -2,8 +2,9 @@
 its step never started, half-ran or completed, and running it twice changes nothing.
 
 A step (`journal.Op`) is a small dict: `op` is one of mkdir, touch, mknod, fix, write, bind,
-remount, umount, reload; paths are as seen inside the root. A `write` step's old content lives
-in the journal's backup; its new content is handed to `do` by the applying process.
+remount, umount, check (the mounts made so far, with findmnt), reload; paths are as seen inside
+the root. A `write` step's old content lives in the journal's backup; its new content is handed to
+`do` by the applying process.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ def describe(op: Op) -> str:
         return f"remounted {op['target']} {'read-only' if op['readonly'] else 'read-write'}"
     if kind == "umount":
         return f"unmounted {op['target']}"
+    if kind == "check":
+        return f"checked {len(op['mounts'])} mount(s) with findmnt"
     return "reloaded sshd"
 
 
@@ -46,7 +49,8 @@ def undo_text(op: Op) -> str:
     if kind == "write":
         return f"restore {op['path']} from the backup" if op["before"] else f"delete {op['path']}"
     if kind in ("mkdir", "touch", "mknod"):
-        return f"remove {op['path']} if it is still empty"
+        still = {"mkdir": "empty", "touch": "an empty file", "mknod": "a device node"}[kind]
+        return f"remove {op['path']} if it is still {still}"
     if kind == "fix":
         was = op["was"]
         return f"give {op['path']} back {was['uid']}:{was['gid']} {was['mode']:04o}"
@@ -55,7 +59,11 @@ def undo_text(op: Op) -> str:
     if kind == "remount":
         return f"remount {op['target']} {'read-write' if op['readonly'] else 'read-only'} again"
     if kind == "umount":
-        return f"mount {op['source']} at {op['target']} again" if op.get("source") else "nothing (source unknown)"
+        if op.get("source"):
+            return f"mount {op['source']} at {op['target']} again"
+        return f"leave {op['target']} unmounted (where it was mounted from is unknown)"
+    if kind == "check":
+        return "leave it (a check changes nothing)"
     return "reload sshd once the files are restored"
 
 
@@ -99,6 +107,8 @@ def do(op: Op, system: SystemRoot, after: bytes | None) -> str:
         mounts.remount(system, op["target"], op["readonly"])
     elif kind == "umount":
         mounts.umount(system, op["target"])
+    elif kind == "check":
+        mounts.check(system, [mounts.Expected(**want) for want in op["mounts"]])
     elif kind == "reload":
         return reload_sshd(system)
     return ""
@@ -144,7 +154,7 @@ def undo(op: Op, index: int, system: SystemRoot, journal: Journal) -> None:
         assert path is not None
         if os.path.lexists(path):
             _own(path, op["was"])
-    else:
+    elif kind != "check":
         _undo_mount(op, system)
 
 
@@ -154,10 +164,12 @@ def _undo_mount(op: Op, system: SystemRoot) -> None:
         mounts.umount(system, target)
     elif kind == "remount" and target in system.mounts() and system.mounts()[target].readonly != op["was"]:
         mounts.remount(system, target, op["was"])
+        mounts.check(system, [mounts.Expected(target, readonly=op["was"])])
     elif kind == "umount" and op.get("source") and not mounts.is_bound(system, op["source"], target):
         mounts.bind(system, op["source"], target)
         if op["readonly"]:
             mounts.remount(system, target, True)
+        mounts.check(system, [mounts.Expected(target, op["source"], op["readonly"])])
 
 
 def _remove_if_ours(system: SystemRoot, op: Op, path: Path) -> None:

@@ -90,12 +90,26 @@ def _mount_ops(plan: Plan, system: SystemRoot) -> list[Step]:
         else:
             was = live[mount.target].readonly
             ops.append({"op": "remount", "target": mount.target, "readonly": mount.readonly, "was": was})
+    if ops:
+        ops.append({"op": "check", "mounts": _expected_mounts(ops)})
     sources = _fstab_sources(plan)
     for target in plan.unmounts:
         entry = live.get(target)
         readonly = bool(entry and entry.readonly)
         ops.append({"op": "umount", "target": target, "source": sources.get(target), "readonly": readonly})
     return [(op, None, None) for op in ops]
+
+
+def _expected_mounts(ops: list[Op]) -> list[dict[str, object]]:
+    """What the bind and remount steps leave at each target, for the one findmnt check after them."""
+    expected: dict[str, dict[str, object]] = {}
+    for op in ops:
+        want = expected.setdefault(op["target"], {"target": op["target"]})
+        if op["op"] == "bind":
+            want["source"] = op["source"]
+        else:
+            want["readonly"] = op["readonly"]
+    return list(expected.values())
 
 
 def _missing_parents(system: SystemRoot, path: str, created: set[str]) -> list[str]:
