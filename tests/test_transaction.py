@@ -25,7 +25,7 @@ from txn_helpers import (
     watchdog_pids,
 )
 
-from tui_jail import faults, journal, transaction
+from tui_jail import faults, journal, transaction, watchdog
 from tui_jail.errors import Refused
 from tui_jail.plan import make_plan
 from tui_jail.system import SystemRoot
@@ -243,6 +243,37 @@ def test_the_watchdog_is_detached_before_the_first_change(world: Path) -> None:
         applier.wait()
     assert wait_finished(world, state.id).status == "rolled-back"
     assert snapshot(world) == before
+
+
+def test_the_timer_mode_rolls_back_when_the_watchdog_was_killed(world: Path) -> None:
+    """The second guard (what the systemd timer runs, `python -m tui_jail.watchdog ROOT TXN`) alone
+    restores everything at the deadline."""
+    before = snapshot(world)
+    state = apply_plain(world, timeout=2)
+    os.kill(state.watchdog_pid, signal.SIGKILL)
+    wait_exited([state.watchdog_pid])
+    assert journal.Journal(world, state.id).state().status == "pending"
+    timer = [sys.executable, "-m", "tui_jail.watchdog", str(world), state.id]
+    assert subprocess.run(timer, timeout=30, check=False).returncode == 0
+    assert journal.Journal(world, state.id).state().status == "rolled-back"
+    assert snapshot(world) == before
+
+
+def test_a_hung_applier_is_killed_only_when_it_is_tui_jail() -> None:
+    """Past the deadline and its grace, the watchdog kills the applier that holds the lock, but not a
+    process that merely reused its pid."""
+    hold = "import time; time.sleep(60)"
+    ours = subprocess.Popen([sys.executable, "-c", hold, "tui_jail"])
+    theirs = subprocess.Popen([sys.executable, "-c", hold, "someone-else"])
+    try:
+        watchdog._kill_hung_applier(ours.pid)
+        watchdog._kill_hung_applier(theirs.pid)
+        assert ours.wait(timeout=10) == -signal.SIGKILL
+        assert theirs.poll() is None
+    finally:
+        for process in (ours, theirs):
+            process.kill()
+            process.wait()
 
 
 # --- faults --------------------------------------------------------------------------------------------

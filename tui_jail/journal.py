@@ -20,8 +20,6 @@ directory, and imports nothing heavy: the detached watchdog loads it.
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import json
 import os
 import time
@@ -29,26 +27,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tui_jail.fsops import append_line, atomic_write, fsync_dir, make_dirs, write_new
+from tui_jail.journal_layout import STATE_DIR, TRANSACTIONS, UNFINISHED, read_state, take_lock
+from tui_jail.journal_layout import Busy as Busy  # re-exported: callers catch it as journal.Busy
 
 TYPE_CHECKING = False  # not typing's: importing typing is a noticeable part of the watchdog's start-up
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
     from typing import Any
 
-STATE_DIR = "/var/lib/tui-jail"  # the same directory as plan.STATE_DIR (the jails' state files)
-TRANSACTIONS = f"{STATE_DIR}/transactions"
-
-# preparing: the journal is being written, nothing changed yet; applying: steps running;
-# pending: applied, waiting for confirm; rolling-back; failed: a rollback could not finish (recover)
-UNFINISHED = ("preparing", "applying", "pending", "rolling-back", "failed")
-FINISHED = ("confirmed", "rolled-back")
-
 Op = dict[str, "Any"]
 DEFAULT_TIMEOUT = 120.0  # seconds a transaction waits for its confirmation
-
-
-class Busy(Exception):
-    """Another process holds the journal lock."""
 
 
 @dataclass
@@ -95,21 +83,10 @@ def new_id(jail: str, now: float) -> str:
 
 @contextlib.contextmanager
 def locked(root: Path, *, wait: float = 0.0) -> Iterator[None]:
-    """The one-at-a-time lock (flock: released by the kernel when its holder dies, even by kill -9).
-    Raises Busy when it is not free within `wait` seconds."""
-    fd = os.open(ensure_state_dir(root) / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+    """The one-at-a-time lock (see `journal_layout.take_lock`); raises Busy when it is not free in time."""
+    ensure_state_dir(root)
+    fd = take_lock(str(root), wait)
     try:
-        give_up = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EWOULDBLOCK):
-                    raise
-                if time.monotonic() >= give_up:
-                    raise Busy from None
-                time.sleep(0.02)
         yield
     finally:
         os.close(fd)
@@ -145,8 +122,7 @@ class Journal:
     # --- reading -----------------------------------------------------------------------------------
 
     def state(self) -> TxnState:
-        data = json.loads((self.dir / "state.json").read_text())
-        return TxnState(**data)
+        return TxnState(**read_state(str(self.dir)))
 
     def ops(self) -> list[Op]:
         try:

@@ -10,21 +10,23 @@ leaves it running; if the applier closes FD first (a refused preflight) or dies,
 systemd is PID 1, a transient timer runs the same loop (`ROOT TXN`) at the deadline, in case the
 watchdog itself is killed. The loop re-reads the journal, so a confirm or an extension is seen.
 
-It imports little (no argparse, no subprocess), as its start-up shares the CPUs with the
-preflight; the undo machinery is loaded by `rollback` only when there is something to undo.
+It imports little (`journal_layout`: os, json and fcntl; no pathlib, dataclasses or subprocess),
+as its start-up shares the CPUs with the preflight; `journal` and the undo machinery are loaded
+only when there is something to roll back.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import sys
 import time
-from pathlib import Path
 
-from tui_jail.journal import Busy, Journal, TxnState, locked
-from tui_jail.rollback import rollback
+from tui_jail import journal_layout as layout
+
+TYPE_CHECKING = False  # not typing's (see the module's docstring)
+if TYPE_CHECKING:
+    from typing import Any
 
 POLL = 0.1  # seconds between looks at the journal (the applier's death is noticed this fast)
 HUNG_GRACE = 10.0  # past the deadline, an applier still holding the lock this long is killed
@@ -49,65 +51,87 @@ def _await_transaction(control: int) -> str:
     return data.decode().strip()
 
 
-def _armed(control: int, root: Path) -> Journal | None:
-    """Detach, take the transaction, log to its journal, acknowledge (the applier waits for this)."""
+def _armed(control: int, root: str) -> str:
+    """Detach, take the transaction, log to its journal, acknowledge (the applier waits for this).
+    Returns the transaction id, '' when there is none to watch."""
     _detach()
     txn_id = _await_transaction(control)
     if not txn_id or "/" in txn_id:
-        return None
-    journal = Journal(root, txn_id)
-    journal.state()  # readable, or fail before acknowledging
-    log = os.open(journal.dir / "watchdog.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        return ""
+    directory = layout.transaction_dir(root, txn_id)
+    layout.read_state(directory)  # readable, or fail before acknowledging
+    log = os.open(os.path.join(directory, "watchdog.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(log, 1)
     os.dup2(log, 2)
     os.close(log)
-    with contextlib.suppress(OSError):  # the applier gave up or died meanwhile: watching finishes what it left
+    try:  # noqa: SIM105 — contextlib.suppress: importing contextlib costs the watchdog 4 ms of start-up
         os.write(control, f"ready {os.getpid()}\n".encode())
+    except OSError:
+        pass  # the applier gave up or died meanwhile: watching finishes what it left
     os.close(control)
-    return journal
+    return txn_id
 
 
-def watch(journal: Journal) -> int:
+def watch(root: str, txn_id: str) -> int:
     """Wait for the deadline (or the applier's death) and roll back; return when nothing is left."""
+    directory = layout.transaction_dir(root, txn_id)
     while True:
-        state = journal.state()
-        if not state.unfinished or state.status == "failed":
+        state = layout.read_state(directory)
+        if state["status"] not in layout.UNFINISHED or state["status"] == "failed":
             return 0  # confirmed, rolled back, or left for `recover` after a failed rollback
-        due = time.time() >= state.deadline
-        if due or state.status != "pending":
+        due = time.time() >= state["deadline"]
+        if due or state["status"] != "pending":
             try:
-                with locked(journal.root):
-                    reason = _reason(journal.state())
-                    if reason:
-                        rollback(journal, reason)
+                lock = layout.take_lock(root)
+            except layout.Busy:
+                if due and state["status"] == "applying" and time.time() >= state["deadline"] + HUNG_GRACE:
+                    _kill_hung_applier(state["applier_pid"])
+            else:
+                try:
+                    if _rolled_back(root, txn_id):
                         return 0
-            except Busy:
-                if due and state.status == "applying" and time.time() >= state.deadline + HUNG_GRACE:
-                    _kill_hung_applier(state)
-        remaining = state.deadline - time.time()
+                finally:
+                    os.close(lock)
+        remaining = state["deadline"] - time.time()
         time.sleep(min(POLL, remaining) if remaining > 0 else POLL)
 
 
-def _reason(state: TxnState) -> str:
+def _rolled_back(root: str, txn_id: str) -> bool:
+    """Holding the lock: roll back if the state (read again) still calls for it."""
+    reason = _reason(layout.read_state(layout.transaction_dir(root, txn_id)))
+    if not reason:
+        return False
+    from pathlib import Path  # the rollback's imports, loaded only now (see the module's docstring)
+
+    from tui_jail.journal import Journal
+    from tui_jail.rollback import rollback
+
+    rollback(Journal(Path(root), txn_id), reason)
+    return True
+
+
+def _reason(state: dict[str, Any]) -> str:
     """Why to roll back now, holding the lock ('' for not yet)."""
-    if not state.unfinished or state.status == "failed":
+    status = state["status"]
+    if status not in layout.UNFINISHED or status == "failed":
         return ""
-    if state.status in ("preparing", "applying"):
+    if status in ("preparing", "applying"):
         return "the applying process died before it finished (the lock was free)"
-    if state.status == "rolling-back":
+    if status == "rolling-back":
         return "a rollback was interrupted; finishing it"
-    if time.time() >= state.deadline:
+    if time.time() >= state["deadline"]:
         return "watchdog: the confirm deadline passed without a confirmation"
     return ""
 
 
-def _kill_hung_applier(state: TxnState) -> None:
+def _kill_hung_applier(pid: int) -> None:
     """Only a tui-jail process with the recorded pid: a reused pid is left alone."""
     try:
-        cmdline = Path(f"/proc/{state.applier_pid}/cmdline").read_bytes()
+        with open(f"/proc/{pid}/cmdline", "rb") as file:
+            cmdline = file.read()
         if b"tui_jail" in cmdline or b"tui-jail" in cmdline:
-            os.kill(state.applier_pid, signal.SIGKILL)
-    except (OSError, ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    except OSError:
         pass
 
 
@@ -115,9 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     """`--control-fd FD ROOT` (started by the applier, see `arming`) or `ROOT TXN` (the systemd timer)."""
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["--control-fd"]:
-        journal = _armed(int(args[1]), Path(args[2]))
-        return 0 if journal is None else watch(journal)
-    return watch(Journal(Path(args[0]), args[1]))
+        txn_id = _armed(int(args[1]), args[2])
+        return watch(args[2], txn_id) if txn_id else 0
+    return watch(args[0], args[1])
 
 
 if __name__ == "__main__":
