@@ -180,17 +180,28 @@ class Journal:
 
 def transactions(root: Path) -> list[Journal]:
     """Every transaction under the root, oldest first."""
-    base = root / TRANSACTIONS.lstrip("/")
-    try:
-        names = os.listdir(base)
-    except FileNotFoundError:
-        return []
-    found = [Journal(root, name) for name in names if (base / name / "state.json").exists()]
-    return sorted(found, key=lambda j: (j.state().created, j.id))
+    return [journal for journal, _ in _with_states(root)]
 
 
 def unfinished(root: Path) -> list[Journal]:
-    return [j for j in transactions(root) if j.state().unfinished]
+    return [journal for journal, state in _with_states(root) if state.unfinished]
+
+
+def _with_states(root: Path) -> list[tuple[Journal, TxnState]]:
+    """Each transaction with its state, oldest first; every state read once, as there is one per
+    apply ever made."""
+    try:
+        names = os.listdir(root / TRANSACTIONS.lstrip("/"))
+    except FileNotFoundError:
+        return []
+    found = []
+    for name in names:
+        journal = Journal(root, name)
+        try:
+            found.append((journal, journal.state()))
+        except (FileNotFoundError, NotADirectoryError):
+            continue  # no state.json yet: not a transaction (see `Journal.create`)
+    return sorted(found, key=lambda pair: (pair[1].created, pair[0].id))
 
 
 def find(root: Path, txn_id: str | None) -> Journal | None:
