@@ -92,6 +92,13 @@ class TestWalkthrough:
         assert snap_compare(app, run_before=run_before, terminal_size=SIZE)
 
 
+class TestReview:
+    def test_review_wrapped(self, snap_compare, sample_root: Path) -> None:
+        """w wraps the diff: every fstab entry reads whole at 80 columns, no sideways scrolling."""
+        steps = (*walk("seedbox-sftp", "review"), "w")
+        assert snap_compare(wizard(sample_root), run_before=drive(*steps), terminal_size=SIZE)
+
+
 class TestValidation:
     def test_mount_form_errors(self, snap_compare, sample_root: Path) -> None:
         """Adding a mount with a missing source and a target that climbs out of the jail: both fields say why."""

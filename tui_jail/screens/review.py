@@ -1,5 +1,7 @@
 """Step 4: the plan, read before anything changes — one tab per file diff, the mount tree as seen
-from inside the jail, a summary line — and saving the spec as YAML (comments kept)."""
+from inside the jail, a summary line — and saving the spec as YAML (comments kept). Lines run
+off an 80-column screen (fstab entries do), so `w` wraps them: the whole diff without scrolling
+sideways."""
 
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ class ReviewScreen(StepScreen):
     STEP = "Review"
     NEXT_LABEL = "Apply"
     CSS_PATH = "review.tcss"
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("s", "save", "Save spec")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("s", "save", "Save spec"), Binding("w", "wrap", "Wrap lines")]
 
     def compose_body(self) -> ComposeResult:
         yield Label(f"Planning {self.state.name}…", id="summary")
@@ -69,6 +71,10 @@ class ReviewScreen(StepScreen):
     def check(self) -> str | None:
         return None if self.state.plan is not None and self.state.plan.has_changes else "nothing to apply"
 
+    def action_wrap(self) -> None:
+        for tabs in self.query(PlanTabs):
+            tabs.toggle_class("-wrap")
+
     def action_save(self) -> None:
         self.app.push_screen(PathModal("Save the spec as YAML", f"{self.state.name}.yaml", self._save), self._saved)
 
@@ -99,7 +105,7 @@ class PlanTabs(Vertical):
                 with TabPane(Path(change.path).name), ScrollableContainer():
                     yield Static(_diff(change.diff()), classes="plan-text")
             with TabPane("mount tree"), ScrollableContainer():
-                yield Static(Text(self.plan.tree, no_wrap=True), classes="plan-text")
+                yield Static(Text(self.plan.tree), classes="plan-text")
 
 
 def _diff(text: str) -> Text:
@@ -107,6 +113,5 @@ def _diff(text: str) -> Text:
     for line in text.splitlines(keepends=True):
         style = next((s for prefix, s in DIFF_STYLES if line.startswith(prefix)), "")
         out.append(line, style)
-    out.no_wrap = True
     out.rstrip()
     return out if out.plain else Text("(no changes)")
