@@ -144,3 +144,19 @@ def test_root_before_or_after_the_command_is_the_same(tmp_path: Path, sample_roo
     result = tui_jail(*args)
     assert result.returncode == 0, result.stderr
     assert " # the sample root's own fstab\n" in result.stdout
+
+
+@pytest.mark.parametrize("args", [["--root", "{missing}", "recover"], ["status", "--root", "{missing}"]])
+def test_a_root_that_is_not_a_directory_is_a_usage_error(tmp_path: Path, args: list[str]) -> None:
+    """A mistyped --root must not read as an empty system (`recover`: nothing to recover)."""
+    missing = str(tmp_path / "sysimage")
+    result = tui_jail(*(arg.format(missing=missing) for arg in args))
+    assert result.returncode == 2
+    assert f"argument --root: {missing}: no such directory" in result.stderr
+    assert "nothing to recover" not in result.stdout + result.stderr
+
+
+def test_removing_a_jail_that_was_never_applied_says_so(sample_root: Path) -> None:
+    result = tui_jail("--root", str(sample_root), "remove", "nosuch", "--yes")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "jail nosuch: nothing to remove: no state file, fstab block or sshd block names this jail\n"

@@ -21,9 +21,9 @@ if TYPE_CHECKING:
 def build_parser() -> argparse.ArgumentParser:
     import argparse
     import importlib
-    from pathlib import Path
 
     from tui_jail.commands import COMMAND_MODULES
+    from tui_jail.commands.common import root_dir
 
     parser = argparse.ArgumentParser(
         prog="tui-jail",
@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument(
         "--root",
         metavar="DIR",
-        type=Path,
+        type=root_dir,
         default=None,
         help="the system root to work on, as if it were / (default: /)",
     )

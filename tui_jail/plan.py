@@ -119,6 +119,8 @@ class Plan:
         files = len(self.changed_files)
         mounts = len(self.mount_changes)
         paths = len(self.path_changes)
+        if not self.has_changes and self.removal:
+            return "nothing to remove: no state file, fstab block or sshd block names this jail"
         if not self.has_changes:
             return "no changes: the system already matches the spec"
         parts = [f"{files} file{'s' * (files != 1)}", f"{mounts} mount{'s' * (mounts != 1)}"]

@@ -17,11 +17,20 @@ else:
     Subparsers = argparse._SubParsersAction
 
 
+def root_dir(text: str) -> Path:
+    """--root's type: an existing directory. A mistyped root must not read as an empty system, where
+    `recover` would find nothing to recover and `status` no transactions."""
+    path = Path(text)
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: no such directory")
+    return path
+
+
 def add_root(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--root",
         metavar="DIR",
-        type=Path,
+        type=root_dir,
         # SUPPRESS: an unset subcommand --root must not overwrite `tui-jail --root DIR COMMAND`
         default=argparse.SUPPRESS,
         help="the system root to read and change, as if it were / (default: /)",
