@@ -1,12 +1,17 @@
-"""`tui-jail presets` and `tui-jail plan` as a script or an admin runs them: exit codes, one-line
-refusals without tracebacks, plain text when piped, one JSON document with --json."""
+"""The commands as a script or an admin runs them (`presets` and `plan` above all): exit codes,
+one-line refusals without tracebacks — a mistyped --root, no root privileges —, plain text when
+piped, one JSON document with --json."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -160,3 +165,45 @@ def test_removing_a_jail_that_was_never_applied_says_so(sample_root: Path) -> No
     result = tui_jail("--root", str(sample_root), "remove", "nosuch", "--yes")
     assert result.returncode == 0, result.stderr
     assert result.stdout == "jail nosuch: nothing to remove: no state file, fstab block or sshd block names this jail\n"
+
+
+def as_nobody(*args: str) -> subprocess.CompletedProcess[str]:
+    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    argv = [*nobody, sys.executable, "-m", "tui_jail", *args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd="/")
+
+
+@pytest.fixture
+def open_root(sample_root: Path) -> Iterator[Path]:
+    """A sample root that anyone may read down to its journal (0700, as tui-jail makes it)."""
+    place = Path(tempfile.mkdtemp(prefix="tui-jail-open-"))
+    place.chmod(0o755)
+    subprocess.run(["cp", "-a", str(sample_root), str(place / "root")], check=True)
+    (place / "root/var/lib/tui-jail/transactions").mkdir(parents=True)
+    (place / "root/var/lib/tui-jail").chmod(0o700)
+    yield place / "root"
+    shutil.rmtree(place)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switches to nobody")
+@pytest.mark.parametrize("command", [["apply", "--preset", "seedbox-sftp", "--yes"], ["confirm"], ["recover", "--yes"]])
+def test_changing_commands_refuse_at_once_without_root(open_root: Path, command: list[str]) -> None:
+    before = tree_digest(open_root)
+    result = as_nobody("--root", str(open_root), *command)
+    assert result.returncode == 1
+    assert (
+        result.stderr
+        == f"tui-jail: tui-jail {command[0]} needs root: it changes system files, mounts and the journal\n"
+    )
+    assert tree_digest(open_root) == before
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switches to nobody")
+def test_an_unreadable_journal_is_one_line_not_an_internal_error(open_root: Path) -> None:
+    result = as_nobody("--root", str(open_root), "status")
+    journal = open_root / "var/lib/tui-jail/transactions"
+    assert result.returncode == 1
+    assert (
+        result.stderr
+        == f"tui-jail: Permission denied: {journal} (tui-jail reads and changes system files: run it as root)\n"
+    )

@@ -87,7 +87,16 @@ def _dispatch(words: list[str]) -> Callable[[], int]:
         args.root = Path("/")
     if args.command is None:
         return lambda: _wizard(args)
-    return lambda: int(args.handler(args))
+    return lambda: _command(args)
+
+
+def _command(args: argparse.Namespace) -> int:
+    if getattr(args, "needs_root", False) and os.geteuid() != 0:
+        from tui_jail.errors import Refused
+
+        # at once, not half-way through with a permission error
+        raise Refused(f"tui-jail {args.command} needs root: it changes system files, mounts and the journal")
+    return int(args.handler(args))
 
 
 def _wizard(args: argparse.Namespace) -> int:
@@ -140,6 +149,8 @@ def _message(exc: Exception) -> str:
         return str(exc.args[0])
     if isinstance(exc, (SpecError, PlanError, UnknownPreset, YamlError)):
         return str(exc)
+    if isinstance(exc, PermissionError):
+        return f"{exc.strerror}: {exc.filename} (tui-jail reads and changes system files: run it as root)"
     return f"internal error: {type(exc).__name__}: {exc} (set TUI_JAIL_DEBUG=1 for the traceback)"
 
 

@@ -41,7 +41,7 @@ def add_parser(subparsers: Subparsers) -> None:
     add_spec_source(parser)
     add_root(parser)
     add_transaction_options(parser)
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run, needs_root=True)
 
 
 def run(args: argparse.Namespace) -> int:

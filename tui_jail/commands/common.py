@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import stat
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,10 +22,15 @@ else:
 def root_dir(text: str) -> Path:
     """--root's type: an existing directory. A mistyped root must not read as an empty system, where
     `recover` would find nothing to recover and `status` no transactions."""
-    path = Path(text)
-    if not path.is_dir():
+    try:
+        is_dir = stat.S_ISDIR(os.stat(text).st_mode)
+    except PermissionError:
+        raise argparse.ArgumentTypeError(f"{text}: permission denied (run tui-jail as root)") from None
+    except OSError:
+        is_dir = False
+    if not is_dir:
         raise argparse.ArgumentTypeError(f"{text}: no such directory")
-    return path
+    return Path(text)
 
 
 def add_root(parser: argparse.ArgumentParser) -> None:

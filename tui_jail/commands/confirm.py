@@ -26,7 +26,7 @@ def add_parser(subparsers: Subparsers) -> None:
         "--same-session", action="store_true", help="accept the confirmation from the session that applied"
     )
     parser.add_argument("--extend", metavar="SEC", type=float, help="do not confirm; move the deadline SEC later")
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run, needs_root=True)
 
 
 def run(args: argparse.Namespace) -> int:

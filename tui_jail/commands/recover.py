@@ -23,7 +23,7 @@ def add_parser(subparsers: Subparsers) -> None:
     add_root(parser)
     parser.add_argument("--boot", action="store_true", help="at boot: roll back every unconfirmed one, no questions")
     parser.add_argument("--yes", action="store_true", help="roll back without asking")
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run, needs_root=True)
 
 
 def explain(txn: journal.Journal) -> str:

@@ -23,7 +23,7 @@ def add_parser(subparsers: Subparsers) -> None:
     parser.add_argument("name", metavar="NAME", help="the jail's name")
     add_root(parser)
     add_transaction_options(parser)
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run, needs_root=True)
 
 
 def _applied_spec(system: SystemRoot, name: str) -> Spec | None:

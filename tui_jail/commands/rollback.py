@@ -18,7 +18,7 @@ def add_parser(subparsers: Subparsers) -> None:
     )
     parser.add_argument("txn", metavar="TXN", nargs="?", help="transaction id (default: the pending one)")
     add_root(parser)
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run, needs_root=True)
 
 
 def run(args: argparse.Namespace) -> int:
