@@ -207,3 +207,14 @@ def test_an_unreadable_journal_is_one_line_not_an_internal_error(open_root: Path
         result.stderr
         == f"tui-jail: Permission denied: {journal} (tui-jail reads and changes system files: run it as root)\n"
     )
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "0", "86401", "soon"])
+def test_a_confirm_timeout_that_would_never_come_due_is_a_usage_error(sample_root: Path, value: str) -> None:
+    """NaN or infinity would leave the change pending for ever: the watchdog would never roll back."""
+    before = tree_digest(sample_root)
+    for args in (["apply", "--preset", "seedbox-sftp", "--confirm-timeout", value], ["confirm", "--extend", value]):
+        result = tui_jail("--root", str(sample_root), *args)
+        assert result.returncode == 2 and "error: argument" in result.stderr, result.stderr
+        assert "seconds" in result.stderr.splitlines()[-1]
+    assert tree_digest(sample_root) == before

@@ -259,6 +259,49 @@ def test_the_timer_mode_rolls_back_when_the_watchdog_was_killed(world: Path) -> 
     assert snapshot(world) == before
 
 
+@pytest.mark.parametrize("path", ["etc/fstab", "var/lib/tui-jail/jails/rclone-sftp.yaml"])
+def test_rollback_removes_the_temporary_file_of_a_write_cut_short(world: Path, path: str) -> None:
+    """kill -9 between an atomic write's temporary file and its rename leaves the temporary file:
+    the rollback removes it (in a directory the transaction made, it would keep that from going)."""
+    before = snapshot(world)
+    state = apply_plain(world)
+    stale = world / f"{Path(path).parent}/.{Path(path).name}.tui-jail-{state.applier_pid + 1}"
+    stale.write_text("half of the new content")
+    assert transaction.rollback_txn(world, state.id, "test").status == "rolled-back"
+    assert not stale.exists()
+    assert snapshot(world) == before
+    wait_watchdogs_gone(world)
+
+
+def test_a_deadline_that_is_not_a_number_is_one_long_past(world: Path) -> None:
+    """A journal whose deadline reads NaN (it never comes due) is rolled back at once, not never."""
+    before = snapshot(world)
+    state = apply_plain(world, timeout=600)
+    os.kill(state.watchdog_pid, signal.SIGKILL)
+    wait_exited([state.watchdog_pid])
+    state_file = journal.Journal(world, state.id).dir / "state.json"
+    state_file.write_text(state_file.read_text().replace(repr(state.deadline), "NaN"))
+    assert journal.Journal(world, state.id).state().deadline != state.deadline  # NaN equals nothing
+    timer = [sys.executable, "-m", "tui_jail.watchdog", str(world), state.id]
+    assert subprocess.run(timer, timeout=30, check=False).returncode == 0
+    assert journal.Journal(world, state.id).state().status == "rolled-back"
+    assert snapshot(world) == before
+
+
+@pytest.mark.parametrize("seconds", [float("nan"), float("inf"), 0.5, 86401.0])
+def test_waits_that_would_never_or_hardly_come_due_are_refused(world: Path, seconds: float) -> None:
+    system = SystemRoot(world)
+    with pytest.raises(Refused, match="--confirm-timeout must be a number of seconds from 1 to 86400"):
+        transaction.apply(make_plan(seedbox(), system), system, timeout=seconds, environ={})
+    assert journal.transactions(world) == []
+    state = apply_plain(world)
+    with pytest.raises(Refused, match="--extend must be a number of seconds"):
+        transaction.extend(world, state.id, seconds)
+    assert journal.Journal(world, state.id).state().deadline == state.deadline
+    transaction.rollback_txn(world, state.id, "test")
+    wait_watchdogs_gone(world)
+
+
 def test_a_hung_applier_is_killed_only_when_it_is_tui_jail() -> None:
     """Past the deadline and its grace, the watchdog kills the applier that holds the lock, but not a
     process that merely reused its pid."""
@@ -349,7 +392,8 @@ def test_kill_9_at_random_moments(world: Path) -> None:
             else:
                 state = transaction.rollback_txn(world, txn.id, "recover")
             assert state.status == "rolled-back", (run, state)
-        assert snapshot(world) == before, run
+        after = snapshot(world)
+        assert after == before, (run, changed_paths(before, after))
     wait_exited(watchdog_pids(world))  # armed or not, no watchdog outlives its transaction
 
 

@@ -21,9 +21,13 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _temp_prefix(path: Path) -> str:
+    return f".{path.name}.tui-jail-"  # then the writer's pid
+
+
 def atomic_write(path: Path, data: bytes, mode: int, uid: int, gid: int) -> None:
     """Replace `path` with `data` (mode and owner as given), or leave it untouched on any error."""
-    tmp = path.with_name(f".{path.name}.tui-jail-{os.getpid()}")
+    tmp = path.with_name(f"{_temp_prefix(path)}{os.getpid()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     try:
         try:
@@ -39,6 +43,21 @@ def atomic_write(path: Path, data: bytes, mode: int, uid: int, gid: int) -> None
             os.unlink(tmp)
         raise
     fsync_dir(path.parent)
+
+
+def remove_stale_temps(path: Path) -> None:
+    """Remove the temporary files of atomic writes of `path` whose process was killed before its
+    rename (a rollback after `kill -9` of the applier: nobody else writes while it holds the lock)."""
+    prefix = _temp_prefix(path)
+    try:
+        names = [name for name in os.listdir(path.parent) if name.startswith(prefix) and name[len(prefix) :].isdigit()]
+    except FileNotFoundError:
+        return
+    for name in names:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path.parent / name)
+    if names:
+        fsync_dir(path.parent)
 
 
 def write_new(path: Path, data: bytes) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -37,6 +38,15 @@ if TYPE_CHECKING:
 
 Op = dict[str, "Any"]
 DEFAULT_TIMEOUT = 120.0  # seconds a transaction waits for its confirmation
+LONGEST_WAIT = 86400.0  # a change left unconfirmed for longer than a day is no safety net
+
+
+def wait_problem(seconds: float) -> str:
+    """Why `seconds` cannot be a confirm timeout or an extension; '' when it can. NaN or infinity
+    would never come due: the watchdog would never roll back."""
+    if not (math.isfinite(seconds) and 1 <= seconds <= LONGEST_WAIT):
+        return f"must be a number of seconds from 1 to {LONGEST_WAIT:g}, not {seconds:g}"
+    return ""
 
 
 @dataclass

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tui_jail.backends import mounts
-from tui_jail.fsops import atomic_write, fsync_dir
+from tui_jail.fsops import atomic_write, fsync_dir, remove_stale_temps
 from tui_jail.journal import Journal, Op
 from tui_jail.system import SystemRoot
 
@@ -140,6 +140,7 @@ def undo(op: Op, index: int, system: SystemRoot, journal: Journal) -> None:
     path = system.host(op["path"]) if "path" in op else None
     if kind == "write":
         assert path is not None
+        remove_stale_temps(path)  # the applier's, when it was killed half-way through writing this file
         if op["before"] is None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)

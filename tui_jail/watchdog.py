@@ -17,6 +17,7 @@ only when there is something to roll back.
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import sys
@@ -79,12 +80,13 @@ def watch(root: str, txn_id: str) -> int:
         state = layout.read_state(directory)
         if state["status"] not in layout.UNFINISHED or state["status"] == "failed":
             return 0  # confirmed, rolled back, or left for `recover` after a failed rollback
-        due = time.time() >= state["deadline"]
+        deadline = _deadline(state)
+        due = time.time() >= deadline
         if due or state["status"] != "pending":
             try:
                 lock = layout.take_lock(root)
             except layout.Busy:
-                if due and state["status"] == "applying" and time.time() >= state["deadline"] + HUNG_GRACE:
+                if due and state["status"] == "applying" and time.time() >= deadline + HUNG_GRACE:
                     _kill_hung_applier(state["applier_pid"])
             else:
                 try:
@@ -92,7 +94,7 @@ def watch(root: str, txn_id: str) -> int:
                         return 0
                 finally:
                     os.close(lock)
-        remaining = state["deadline"] - time.time()
+        remaining = deadline - time.time()
         time.sleep(min(POLL, remaining) if remaining > 0 else POLL)
 
 
@@ -119,9 +121,15 @@ def _reason(state: dict[str, Any]) -> str:
         return "the applying process died before it finished (the lock was free)"
     if status == "rolling-back":
         return "a rollback was interrupted; finishing it"
-    if time.time() >= state["deadline"]:
+    if time.time() >= _deadline(state):
         return "watchdog: the confirm deadline passed without a confirmation"
     return ""
+
+
+def _deadline(state: dict[str, Any]) -> float:
+    """The deadline, or one long past when the journal holds no real number (NaN would never come due)."""
+    deadline = state["deadline"]
+    return deadline if isinstance(deadline, (int, float)) and math.isfinite(deadline) else 0.0
 
 
 def _kill_hung_applier(pid: int) -> None:

@@ -11,9 +11,9 @@ import argparse
 import sys
 
 from tui_jail import journal
-from tui_jail.commands.common import Subparsers, add_root, add_spec_source, load_spec
+from tui_jail.commands.common import Subparsers, add_root, add_spec_source, load_spec, seconds
 from tui_jail.errors import Refused
-from tui_jail.journal import DEFAULT_TIMEOUT, TxnState
+from tui_jail.journal import DEFAULT_TIMEOUT, LONGEST_WAIT, TxnState
 from tui_jail.plan import Plan, make_plan
 from tui_jail.render import print_plan
 from tui_jail.system import SystemRoot
@@ -24,9 +24,9 @@ def add_transaction_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--confirm-timeout",
         metavar="SEC",
-        type=float,
+        type=seconds,
         default=DEFAULT_TIMEOUT,
-        help=f"roll back unless confirmed within SEC seconds (default {DEFAULT_TIMEOUT:g})",
+        help=f"roll back unless confirmed within SEC seconds, 1 to {LONGEST_WAIT:g} (default {DEFAULT_TIMEOUT:g})",
     )
     parser.add_argument("--yes", action="store_true", help="do not ask before changing anything")
 

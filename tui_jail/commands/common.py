@@ -33,6 +33,19 @@ def root_dir(text: str) -> Path:
     return Path(text)
 
 
+def seconds(text: str) -> float:
+    """--confirm-timeout's and --extend's type: refused before anything is planned or shown."""
+    from tui_jail.journal import wait_problem
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if wait_problem(value):
+        raise argparse.ArgumentTypeError(wait_problem(value))
+    return value
+
+
 def add_root(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--root",

@@ -9,7 +9,8 @@ import argparse
 import os
 import time
 
-from tui_jail.commands.common import Subparsers, add_root
+from tui_jail.commands.common import Subparsers, add_root, seconds
+from tui_jail.journal import LONGEST_WAIT
 from tui_jail.transaction import confirm, extend
 
 
@@ -25,7 +26,12 @@ def add_parser(subparsers: Subparsers) -> None:
     parser.add_argument(
         "--same-session", action="store_true", help="accept the confirmation from the session that applied"
     )
-    parser.add_argument("--extend", metavar="SEC", type=float, help="do not confirm; move the deadline SEC later")
+    parser.add_argument(
+        "--extend",
+        metavar="SEC",
+        type=seconds,
+        help=f"do not confirm; move the deadline SEC later (1 to {LONGEST_WAIT:g})",
+    )
     parser.set_defaults(handler=run, needs_root=True)
 
 
