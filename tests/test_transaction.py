@@ -305,10 +305,12 @@ def test_waits_that_would_never_or_hardly_come_due_are_refused(world: Path, seco
 def test_a_hung_applier_is_killed_only_when_it_is_tui_jail() -> None:
     """Past the deadline and its grace, the watchdog kills the applier that holds the lock, but not a
     process that merely reused its pid."""
-    hold = "import time; time.sleep(60)"
-    ours = subprocess.Popen([sys.executable, "-c", hold, "tui_jail"])
-    theirs = subprocess.Popen([sys.executable, "-c", hold, "someone-else"])
+    hold = "import time; print('running', flush=True); time.sleep(60)"
+    ours = subprocess.Popen([sys.executable, "-c", hold, "tui_jail"], stdout=subprocess.PIPE)
+    theirs = subprocess.Popen([sys.executable, "-c", hold, "someone-else"], stdout=subprocess.PIPE)
     try:
+        for process in (ours, theirs):  # exec'd, so /proc shows their command lines
+            assert process.stdout is not None and process.stdout.readline() == b"running\n"
         watchdog._kill_hung_applier(ours.pid)
         watchdog._kill_hung_applier(theirs.pid)
         assert ours.wait(timeout=10) == -signal.SIGKILL
@@ -316,7 +318,7 @@ def test_a_hung_applier_is_killed_only_when_it_is_tui_jail() -> None:
     finally:
         for process in (ours, theirs):
             process.kill()
-            process.wait()
+            process.communicate()
 
 
 # --- faults --------------------------------------------------------------------------------------------
