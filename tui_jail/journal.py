@@ -14,7 +14,8 @@ transaction:
                creation (a transaction without it is not one yet).
 
 Rollback is driven by these files alone. This module does no system changes beyond its own
-directory, and imports nothing heavy: the detached watchdog loads it.
+directory. The layout, the lock and the raw state live in `journal_layout`, which is all the
+detached watchdog loads until it has something to roll back.
 """
 
 from __future__ import annotations
