@@ -71,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else argv
     job = _exec_job(words)
     if job is None:
+        from tui_jail.session import adopt_ssh_connection
+
+        adopt_ssh_connection()  # before anything reads SSH_CONNECTION: sudo and su drop it
         return _guarded(_dispatch(words))
     code = _guarded(job)
     if argv is None:

@@ -12,8 +12,6 @@ The sshd and findmnt runs are independent, so they run concurrently.
 from __future__ import annotations
 
 import contextlib
-import os
-import pwd
 import re
 import stat
 import subprocess
@@ -21,6 +19,7 @@ import tempfile
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
+from tui_jail.admin import admin_connection
 from tui_jail.backends import fstab, managed_block
 from tui_jail.backends.sshd import Connection, candidate_config, check_config, effective_config
 from tui_jail.errors import Refused
@@ -30,21 +29,6 @@ from tui_jail.system import SystemRoot
 SSH_DIR = "/etc/ssh/"
 _SUMMARY = re.compile(r"^\d+ parse errors?, ")
 _OPTION = re.compile(r"^(bind|ro|rw|nofail|x-systemd\.requires-mounts-for=\S+)$")
-
-
-def admin_connection(environ: Mapping[str, str]) -> Connection | None:
-    """The connection the admin is on, as sshd would evaluate it; None when not over SSH."""
-    fields = environ.get("SSH_CONNECTION", "").split()
-    if len(fields) != 4 or not fields[3].isdigit():
-        return None
-    user = environ.get("SUDO_USER") or environ.get("LOGNAME") or environ.get("USER") or pwd.getpwuid(os.getuid())[0]
-    addr, laddr = (_unmap(f) for f in (fields[0], fields[2]))
-    return Connection(user=user, addr=addr, host=addr, laddr=laddr, lport=int(fields[3]))
-
-
-def _unmap(address: str) -> str:
-    # an IPv4-mapped address matches IPv4 rules in a live session but not in `sshd -T -C`
-    return address[7:] if address.lower().startswith("::ffff:") and "." in address else address
 
 
 def run_preflight(plan: Plan, system: SystemRoot, environ: Mapping[str, str]) -> list[str]:

@@ -19,10 +19,11 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from tui_jail import arming, bootguard, faults, journal, steps
+from tui_jail.admin import admin_connection
 from tui_jail.errors import Refused
 from tui_jail.journal import DEFAULT_TIMEOUT, Busy, Journal, Op, TxnState
 from tui_jail.plan import PathStep, Plan
-from tui_jail.preflight import admin_connection, run_preflight
+from tui_jail.preflight import run_preflight
 from tui_jail.render import plan_text
 from tui_jail.rollback import rollback, stop_timer
 from tui_jail.system import SystemRoot

@@ -1,0 +1,59 @@
+"""`sudo` (env_reset) and `su -` drop SSH_CONNECTION: the session is then found in the environment
+an ancestor was started with, so preflight still protects the admin's own connection and a confirm
+from the session that applied is still refused. Each test puts an `env -i` (what sudo's env_reset
+does) between a shell that has the variable and tui-jail."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from txn_helpers import seedbox_text
+
+from tui_jail import journal
+from tui_jail.session import inherited_ssh_connection
+
+APPLYING = "198.51.100.4 50022 192.0.2.1 22"
+LATER = "198.51.100.4 50123 192.0.2.1 22"
+# the environment sudo leaves: its own variables, no SSH_CONNECTION
+SUDO_ENV = ["env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "SUDO_USER=admin", "USER=root", "LOGNAME=root"]
+
+
+def under_sudo(ssh_connection: str | None, *argv: str) -> subprocess.CompletedProcess[str]:
+    """Run argv below a shell that has `ssh_connection` (none when None) and an `env -i`."""
+    outer = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"} | ({"SSH_CONNECTION": ssh_connection} if ssh_connection else {})
+    # `; exit` keeps the shell alive as the parent (a lone command would be exec'd in its place)
+    script = '"$@"; exit $?'
+    command = ["sh", "-c", script, "sh", *SUDO_ENV, *argv]
+    return subprocess.run(command, env=outer, capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_the_nearest_ancestor_that_has_it_gives_it() -> None:
+    probe = [sys.executable, "-c", "from tui_jail.session import inherited_ssh_connection as f; print(f())"]
+    inner = ["env", f"SSH_CONNECTION={LATER}", "sh", "-c", '"$@"; exit $?', "sh", *SUDO_ENV, *probe]
+    assert under_sudo(APPLYING, *probe).stdout == f"{APPLYING}\n"
+    assert under_sudo(APPLYING, *inner).stdout == f"{LATER}\n"  # the nearer one
+    assert under_sudo(None, *probe).stdout == "\n"
+
+
+def test_a_process_whose_ancestors_have_none_gets_none() -> None:
+    assert inherited_ssh_connection(1) == ""
+    assert inherited_ssh_connection(2**22 + 7) == ""  # no such process
+
+
+def test_apply_and_confirm_under_sudo_know_their_session(wizard_root: Path) -> None:
+    spec = wizard_root.parent / "seed.yaml"
+    spec.write_text(seedbox_text())
+    tui_jail = [sys.executable, "-m", "tui_jail", "--root", str(wizard_root)]
+    applied = under_sudo(APPLYING, *tui_jail, "apply", "--spec", str(spec), "--yes")
+    assert applied.returncode == 0, applied.stderr
+    state = journal.unfinished(wizard_root)[0].state()
+    assert state.ssh_connection == APPLYING and state.user == "admin"
+    assert "preflight: your connection (admin from 198.51.100.4) is not jailed by the candidate config" in state.notes
+
+    same = under_sudo(APPLYING, *tui_jail, "confirm")
+    assert same.returncode == 1 and "confirm from a new SSH login" in same.stderr
+    new_login = under_sudo(LATER, *tui_jail, "confirm")
+    assert new_login.returncode == 0, new_login.stderr
+    assert journal.Journal(wizard_root, state.id).state().status == "confirmed"
