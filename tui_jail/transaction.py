@@ -258,8 +258,9 @@ def confirm(root: Path, txn_id: str | None, environ: Mapping[str, str], *, same_
             here = environ.get("SSH_CONNECTION", "")
             if state.applied_from(environ) and not same_session:
                 raise Refused(
-                    f"confirm from a new SSH login: this is the session that applied {state.id}, and only a new "
-                    "login proves that logins still work (or pass --same-session)"
+                    f"confirm from a new SSH login: this is the connection that applied {state.id}, and only a "
+                    "new login proves that logins still work (with ControlMaster, ssh shares one connection "
+                    "between sessions: log in with ssh -o ControlPath=none), or pass --same-session"
                 )
             state.status = "confirmed"
             state.notes.append(f"confirmed from {here or 'a local session'}")

@@ -70,7 +70,11 @@ def run_transaction(plan: Plan, system: SystemRoot, args: argparse.Namespace) ->
 
 def pending_message(state: TxnState, system: SystemRoot) -> str:
     root = "" if str(system.root) == "/" else f" --root {system.root}"
-    where = "from a NEW ssh login" if state.ssh_connection else "from any session"
+    where = (
+        "from a NEW ssh login (not a shared one: ssh -o ControlPath=none)"
+        if state.ssh_connection
+        else "from any session"
+    )
     return (
         f"applied as transaction {state.id}, pending confirmation.\n"
         f"Confirm within {state.timeout:g} s {where}:  tui-jail{root} confirm {state.id}\n"

@@ -98,7 +98,7 @@ class TransactionPanel(Vertical):
         if txn.status == "pending":
             if txn.ssh_connection:
                 howto = Text.assemble(
-                    "Prove that logins still work: open a NEW ssh session and run\n  ",
+                    "Prove logins still work: log in anew (ssh -o ControlPath=none) and run\n  ",
                     (confirm, "bold"),
                     "\nIt shows here the moment it happens.",
                 )
