@@ -25,19 +25,16 @@ import json
 import math
 import os
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tui_jail.fsops import append_line, atomic_write, fsync_dir, make_dirs, write_new
 from tui_jail.journal_layout import STATE_DIR, TRANSACTIONS, UNFINISHED, read_state, take_lock
 from tui_jail.journal_layout import Busy as Busy  # re-exported: callers catch it as journal.Busy
 
-TYPE_CHECKING = False  # not typing's: importing typing is a noticeable part of the watchdog's start-up
-if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
-    from typing import Any
-
-Op = dict[str, "Any"]
+Op = dict[str, Any]
 DEFAULT_TIMEOUT = 120.0  # seconds a transaction waits for its confirmation
 LONGEST_WAIT = 86400.0  # a change left unconfirmed for longer than a day is no safety net
 

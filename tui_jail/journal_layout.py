@@ -8,7 +8,6 @@ builds its typed API on the same functions, so there is one layout and one lock.
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import json
 import os
@@ -47,14 +46,15 @@ def take_lock(root: str, wait: float = 0.0) -> int:
     free within `wait` seconds. The state directory must exist."""
     fd = os.open(os.path.join(root, STATE_DIR.lstrip("/"), "lock"), os.O_RDWR | os.O_CREAT, 0o600)
     give_up = time.monotonic() + wait
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return fd
-        except OSError as exc:
-            if exc.errno not in (errno.EAGAIN, errno.EWOULDBLOCK) or time.monotonic() >= give_up:
-                os.close(fd)
-                if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return fd
+            except BlockingIOError:  # held by another process
+                if time.monotonic() >= give_up:
                     raise Busy from None
-                raise
-        time.sleep(0.02)
+            time.sleep(0.02)
+    except BaseException:
+        os.close(fd)
+        raise

@@ -154,8 +154,8 @@ def apply(
     environ = os.environ if environ is None else environ
     if not plan.has_changes:
         raise Refused(f"nothing to apply: {plan.summary()}")
-    if journal.wait_problem(timeout):
-        raise Refused(f"--confirm-timeout {journal.wait_problem(timeout)}")
+    if problem := journal.wait_problem(timeout):
+        raise Refused(f"--confirm-timeout {problem}")
     try:
         with journal.locked(system.root):
             if journal.unfinished(system.root):
@@ -273,8 +273,8 @@ def confirm(root: Path, txn_id: str | None, environ: Mapping[str, str], *, same_
 
 def extend(root: Path, txn_id: str | None, seconds: float) -> TxnState:
     """Push a pending deadline `seconds` further (from now, if it is nearer than that)."""
-    if journal.wait_problem(seconds):
-        raise Refused(f"--extend {journal.wait_problem(seconds)}")
+    if problem := journal.wait_problem(seconds):
+        raise Refused(f"--extend {problem}")
     txn = _pending(root, txn_id)
     with journal.locked(root, wait=30):
         state = txn.state()

@@ -78,8 +78,8 @@ def watch(root: str, txn_id: str) -> int:
     directory = layout.transaction_dir(root, txn_id)
     while True:
         state = layout.read_state(directory)
-        if state["status"] not in layout.UNFINISHED or state["status"] == "failed":
-            return 0  # confirmed, rolled back, or left for `recover` after a failed rollback
+        if not _watched(state):
+            return 0
         deadline = _deadline(state)
         due = time.time() >= deadline
         if due or state["status"] != "pending":
@@ -115,7 +115,7 @@ def _rolled_back(root: str, txn_id: str) -> bool:
 def _reason(state: dict[str, Any]) -> str:
     """Why to roll back now, holding the lock ('' for not yet)."""
     status = state["status"]
-    if status not in layout.UNFINISHED or status == "failed":
+    if not _watched(state):
         return ""
     if status in ("preparing", "applying"):
         return "the applying process died before it finished (the lock was free)"
@@ -124,6 +124,11 @@ def _reason(state: dict[str, Any]) -> str:
     if time.time() >= _deadline(state):
         return "watchdog: the confirm deadline passed without a confirmation"
     return ""
+
+
+def _watched(state: dict[str, Any]) -> bool:
+    """Still the watchdog's: not confirmed or rolled back, nor left for `recover` by a failed rollback."""
+    return state["status"] in layout.UNFINISHED and state["status"] != "failed"
 
 
 def _deadline(state: dict[str, Any]) -> float:

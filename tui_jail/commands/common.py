@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tui_jail.journal import wait_problem
 from tui_jail.spec import Spec, load_spec_file, parse_spec
 
 # what each command module's add_parser receives (subscriptable for mypy only)
@@ -35,14 +36,12 @@ def root_dir(text: str) -> Path:
 
 def seconds(text: str) -> float:
     """--confirm-timeout's and --extend's type: refused before anything is planned or shown."""
-    from tui_jail.journal import wait_problem
-
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if wait_problem(value):
-        raise argparse.ArgumentTypeError(wait_problem(value))
+    if problem := wait_problem(value):
+        raise argparse.ArgumentTypeError(problem)
     return value
 
 

@@ -72,8 +72,7 @@ class ReviewScreen(StepScreen):
         return None if self.state.plan is not None and self.state.plan.has_changes else "nothing to apply"
 
     def action_wrap(self) -> None:
-        for tabs in self.query(PlanTabs):
-            tabs.toggle_class("-wrap")
+        self.toggle_class("-wrap")
 
     def action_save(self) -> None:
         self.app.push_screen(PathModal("Save the spec as YAML", f"{self.state.name}.yaml", self._save), self._saved)
