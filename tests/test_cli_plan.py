@@ -218,3 +218,16 @@ def test_a_confirm_timeout_that_would_never_come_due_is_a_usage_error(sample_roo
         assert result.returncode == 2 and "error: argument" in result.stderr, result.stderr
         assert "seconds" in result.stderr.splitlines()[-1]
     assert tree_digest(sample_root) == before
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="apply and remove refuse without root")
+def test_apply_json_asks_for_yes_and_remove_dry_run_changes_nothing(tmp_path: Path, sample_root: Path) -> None:
+    """The Ansible module's two entry points that are not `plan --json` (ansible_collections/tui_jail/fleet)."""
+    spec = spec_file(tmp_path, "seedbox-sftp", **{"media-user": "media", "seedbox-ip": "203.0.113.7"})
+    before = tree_digest(sample_root)
+    unasked = tui_jail("apply", "--spec", str(spec), "--root", str(sample_root), "--json")
+    assert unasked.returncode == 1 and unasked.stderr.count("\n") == 1 and "--yes" in unasked.stderr, unasked.stderr
+    dry = tui_jail("remove", "rclone-sftp", "--root", str(sample_root), "--dry-run", "--json")
+    assert dry.returncode == 0, dry.stderr
+    assert json.loads(dry.stdout)["has_changes"] is False
+    assert tree_digest(sample_root) == before

@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from tui_jail import journal
-from tui_jail.commands.common import Subparsers, add_root, add_spec_source, load_spec, seconds
+from tui_jail.commands.common import Subparsers, add_json, add_root, add_spec_source, load_spec, print_json, seconds
 from tui_jail.errors import Refused
 from tui_jail.journal import DEFAULT_TIMEOUT, LONGEST_WAIT, TxnState
 from tui_jail.plan import Plan, make_plan
@@ -29,6 +29,7 @@ def add_transaction_options(parser: argparse.ArgumentParser) -> None:
         help=f"roll back unless confirmed within SEC seconds, 1 to {LONGEST_WAIT:g} (default {DEFAULT_TIMEOUT:g})",
     )
     parser.add_argument("--yes", action="store_true", help="do not ask before changing anything")
+    add_json(parser)
 
 
 def add_parser(subparsers: Subparsers) -> None:
@@ -51,9 +52,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_transaction(plan: Plan, system: SystemRoot, args: argparse.Namespace) -> int:
-    """Shared with `remove`: show the plan, ask, apply, say how to confirm."""
+    """Shared with `remove`: show the plan, ask, apply, say how to confirm. With --json (for fleets:
+    the Ansible module) one document: the plan and the pending transaction's id (null: nothing to do)."""
     if journal.unfinished(system.root):  # even a plan that looks done may only look so because of it
         raise Refused(pending_refusal(system.root))
+    if args.json:
+        if plan.has_changes and not args.yes:
+            raise Refused("--json applies without asking: pass --yes")
+        state = apply(plan, system, timeout=args.confirm_timeout) if plan.has_changes else None
+        print_json({"plan": plan.to_json(), "transaction": state and {"id": state.id, "status": state.status}})
+        return 0
     if not plan.has_changes:
         print(f"jail {plan.name}: {plan.summary()}")
         return 0

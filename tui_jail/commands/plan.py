@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from tui_jail.commands.common import Subparsers, add_json, add_root, add_spec_source, load_spec, print_json
-from tui_jail.plan import make_plan
+from tui_jail.plan import Plan, make_plan
 from tui_jail.render import print_plan
 from tui_jail.system import SystemRoot
 
@@ -24,9 +24,13 @@ def add_parser(subparsers: Subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     spec = load_spec(args)
-    plan = make_plan(spec, SystemRoot(args.root))
-    if args.json:
+    show_plan(make_plan(spec, SystemRoot(args.root)), as_json=args.json)
+    return 0
+
+
+def show_plan(plan: Plan, *, as_json: bool) -> None:
+    """Shared with `remove --dry-run`."""
+    if as_json:
         print_json(plan.to_json())
     else:
         print_plan(plan)
-    return 0

@@ -7,6 +7,7 @@ import argparse
 
 from tui_jail.commands.apply import add_transaction_options, run_transaction
 from tui_jail.commands.common import Subparsers, add_root
+from tui_jail.commands.plan import show_plan
 from tui_jail.plan import jail_state_path, plan_removal
 from tui_jail.spec import Spec, SpecError, parse_spec
 from tui_jail.system import SystemRoot
@@ -23,6 +24,9 @@ def add_parser(subparsers: Subparsers) -> None:
     parser.add_argument("name", metavar="NAME", help="the jail's name")
     add_root(parser)
     add_transaction_options(parser)
+    parser.add_argument(
+        "--dry-run", action="store_true", help="only show what would be removed (with --json: the plan as JSON)"
+    )
     parser.set_defaults(handler=run, needs_root=True)
 
 
@@ -39,4 +43,7 @@ def _applied_spec(system: SystemRoot, name: str) -> Spec | None:
 def run(args: argparse.Namespace) -> int:
     system = SystemRoot(args.root)
     plan = plan_removal(args.name, system, _applied_spec(system, args.name))
+    if args.dry_run:
+        show_plan(plan, as_json=args.json)
+        return 0
     return run_transaction(plan, system, args)
