@@ -9,7 +9,8 @@ transaction:
 - `plan.txt`   the plan as the admin saw it (for `recover`, on a bare console).
 - `log`        one line per event: `begin N` before step N is attempted and `undo N` once its undo
                is complete, each on disk before going on; `done N` after step N, carried to disk
-               by the next one.
+               by the next one; `mount N {...}`, the identity of the mount step N makes, changes
+               or takes down, on disk before it does (see `tui_jail.paths.binds`).
 - `state.json` status, deadline, who applied from where; replaced atomically, written last at
                creation (a transaction without it is not one yet).
 
@@ -160,6 +161,21 @@ class Journal:
                 events.append((word, int(number)))
         return events
 
+    def mount_records(self) -> dict[int, dict[str, Any]]:
+        """Step -> the identity of the mount it acted on (see `record_mount`)."""
+        try:
+            text = (self.dir / "log").read_text()
+        except FileNotFoundError:
+            return {}
+        records = {}
+        for line in text.splitlines():
+            word, _, rest = line.partition(" ")
+            number, _, identity = rest.partition(" ")
+            if word == "mount" and number.isdigit():
+                with contextlib.suppress(ValueError):  # a torn last line
+                    records[int(number)] = json.loads(identity)
+        return records
+
     def begun(self) -> set[int]:
         return {n for word, n in self.events() if word == "begin"}
 
@@ -180,6 +196,11 @@ class Journal:
             setattr(state, key, value)
         self.write_state(state)
         return state
+
+    def record_mount(self, index: int, identity: dict[str, Any]) -> None:
+        """The mount step `index` is about to make or change, on disk before it does: an undo then
+        acts on that very mount and no other."""
+        append_line(self.dir / "log", f"mount {index} {json.dumps(identity)}")
 
     def record(self, word: str, index: int) -> None:
         # a rollback goes by `begin` and `undo`; a `done` only tells `recover` a step was not cut short

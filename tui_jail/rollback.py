@@ -27,13 +27,14 @@ def rollback(journal: Journal, reason: str) -> TxnState:
     ops = journal.ops()
     begun = journal.begun()
     undone = journal.undone()
+    identities = journal.mount_records()
     errors: list[str] = []
     for index in sorted(begun, reverse=True):
         if index in undone:
             continue
         faults.point("rollback")
         try:
-            steps.undo(ops[index], index, system, journal)
+            steps.undo(ops[index], index, system, journal, identities)
         except Exception as exc:  # noqa: BLE001 — keep undoing the rest; recover retries this one
             errors.append(f"{steps.undo_text(ops[index])}: {exc}")
             continue

@@ -2,22 +2,22 @@
 its step never started, half-ran or completed, and running it twice changes nothing.
 
 A step (`journal.Op`) is a small dict: `op` is one of mkdir, touch, mknod, fix, write, bind,
-remount, umount, check (the mounts made so far, with findmnt), reload; paths are as seen inside
-the root. A `write` step's old content lives in the journal's backup; its new content is handed to
-`do` by the applying process.
+remount, umount, check (the mounts made so far), reload; paths are as seen inside the root. A
+`write` step's old content lives in the journal's backup; its new content is handed to `do` by the
+applying process, except the jail's applied mounts record (`mounts_of`), made from what the mount
+steps journalled. Every change goes through the path layer (`tui_jail.paths`); a mount step
+journals the identity of its mount before acting, and its undo touches only that mount.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import stat
-from pathlib import Path
-from typing import Any
 
 from tui_jail.backends import mounts
-from tui_jail.fsops import atomic_write, fsync_dir, remove_stale_temps
 from tui_jail.journal import Journal, Op
+from tui_jail.paths import applied, files
+from tui_jail.paths.binds import Identity
+from tui_jail.paths.resolve import resolved
 from tui_jail.system import SystemRoot
 
 
@@ -40,7 +40,7 @@ def describe(op: Op) -> str:
     if kind == "umount":
         return f"unmounted {op['target']}"
     if kind == "check":
-        return f"checked {len(op['mounts'])} mount(s) with findmnt"
+        return f"checked {len(op['mounts'])} mount(s)"
     return "reloaded sshd"
 
 
@@ -69,44 +69,38 @@ def undo_text(op: Op) -> str:
 
 # --- do --------------------------------------------------------------------------------------------
 
+_KINDS = {"mkdir": "dir", "touch": "file", "mknod": "device"}
 
-def do(op: Op, system: SystemRoot, after: bytes | None) -> str:
-    """Carry out one step; returns a note for the journal ('' for none)."""
+
+def do(op: Op, system: SystemRoot, after: bytes | None, journal: Journal | None = None, index: int = -1) -> str:
+    """Carry out step `index` of `journal`; returns a note for the journal ('' for none)."""
     kind = op["op"]
-    path = system.host(op["path"]) if "path" in op else None
-    if kind == "mkdir":
-        assert path is not None
-        os.mkdir(path, 0o700)  # the final mode only once the owner is right
-        _own(path, op)
-        fsync_dir(path.parent)
-    elif kind == "touch":
-        assert path is not None
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
-        _own(path, op)
-        fsync_dir(path.parent)
-    elif kind == "mknod":
-        assert path is not None
-        os.mknod(path, stat.S_IFCHR | 0o600, os.makedev(op["major"], op["minor"]))
-        _own(path, op)
-        fsync_dir(path.parent)
+    root = system.root
+
+    def record(identity: Identity) -> None:
+        if journal is not None:
+            journal.record_mount(index, identity)
+
+    if kind in _KINDS:
+        device = (op["major"], op["minor"]) if kind == "mknod" else None
+        files.create_path(root, op["path"], _KINDS[kind], op["mode"], op["uid"], op["gid"], device)
     elif kind == "fix":
-        assert path is not None
-        _own(path, op)
+        files.change_owner_mode(root, op["path"], op["uid"], op["gid"], op["mode"])
+    elif kind == "write" and op.get("delete"):
+        files.remove_file(root, op["path"])
     elif kind == "write":
-        assert path is not None
-        if op.get("delete"):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
-            fsync_dir(path.parent)
-        else:
-            assert after is not None
-            atomic_write(path, after, op["mode"], op["uid"], op["gid"])
+        if op.get("mounts_of"):
+            assert journal is not None
+            after = _applied_record(op, index, journal)
+        assert after is not None
+        files.atomic_write(root, op["path"], after, op["mode"], op["uid"], op["gid"])
     elif kind == "bind":
-        mounts.bind(system, op["source"], op["target"])
+        mounts.bind(system, op["source"], op["target"], readonly=bool(op.get("readonly")), record=record)
     elif kind == "remount":
-        mounts.remount(system, op["target"], op["readonly"])
+        mounts.remount(system, op["target"], op["readonly"], record=record)
     elif kind == "umount":
-        mounts.umount(system, op["target"])
+        if not mounts.umount(system, op["target"], expect=op.get("identity"), record=record):
+            return f"{op['target']} was not mounted as recorded: left alone"
     elif kind == "check":
         mounts.check(system, [mounts.Expected(**want) for want in op["mounts"]])
     elif kind == "reload":
@@ -114,9 +108,12 @@ def do(op: Op, system: SystemRoot, after: bytes | None) -> str:
     return ""
 
 
-def _own(path: Path, owner: dict[str, Any]) -> None:
-    os.lchown(path, owner["uid"], owner["gid"])
-    os.chmod(path, owner["mode"])
+def _applied_record(op: Op, index: int, journal: Journal) -> bytes:
+    """The jail's live binds after this transaction's mount steps: the record it found, updated."""
+    before = applied.parse(journal.backup(index)) if op["before"] else []
+    ops, done, identities = journal.ops(), journal.done(), journal.mount_records()
+    made = [(ops[i], identities.get(i)) for i in range(index) if i in done]
+    return applied.render(applied.after_steps(before, made))
 
 
 def reload_sshd(system: SystemRoot) -> str:
@@ -134,60 +131,79 @@ def reload_sshd(system: SystemRoot) -> str:
 # --- undo ------------------------------------------------------------------------------------------
 
 
-def undo(op: Op, index: int, system: SystemRoot, journal: Journal) -> None:
-    """Undo one step, whatever state it reached. Raises OSError/MountError when it cannot."""
+def undo(op: Op, index: int, system: SystemRoot, journal: Journal, identities: dict[int, Identity]) -> bool:
+    """Undo one step, whatever state it reached; `identities` are the journal's mount records.
+    Returns whether it changed anything. Raises OSError/MountError when it cannot."""
     kind = op["op"]
-    path = system.host(op["path"]) if "path" in op else None
+    root = system.root
     if kind == "write":
-        assert path is not None
-        remove_stale_temps(path)  # the applier's, when it was killed half-way through writing this file
+        files.remove_stale_temps(root, op["path"])  # the applier's, when it was killed half-way through writing
         if op["before"] is None:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
-                fsync_dir(path.parent)
-        else:
-            was = op["before"]
-            atomic_write(path, journal.backup(index), was["mode"], was["uid"], was["gid"])
-    elif kind in ("mkdir", "touch", "mknod"):
-        assert path is not None
-        _remove_if_ours(system, op, path)
-    elif kind == "fix":
-        assert path is not None
-        if os.path.lexists(path):
-            _own(path, op["was"])
-    elif kind != "check":
-        _undo_mount(op, system)
+            return files.remove_file(root, op["path"])
+        return _restore(op, index, system, journal)
+    if kind in _KINDS:
+        return _remove_if_ours(system, op)
+    if kind == "fix":
+        was, made = op["was"], {key: op[key] for key in ("mode", "uid", "gid")}
+        return files.change_owner_mode(root, op["path"], was["uid"], was["gid"], was["mode"], only_if=made)
+    if kind in ("check", "reload"):
+        return False  # a check changes nothing; sshd is reloaded once the files are back
+    return _undo_mount(op, system, identities.get(index))
 
 
-def _undo_mount(op: Op, system: SystemRoot) -> None:
-    kind, target = op["op"], op.get("target", "")
-    if kind == "bind" and mounts.is_bound(system, op["source"], target):
-        mounts.umount(system, target)
-    elif kind == "remount" and target in system.mounts() and system.mounts()[target].readonly != op["was"]:
-        mounts.remount(system, target, op["was"])
+def _restore(op: Op, index: int, system: SystemRoot, journal: Journal) -> bool:
+    """Put a rewritten file back, unless it is still as it was (a write that failed did nothing,
+    and rewriting an immutable file would only fail)."""
+    was, backup = op["before"], journal.backup(index)
+    with resolved(system.root, op["path"], follow_last=False) as entry:
+        st = entry.stat
+        same = st is not None and {"mode": stat.S_IMODE(st.st_mode), "uid": st.st_uid, "gid": st.st_gid} == was
+    if same and files.read_bytes(system.root, op["path"]) == backup:
+        return False
+    files.atomic_write(system.root, op["path"], backup, was["mode"], was["uid"], was["gid"])
+    return True
+
+
+def _undo_mount(op: Op, system: SystemRoot, identity: Identity | None) -> bool:
+    """Only the very mount the step journalled: no identity, the step never reached the kernel."""
+    kind, target = op["op"], op["target"]
+    if identity is None:
+        return False
+    if kind == "bind":
+        return mounts.umount(system, target, expect=identity)
+    if kind == "remount":
+        if not mounts.remount(system, target, op["was"], expect=identity):
+            return False
         mounts.check(system, [mounts.Expected(target, readonly=op["was"])])
-    elif kind == "umount" and op.get("source") and not mounts.is_bound(system, op["source"], target):
-        mounts.bind(system, op["source"], target)
-        if op["readonly"]:
-            mounts.remount(system, target, True)
-        mounts.check(system, [mounts.Expected(target, op["source"], op["readonly"])])
+        return True
+    # umount: mount the source again, if it is still the object that was mounted and nothing is there now
+    source = op.get("source")
+    if not source or mounts.is_mount_point(system, target):
+        return False
+    with resolved(system.root, source) as entry:
+        if entry.stat is None or (entry.stat.st_dev, entry.stat.st_ino) != (
+            identity["source_dev"],
+            identity["source_ino"],
+        ):
+            raise mounts.MountError(f"{source} is not what was mounted at {target} any more; not mounting it again")
+    mounts.bind(system, source, target, readonly=op["readonly"])
+    mounts.check(system, [mounts.Expected(target, source, op["readonly"])])
+    return True
 
 
-def _remove_if_ours(system: SystemRoot, op: Op, path: Path) -> None:
+def _remove_if_ours(system: SystemRoot, op: Op) -> bool:
     """Remove what the step created, and only while it is still as created (empty, not mounted on)."""
-    st = system.lstat(op["path"])
-    if st is None:
-        return
-    if mounts.is_mount_point(system, op["path"]):
-        raise OSError(f"{op['path']} is still a mount point; not removing it")
-    if op["op"] == "mkdir" and stat.S_ISDIR(st.st_mode):
-        if os.listdir(path):
+    with resolved(system.root, op["path"], follow_last=False) as entry:
+        if entry.fd is None:
+            return False
+        st = entry.stat
+        assert st is not None
+        if mounts.is_mount_point(system, op["path"]):
+            raise OSError(f"{op['path']} is still a mount point; not removing it")
+        expected = {"mkdir": stat.S_ISDIR, "touch": stat.S_ISREG, "mknod": stat.S_ISCHR}[op["op"]]
+        if not expected(st.st_mode) or (op["op"] == "touch" and st.st_size != 0):
+            raise OSError(f"{op['path']} was replaced by something else; left in place")
+        if op["op"] == "mkdir" and not files.is_empty_dir(entry):
             raise OSError(f"{op['path']} is not empty any more; left in place")
-        os.rmdir(path)
-    elif (op["op"] == "touch" and stat.S_ISREG(st.st_mode) and st.st_size == 0) or (
-        op["op"] == "mknod" and stat.S_ISCHR(st.st_mode)
-    ):
-        os.unlink(path)
-    else:
-        raise OSError(f"{op['path']} was replaced by something else; left in place")
-    fsync_dir(path.parent)
+        files.remove_entry(entry)
+        return True

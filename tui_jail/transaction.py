@@ -22,6 +22,8 @@ from tui_jail import arming, bootguard, faults, journal, steps
 from tui_jail.admin import admin_connection
 from tui_jail.errors import Refused
 from tui_jail.journal import DEFAULT_TIMEOUT, Busy, Journal, Op, TxnState
+from tui_jail.paths import applied
+from tui_jail.paths.files import read_bytes
 from tui_jail.plan import PathStep, Plan
 from tui_jail.preflight import run_preflight
 from tui_jail.render import plan_text
@@ -43,15 +45,13 @@ def build_steps(plan: Plan, system: SystemRoot) -> tuple[list[Op], dict[int, byt
     # the plan's own path steps run first: a file below one of them must not mkdir it again
     created = {step.path for step in plan.path_changes if step.action != "fix"}
     for change in plan.changed_files:
-        for parent in _missing_parents(system, change.path, created):
-            mode = 0o700 if "tui-jail" in parent else 0o755
-            files.append(({"op": "mkdir", "path": parent, "mode": mode, "uid": 0, "gid": 0}, None, None))
+        files.extend(_mkdir_op(parent) for parent in _missing_parents(system, change.path, created))
         st = system.lstat(change.path)
         before = None if st is None else {"mode": stat.S_IMODE(st.st_mode), "uid": st.st_uid, "gid": st.st_gid}
         owner = before or {"mode": change.mode, "uid": 0, "gid": 0}
         op: Op = {"op": "write", "path": change.path, **owner, "before": before, "delete": change.after is None}
         op["sshd"] = change.path.startswith(SSH_DIR)
-        backup = system.host(change.path).read_bytes() if st is not None else None
+        backup = read_bytes(system.root, change.path) if st is not None else None
         if backup != (None if change.before is None else _encode(change.before)):
             # written, the plan's content would silently drop whatever changed the file since
             raise Refused(f"nothing changed: {change.path} was changed since the plan was made; plan and review again")
@@ -61,10 +61,27 @@ def build_steps(plan: Plan, system: SystemRoot) -> tuple[list[Op], dict[int, byt
         files.append(({"op": "reload"}, None, None))
     # a jail is built before sshd sends anyone into it, and taken down after sshd stops doing so
     ordered = [*files, *mounts] if plan.removal else [*paths, *mounts, *files]
+    if mounts or system.lstat(applied.record_path(plan.name)) is not None:
+        ordered += _applied_record_steps(plan.name, system, created)
     ops = [op for op, _, _ in ordered]
     backups = {i: b for i, (_, b, _) in enumerate(ordered) if b is not None}
     contents = {i: c for i, (_, _, c) in enumerate(ordered) if c is not None}
     return ops, backups, contents
+
+
+def _applied_record_steps(name: str, system: SystemRoot, created: set[str]) -> list[Step]:
+    """Last, the jail's applied mounts record, made at apply time from the mount steps' identities."""
+    path = applied.record_path(name)
+    parents = [_mkdir_op(parent) for parent in _missing_parents(system, path, created)]
+    backup = read_bytes(system.root, path)
+    before = None if backup is None else {"mode": 0o600, "uid": 0, "gid": 0}
+    op: Op = {"op": "write", "path": path, "mode": 0o600, "uid": 0, "gid": 0, "before": before, "delete": False}
+    return [*parents, ({**op, "sshd": False, "mounts_of": name}, backup, None)]
+
+
+def _mkdir_op(path: str) -> Step:
+    mode = 0o700 if "tui-jail" in path else 0o755
+    return {"op": "mkdir", "path": path, "mode": mode, "uid": 0, "gid": 0}, None, None
 
 
 def _path_op(step: PathStep, system: SystemRoot) -> Step:
@@ -84,10 +101,8 @@ def _mount_ops(plan: Plan, system: SystemRoot) -> list[Step]:
     ops: list[Op] = []
     live = system.mounts()
     for mount in plan.mount_changes:
-        if mount.action == "mount":
-            ops.append({"op": "bind", "source": mount.source, "target": mount.target})
-            if mount.readonly:
-                ops.append({"op": "remount", "target": mount.target, "readonly": True, "was": False})
+        if mount.action == "mount":  # a read-only bind is made read-only before it is attached
+            ops.append({"op": "bind", "source": mount.source, "target": mount.target, "readonly": mount.readonly})
         else:
             was = live[mount.target].readonly
             ops.append({"op": "remount", "target": mount.target, "readonly": mount.readonly, "was": was})
@@ -102,14 +117,13 @@ def _mount_ops(plan: Plan, system: SystemRoot) -> list[Step]:
 
 
 def _expected_mounts(ops: list[Op]) -> list[dict[str, object]]:
-    """What the bind and remount steps leave at each target, for the one findmnt check after them."""
+    """What the bind and remount steps leave at each target, for the one check after them."""
     expected: dict[str, dict[str, object]] = {}
     for op in ops:
         want = expected.setdefault(op["target"], {"target": op["target"]})
         if op["op"] == "bind":
             want["source"] = op["source"]
-        else:
-            want["readonly"] = op["readonly"]
+        want["readonly"] = op["readonly"]
     return list(expected.values())
 
 
@@ -216,7 +230,7 @@ def _apply_locked(
         try:
             txn.record("begin", index)
             faults.point("apply")
-            note = steps.do(op, system, contents.get(index))
+            note = steps.do(op, system, contents.get(index), txn, index)
             faults.point("apply")
             txn.record("done", index)
             if note:

@@ -1,0 +1,80 @@
+"""Each jail's live binds, kept in its applied record `var/lib/tui-jail/jails/<name>.mounts.json`.
+
+The transaction writes the record as its last step (so a rollback restores the one before), from
+the identities its bind, remount and unmount steps journalled, on top of the record it found. A
+re-apply that drops a mount, and `remove`, read it to know what this jail mounted — by mount ID,
+target, source device and inode, boot ID — and take down only mounts that still match. Pruning old
+transactions loses nothing: the record, not the journal, is what is live.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from tui_jail.paths import binds
+from tui_jail.paths.files import Root, read_bytes
+
+JAILS_DIR = "/var/lib/tui-jail/jails"  # the same directory as launchfile.JAILS_DIR
+
+
+def record_path(name: str) -> str:
+    return f"{JAILS_DIR}/{name}.mounts.json"
+
+
+@dataclass(frozen=True)
+class AppliedMount:
+    """One bind a jail made and left live, as recorded when it was made."""
+
+    target: str
+    source: str
+    readonly: bool
+    mount_id: int
+    source_dev: int
+    source_ino: int
+    boot_id: str
+
+    def identity(self) -> binds.Identity:
+        return asdict(self)
+
+    def is_live(self, root: Root) -> bool:
+        """It is still mounted: this boot, this very mount at its target."""
+        return binds.matches(binds.current(root, self.target), self.identity())
+
+
+def read_applied_mounts(root: Root, name: str) -> list[AppliedMount]:
+    """The jail's recorded binds ([] when it has no record). `root` is the system root DIR."""
+    data = read_bytes(root, record_path(name))
+    return parse(data) if data is not None else []
+
+
+def parse(data: bytes) -> list[AppliedMount]:
+    try:
+        entries = json.loads(data)["mounts"]
+        return [AppliedMount(**entry) for entry in entries]
+    except (ValueError, KeyError, TypeError):
+        return []  # a damaged record knows no mount: convergence then leaves mounts alone
+
+
+def render(mounts: list[AppliedMount]) -> bytes:
+    return json.dumps({"mounts": [asdict(m) for m in mounts]}, indent=1).encode()
+
+
+def after_steps(
+    before: list[AppliedMount], steps: list[tuple[dict[str, Any], binds.Identity | None]]
+) -> list[AppliedMount]:
+    """The record once these journalled steps (each with the identity it recorded) are done: binds
+    added, remounts' read-only flag carried, unmounted targets dropped."""
+    live = {m.target: m for m in before}
+    for op, identity in steps:
+        kind = op["op"]
+        if kind == "bind" and identity is not None:
+            keep = {k: identity[k] for k in ("mount_id", "source_dev", "source_ino", "boot_id")}
+            live[op["target"]] = AppliedMount(op["target"], op["source"], bool(op.get("readonly")), **keep)
+        elif kind == "remount" and op["target"] in live:
+            old = live[op["target"]]
+            live[op["target"]] = AppliedMount(**{**asdict(old), "readonly": bool(op["readonly"])})
+        elif kind == "umount":
+            live.pop(op["target"], None)
+    return sorted(live.values(), key=lambda m: m.target)

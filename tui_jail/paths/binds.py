@@ -1,0 +1,147 @@
+"""Bind mounts under the system root, made and undone by identity, never by a path string.
+
+A bind is made with the new mount API: the source resolved safely and cloned (`open_tree`), made
+read-only while still detached if asked (`mount_setattr`: no moment where a read-only bind is
+writable), and attached onto the descriptor of the target resolved (`move_mount`). A mount point in a
+directory another user can write is refused: they could swap it for a link between any check and
+the mount. Each mount is known by its identity — mount ID (statx; unique per boot on this kernel),
+target, the source's device and inode, and the boot ID — taken *before* it is attached and handed to
+`record` (the journal), so that an undo touches only a mount that matches all of them. Mount
+points are told by statx's mount-root flag, not `os.path.ismount` (overlayfs device nodes report the
+lower layer's device: FACTS.md).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable
+from typing import Any
+
+from tui_jail import faults
+from tui_jail.paths import kernel
+from tui_jail.paths.files import Root
+from tui_jail.paths.resolve import Entry, PathRefused, resolved, writable_by_others
+
+Identity = dict[str, Any]  # target, source, mount_id, source_dev, source_ino, boot_id
+Record = Callable[[Identity], None]
+
+
+def _identity(target: str, source: str, ms: kernel.MountStat) -> Identity:
+    return {
+        "target": target,
+        "source": source,
+        "mount_id": ms.mount_id,
+        "source_dev": ms.dev,
+        "source_ino": ms.ino,
+        "boot_id": kernel.boot_id(),
+    }
+
+
+def _mount_point(entry: Entry) -> tuple[int, os.stat_result]:
+    """The target, checked: it exists, is no link, and no user but root can swap it."""
+    fd, st = entry.existing()
+    if stat.S_ISLNK(st.st_mode):
+        raise PathRefused(f"mount point {entry.path} is a symbolic link; not mounting over it")
+    if writable_by_others(entry.dir_stat):
+        raise PathRefused(
+            f"mount point {entry.path} lies in a directory another user can write "
+            f"(owner uid {entry.dir_stat.st_uid}, mode {stat.S_IMODE(entry.dir_stat.st_mode):04o}); not mounting there"
+        )
+    return fd, st
+
+
+def bind(root: Root, source: str, target: str, *, readonly: bool = False, record: Record | None = None) -> Identity:
+    """Bind `source` at `target` (both as seen inside `root`); returns the new mount's identity."""
+    with resolved(root, source) as src, resolved(root, target, follow_last=False) as tgt:
+        src_fd, _ = src.existing()
+        target_fd, _ = _mount_point(tgt)
+        faults.point("path")
+        tree = kernel.clone_tree(src_fd)
+        try:
+            if readonly:
+                kernel.set_readonly(tree, True)
+            identity = _identity(target, source, kernel.mount_stat(tree))
+            if record is not None:
+                record(identity)
+            kernel.move_mount(tree, target_fd)
+        finally:
+            os.close(tree)
+    return identity
+
+
+def current(root: Root, target: str) -> Identity | None:
+    """The identity of the mount whose root is at `target` now (None when nothing is mounted there)."""
+    try:
+        with resolved(root, target, follow_last=False) as entry:
+            if entry.fd is None:
+                return None
+            ms = kernel.mount_stat(entry.fd)
+            return _identity(target, "", ms) if ms.mount_root else None
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def matches(live: Identity | None, recorded: Identity) -> bool:
+    """The live mount is the one recorded: same boot, same mount, same object mounted."""
+    keys = ("mount_id", "source_dev", "source_ino", "boot_id")
+    return live is not None and all(live[key] == recorded.get(key) for key in keys)
+
+
+def is_mount_point(root: Root, path: str) -> bool:
+    return current(root, path) is not None
+
+
+def set_readonly(
+    root: Root, target: str, readonly: bool, *, expect: Identity | None = None, record: Record | None = None
+) -> bool:
+    """Make the mount at `target` read-only or read-write; with `expect`, only if it is that mount.
+    True when it changed the mount. Resolved afresh: a descriptor opened before the mount was made
+    would name the directory beneath it (FACTS.md)."""
+    with resolved(root, target, follow_last=False) as entry:
+        fd, _ = _mount_point(entry)
+        ms = kernel.mount_stat(fd)
+        if not ms.mount_root:
+            raise PathRefused(f"nothing is mounted at {target}")
+        identity = _identity(target, "", ms)
+        if expect is not None and not matches(identity, expect):
+            return False
+        if record is not None:
+            record(identity)
+        faults.point("path")
+        kernel.set_readonly(fd, readonly)
+        return True
+
+
+def is_readonly(root: Root, target: str) -> bool:
+    with resolved(root, target, follow_last=False) as entry:
+        fd, _ = entry.existing()
+        return bool(os.fstatvfs(fd).f_flag & os.ST_RDONLY)
+
+
+def unmount(root: Root, target: str, *, expect: Identity | None = None, record: Record | None = None) -> bool:
+    """Unmount the mount at `target` — with `expect`, only if it is that very mount. True when it
+    unmounted something. Never lazily (a busy mount stays, and the error says so)."""
+    with resolved(root, target, follow_last=False) as entry:
+        if entry.fd is None:
+            return False
+        fd, _ = _mount_point(entry)
+        ms = kernel.mount_stat(fd)
+        identity = _identity(target, expect.get("source", "") if expect else "", ms)
+        if not ms.mount_root or (expect is not None and not matches(identity, expect)):
+            return False
+        if record is not None:
+            record(identity)
+        os.close(fd)  # a descriptor of the mount would keep it busy
+        entry.fd = None
+        faults.point("path")
+        kernel.unmount(entry.dir_fd, entry.name)
+        return True
+
+
+def same_object(root: Root, source: str, target: str) -> bool:
+    """`target` shows the very file or directory `source` names (dev and inode)."""
+    with resolved(root, source) as src, resolved(root, target, follow_last=False) as tgt:
+        if src.stat is None or tgt.stat is None:
+            return False
+        return (src.stat.st_dev, src.stat.st_ino) == (tgt.stat.st_dev, tgt.stat.st_ino)

@@ -1,0 +1,250 @@
+"""Every file-system change under the system root: atomic writes, new files, appends, directories,
+device nodes, owners and modes, removals — each on a path resolved by `resolve`, acted on through
+the descriptors the walk left open, never through the path string again.
+
+A file is never half-written: the new content goes to a temporary file in the same directory
+(created exclusively, so nothing planted there is truncated), fsynced, given its mode and owner,
+renamed over the target, and the directory is fsynced so the rename survives a crash. Owners and
+modes change through `/proc/self/fd/N` of an `O_PATH` descriptor: the object resolved, never a
+link swapped in afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from pathlib import Path
+
+from tui_jail import faults
+from tui_jail.paths.resolve import Entry, PathRefused, resolved
+
+Root = Path | str
+
+
+def _proc(fd: int) -> str:
+    return f"/proc/self/fd/{fd}"
+
+
+def set_owner_mode(fd: int, uid: int, gid: int, mode: int) -> None:
+    """Owner, then mode (chown clears set-id bits), of the object open at `fd` (an O_PATH one too)."""
+    os.chown(_proc(fd), uid, gid)
+    os.chmod(_proc(fd), mode)
+
+
+def _sync_dir(entry: Entry) -> None:
+    fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=entry.dir_fd)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _named(entry: Entry) -> str:
+    if not entry.name:
+        raise PathRefused(f"{entry.path}: is the root itself")
+    return entry.name
+
+
+def fsync_dir(root: Root, path: str) -> None:
+    with resolved(root, path) as entry:
+        fd, _ = entry.existing()
+        real = os.open(_proc(fd), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            os.fsync(real)
+        finally:
+            os.close(real)
+
+
+def _temp_prefix(name: str) -> str:
+    return f".{name}.tui-jail-"  # then the writer's pid
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def atomic_write(root: Root, path: str, data: bytes, mode: int, uid: int, gid: int) -> None:
+    """Replace `path` with `data` (mode and owner as given), or leave it untouched on any error."""
+    with resolved(root, path, follow_last=False) as entry:
+        name = _named(entry)
+        tmp = f"{_temp_prefix(name)}{os.getpid()}"
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp, dir_fd=entry.dir_fd)  # ours from an earlier, killed attempt (same pid)
+        faults.point("path")
+        fd = os.open(
+            tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=entry.dir_fd
+        )
+        try:
+            try:
+                _write_all(fd, data)
+                os.fchown(fd, uid, gid)
+                os.fchmod(fd, mode)  # after chown: chown clears set-id bits
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.rename(tmp, name, src_dir_fd=entry.dir_fd, dst_dir_fd=entry.dir_fd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=entry.dir_fd)
+            raise
+        _sync_dir(entry)
+
+
+def remove_stale_temps(root: Root, path: str) -> None:
+    """Remove the temporary files of atomic writes of `path` whose process was killed before its
+    rename (a rollback after `kill -9` of the applier: nobody else writes while it holds the lock)."""
+    try:
+        with resolved(root, path, follow_last=False) as entry:
+            prefix = _temp_prefix(_named(entry))
+            listing = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=entry.dir_fd)
+            try:
+                names = [n for n in os.listdir(listing) if n.startswith(prefix) and n[len(prefix) :].isdigit()]
+            finally:
+                os.close(listing)
+            for name in names:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(name, dir_fd=entry.dir_fd)
+            if names:
+                _sync_dir(entry)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+
+
+def write_new(root: Root, path: str, data: bytes) -> None:
+    """Create `path` (0600) holding `data`, fsynced, in place: for a new directory that nothing reads
+    until a last file appears in it, whose own atomic write then fsyncs the directory for them all."""
+    with resolved(root, path, follow_last=False) as entry:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(_named(entry), flags, 0o600, dir_fd=entry.dir_fd)
+        try:
+            _write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def append_line(root: Root, path: str, line: str, *, sync: bool = True) -> None:
+    """Append one line, on disk before returning unless `sync` is false (the journal's step records)."""
+    with resolved(root, path, follow_last=False) as entry:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(_named(entry), flags, 0o600, dir_fd=entry.dir_fd)
+        try:
+            os.write(fd, line.encode() + b"\n")
+            if sync:
+                os.fdatasync(fd)  # the data and the new size; an append needs no timestamps on disk
+        finally:
+            os.close(fd)
+
+
+def read_bytes(root: Root, path: str) -> bytes | None:
+    """A regular file's content (None when absent): for backups and the plan's view of a file."""
+    try:
+        with resolved(root, path) as entry:
+            if entry.fd is None:
+                return None
+            _, st = entry.existing()
+            if not stat.S_ISREG(st.st_mode):
+                raise PathRefused(f"{path} is not a regular file")
+            fd = os.open(_named(entry), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=entry.dir_fd)
+    except (FileNotFoundError, NotADirectoryError):  # a directory on the way is missing
+        return None
+    with os.fdopen(fd, "rb") as file:
+        return file.read()
+
+
+def make_dirs(root: Root, path: str, mode: int) -> None:
+    """mkdir -p with `mode` for the directories created (root-owned), each fsynced in its parent."""
+    walked = ""
+    for name in [p for p in path.split("/") if p]:
+        walked += f"/{name}"
+        with resolved(root, walked) as entry:
+            if entry.fd is not None:
+                continue
+            with contextlib.suppress(FileExistsError):
+                create(entry, "dir", mode, 0, 0)
+
+
+def create(entry: Entry, kind: str, mode: int, uid: int, gid: int, device: tuple[int, int] | None = None) -> None:
+    """Create what `entry` names, absent until now: 'dir', 'file' (empty) or 'device' (character
+    device `device`); its owner and mode set on the object made, then the parent fsynced."""
+    name = _named(entry)
+    if entry.fd is not None:
+        raise FileExistsError(f"{entry.path} exists already")
+    faults.point("path")
+    if kind == "dir":
+        os.mkdir(name, 0o700, dir_fd=entry.dir_fd)  # the final mode only once the owner is right
+    elif kind == "file":
+        os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=entry.dir_fd))
+    else:
+        assert device is not None
+        os.mknod(name, stat.S_IFCHR | 0o600, os.makedev(*device), dir_fd=entry.dir_fd)
+    fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=entry.dir_fd)
+    try:
+        made = stat.S_IFMT(os.fstat(fd).st_mode)
+        if made != {"dir": stat.S_IFDIR, "file": stat.S_IFREG, "device": stat.S_IFCHR}[kind]:
+            raise PathRefused(f"{entry.path} was replaced while it was being created; left alone")
+        set_owner_mode(fd, uid, gid, mode)
+    finally:
+        os.close(fd)
+    _sync_dir(entry)
+
+
+def create_path(
+    root: Root, path: str, kind: str, mode: int, uid: int, gid: int, device: tuple[int, int] | None = None
+) -> None:
+    """`create` at an in-root path whose parent exists."""
+    with resolved(root, path, follow_last=False) as entry:
+        create(entry, kind, mode, uid, gid, device)
+
+
+def change_owner_mode(
+    root: Root, path: str, uid: int, gid: int, mode: int, *, only_if: dict[str, int] | None = None
+) -> bool:
+    """Give an existing file or directory (never a link: it is refused) this owner and mode; with
+    `only_if`, only while it still has that owner and mode. True when it changed something."""
+    with resolved(root, path, follow_last=False) as entry:
+        fd, st = entry.existing()
+        if stat.S_ISLNK(st.st_mode):
+            raise PathRefused(f"{path} is a symbolic link now; its owner and mode are left alone")
+        now = {"mode": stat.S_IMODE(st.st_mode), "uid": st.st_uid, "gid": st.st_gid}
+        if only_if is not None and now != only_if:
+            return False
+        if now == {"mode": mode, "uid": uid, "gid": gid}:
+            return False
+        faults.point("path")
+        set_owner_mode(fd, uid, gid, mode)
+        return True
+
+
+def remove_entry(entry: Entry) -> None:
+    """Remove the file, node or (empty) directory `entry` names, then fsync its parent."""
+    _, st = entry.existing()
+    faults.point("path")
+    if stat.S_ISDIR(st.st_mode):
+        os.rmdir(_named(entry), dir_fd=entry.dir_fd)
+    else:
+        os.unlink(_named(entry), dir_fd=entry.dir_fd)
+    _sync_dir(entry)
+
+
+def remove_file(root: Root, path: str) -> bool:
+    """Remove a file (or link) if present; True when it did."""
+    try:
+        with resolved(root, path, follow_last=False) as entry:
+            if entry.fd is None:
+                return False
+            remove_entry(entry)
+            return True
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+
+
+def is_empty_dir(entry: Entry) -> bool:
+    fd = os.open(_named(entry), os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=entry.dir_fd)
+    try:
+        return not os.listdir(fd)
+    finally:
+        os.close(fd)
