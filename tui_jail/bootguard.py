@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from tui_jail.fsops import atomic_write, make_dirs
+from tui_jail.paths import files
 from tui_jail.system import SystemRoot
 
 UNIT_NAME = "tui-jail-recover.service"
@@ -41,13 +41,11 @@ def install(system: SystemRoot) -> str:
     if not system.is_dir(UNIT_DIR):
         return ""
     text = unit_text().encode()
-    unit = system.host(f"{UNIT_DIR}/{UNIT_NAME}")
-    if not unit.exists() or unit.read_bytes() != text:
-        atomic_write(unit, text, 0o644, 0, 0)
+    unit = f"{UNIT_DIR}/{UNIT_NAME}"
+    if files.read_bytes(system.root, unit) != text:
+        files.atomic_write(system.root, unit, text, 0o644, 0, 0)
     for target in WANTED_BY:
-        wants = system.host(f"{UNIT_DIR}/{target}.wants")
-        make_dirs(wants, 0o755)
-        link = wants / UNIT_NAME
-        if not link.is_symlink():
-            link.symlink_to(f"{UNIT_DIR}/{UNIT_NAME}")
+        wants = f"{UNIT_DIR}/{target}.wants"
+        files.make_dirs(system.root, wants, 0o755)
+        files.make_link(system.root, f"{wants}/{UNIT_NAME}", unit)
     return f"boot guard {UNIT_NAME} installed"

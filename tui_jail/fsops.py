@@ -33,3 +33,13 @@ def append_line(path: Path, line: str, *, sync: bool = True) -> None:
 def make_dirs(path: Path, mode: int) -> None:
     """mkdir -p with `mode` for the directories created, each creation fsynced in its parent."""
     files.make_dirs("/", str(path), mode)
+
+
+def restrict(path: Path, mode: int) -> None:
+    """Make an existing directory root's, with `mode` (through its descriptor, never a link)."""
+    files.change_owner_mode("/", str(path), 0, 0, mode)
+
+
+def remove_tree(path: Path) -> None:
+    """rm -r, never following a link."""
+    files.remove_tree("/", str(path))

@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tui_jail.fsops import append_line, atomic_write, fsync_dir, make_dirs, write_new
+from tui_jail.fsops import append_line, atomic_write, fsync_dir, make_dirs, restrict, write_new
 from tui_jail.journal_layout import STATE_DIR, TRANSACTIONS, UNFINISHED, read_state, take_lock
 from tui_jail.journal_layout import Busy as Busy  # re-exported: callers catch it as journal.Busy
 
@@ -115,7 +115,7 @@ class Journal:
     def create(cls, root: Path, state: TxnState, ops: list[Op], backups: dict[int, bytes], plan_text: str) -> Journal:
         """Write the whole journal (backups first, state last) before anything changes."""
         journal = cls(root, state.id)
-        os.chmod(ensure_state_dir(root), 0o700)
+        restrict(ensure_state_dir(root), 0o700)
         make_dirs(journal.dir / "backup", 0o700)
         # nothing reads a transaction before its state.json exists, so the files before it are plain
         # fsynced writes; replacing state.json fsyncs the directory, which covers their names too

@@ -11,8 +11,8 @@ and `rollback_txn` act on a pending transaction under the same lock.
 
 from __future__ import annotations
 
+import contextlib
 import os
-import shutil
 import stat
 import time
 from collections.abc import Mapping
@@ -21,6 +21,7 @@ from pathlib import Path
 from tui_jail import arming, bootguard, faults, journal, steps
 from tui_jail.admin import admin_connection
 from tui_jail.errors import Refused
+from tui_jail.fsops import remove_tree
 from tui_jail.journal import DEFAULT_TIMEOUT, Busy, Journal, Op, TxnState
 from tui_jail.paths import applied
 from tui_jail.paths.files import read_bytes
@@ -212,7 +213,8 @@ def _apply_locked(
     try:
         txn = Journal.create(system.root, state, ops, backups, plan_text(plan))
     except OSError as exc:
-        shutil.rmtree(Journal(system.root, state.id).dir, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            remove_tree(Journal(system.root, state.id).dir)
         raise Refused(f"nothing changed: could not write the journal: {exc}") from None
     faults.point("apply")
     try:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import copy
 import ipaddress
+import os
 import re
+import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -275,11 +277,15 @@ class WizardState:
 
     def save(self, path: Path) -> Path:
         """Write the spec as YAML (round-trip). Raises SpecError, OSError."""
+        from tui_jail.fsops import atomic_write
         from tui_jail.spec_document import spec_yaml
 
         target = path if path.is_absolute() else self.save_dir / path
         text = spec_yaml(self.document, self.spec())
-        target.write_text(text, encoding="utf-8")
+        # through the path layer: a link planted where the spec is saved is replaced, never followed
+        old = target.lstat() if target.is_file() and not target.is_symlink() else None
+        owner = (stat.S_IMODE(old.st_mode), old.st_uid, old.st_gid) if old else (0o644, os.getuid(), os.getgid())
+        atomic_write(target, text.encode(), *owner)
         return target
 
 

@@ -20,6 +20,7 @@ from tui_jail import faults
 from tui_jail.paths.resolve import Entry, PathRefused, resolved
 
 Root = Path | str
+_O_LIST = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC  # a directory to read, never a link
 
 
 def _proc(fd: int) -> str:
@@ -243,8 +244,46 @@ def remove_file(root: Root, path: str) -> bool:
 
 
 def is_empty_dir(entry: Entry) -> bool:
-    fd = os.open(_named(entry), os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=entry.dir_fd)
+    fd = os.open(_named(entry), _O_LIST, dir_fd=entry.dir_fd)
     try:
         return not os.listdir(fd)
     finally:
         os.close(fd)
+
+
+def make_link(root: Root, path: str, target: str) -> bool:
+    """A symbolic link at `path` to `target` unless a link is there already; True when it made one."""
+    with resolved(root, path, follow_last=False) as entry:
+        if entry.stat is not None and stat.S_ISLNK(entry.stat.st_mode):
+            return False
+        faults.point("path")
+        os.symlink(target, _named(entry), dir_fd=entry.dir_fd)
+        _sync_dir(entry)
+        return True
+
+
+def remove_tree(root: Root, path: str) -> None:
+    """Remove `path` and everything below it, links removed and never followed (rm -r)."""
+    with resolved(root, path, follow_last=False) as entry:
+        if entry.fd is None:
+            return
+        if entry.stat is not None and stat.S_ISDIR(entry.stat.st_mode):
+            fd = os.open(_named(entry), _O_LIST, dir_fd=entry.dir_fd)
+            try:
+                _empty(fd)
+            finally:
+                os.close(fd)
+        remove_entry(entry)
+
+
+def _empty(dir_fd: int) -> None:
+    for name in os.listdir(dir_fd):
+        if stat.S_ISDIR(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode):
+            fd = os.open(name, _O_LIST, dir_fd=dir_fd)
+            try:
+                _empty(fd)
+            finally:
+                os.close(fd)
+            os.rmdir(name, dir_fd=dir_fd)
+        else:
+            os.unlink(name, dir_fd=dir_fd)
