@@ -5,13 +5,15 @@ does) between a shell that has the variable and tui-jail."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from txn_helpers import seedbox_text
 
-from tui_jail import journal
+from tui_jail import journal, session
 from tui_jail.session import inherited_ssh_connection
 
 APPLYING = "198.51.100.4 50022 192.0.2.1 22"
@@ -57,3 +59,28 @@ def test_apply_and_confirm_under_sudo_know_their_session(wizard_root: Path) -> N
     new_login = under_sudo(LATER, *tui_jail, "confirm")
     assert new_login.returncode == 0, new_login.stderr
     assert journal.Journal(wizard_root, state.id).state().status == "confirmed"
+
+
+def test_process_facts_of_a_real_child() -> None:
+    """Parent, start time, environment and ancestry, read from /proc for a process we started."""
+    before = session.boot_ticks()
+    child = subprocess.Popen(["sleep", "60"], env={"SSH_CONNECTION": LATER, "PATH": "/usr/bin:/bin"})
+    try:
+        assert session.parent(child.pid) == os.getpid()
+        assert child.pid in session.children(os.getpid())
+        assert before - 1 <= session.started(child.pid) <= session.boot_ticks()
+        assert abs(session.wall_time(session.started(child.pid)) - time.time()) < 5
+        assert session.variable(child.pid, "SSH_CONNECTION") == LATER
+        assert session.variable(child.pid, "HOME") == ""
+        assert next(session.ancestors(child.pid)) == os.getpid()
+        assert session.title(child.pid) == "sleep 60"
+    finally:
+        child.kill()
+        child.wait()
+    assert session.parent(child.pid) == session.started(child.pid) == 0  # gone
+    assert session.title(child.pid) == ""
+
+
+def test_no_login_above_a_process_outside_ssh() -> None:
+    assert session.own_login(1) is None
+    assert list(session.ancestors(1)) == []

@@ -1,9 +1,9 @@
 """Who the admin is and how they reached this host: the connection preflight and verification protect.
 
 `SSH_CONNECTION` ("client_ip client_port server_ip server_port") gives the addresses; the user is the one
-who logged in — `SUDO_USER` when the admin became root with sudo, else the login name, else (an
-environment without either) this process's user. Reads nothing else: the caller hands it the
-environment (see `session` for finding SSH_CONNECTION when sudo dropped it).
+who logged in: the one sshd authenticated (`session.LOGIN_USER`, which the CLI takes from the process
+tree, as `su -` and sudo replace USER and LOGNAME), else `SUDO_USER`, else the login name, else this
+process's user. Reads nothing else: the caller hands it the environment (see `session.adopt_login`).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import os
 from collections.abc import Mapping
 
 from tui_jail.backends.sshd import Connection
+from tui_jail.session import LOGIN_USER
 
 
 def admin_connection(environ: Mapping[str, str]) -> Connection | None:
@@ -20,7 +21,8 @@ def admin_connection(environ: Mapping[str, str]) -> Connection | None:
     fields = environ.get("SSH_CONNECTION", "").split()
     if len(fields) != 4 or not fields[3].isdigit():
         return None
-    user = environ.get("SUDO_USER") or environ.get("LOGNAME") or environ.get("USER") or _process_user()
+    named = (environ.get(name) for name in (LOGIN_USER, "SUDO_USER", "LOGNAME", "USER"))
+    user = next((name for name in named if name), "") or _process_user()
     try:
         client, server = _plain_address(fields[0]), _plain_address(fields[2])
     except ValueError:

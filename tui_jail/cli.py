@@ -71,9 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else argv
     job = _exec_job(words)
     if job is None:
-        from tui_jail.session import adopt_ssh_connection
+        from tui_jail.session import adopt_login
 
-        adopt_ssh_connection()  # before anything reads SSH_CONNECTION: sudo and su drop it
+        adopt_login()  # before anything reads SSH_CONNECTION or the user: su, sudo and tmux change them
         return _guarded(_dispatch(words))
     code = _guarded(job)
     if argv is None:
