@@ -66,6 +66,10 @@ def test_process_facts_of_a_real_child() -> None:
     before = session.boot_ticks()
     child = subprocess.Popen(["sleep", "60"], env={"SSH_CONNECTION": LATER, "PATH": "/usr/bin:/bin"})
     try:
+        # Popen returns once the child's execve has switched memory, a moment before the kernel records
+        # where its arguments and environment lie (/proc shows them empty until then)
+        while session.title(child.pid) != "sleep 60":
+            time.sleep(0.001)
         assert session.parent(child.pid) == os.getpid()
         assert child.pid in session.children(os.getpid())
         assert before - 1 <= session.started(child.pid) <= session.boot_ticks()
@@ -73,7 +77,6 @@ def test_process_facts_of_a_real_child() -> None:
         assert session.variable(child.pid, "SSH_CONNECTION") == LATER
         assert session.variable(child.pid, "HOME") == ""
         assert next(session.ancestors(child.pid)) == os.getpid()
-        assert session.title(child.pid) == "sleep 60"
     finally:
         child.kill()
         child.wait()
