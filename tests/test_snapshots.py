@@ -138,3 +138,17 @@ class TestRecovery:
         """A pending transaction at start: the wizard opens on recovery, saying what it changed and how to undo it."""
         pending_transaction(sample_root)
         assert snap_compare(wizard(sample_root), terminal_size=SIZE)
+
+
+class TestRefused:
+    def test_refused_preflight_leads_to_the_fix(self, snap_compare, sample_root: Path) -> None:
+        """Preflight refuses (the admin's own login would be jailed): no countdown, no "Next applies
+        it"; Next is "Fix in Access", Back returns to the review."""
+        environ = {"SSH_CONNECTION": "203.0.113.7 50022 192.0.2.1 22", "SUDO_USER": "media"}
+        steps = (*walk("seedbox-sftp", "review"), "ctrl+n")
+
+        async def run_before(pilot) -> None:
+            await drive(*steps)(pilot)
+            await until(pilot, lambda: pilot.app.screen.has_class("-refused"))
+
+        assert snap_compare(wizard(sample_root, environ=environ), run_before=run_before, terminal_size=SIZE)

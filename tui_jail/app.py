@@ -61,8 +61,15 @@ class WizardApp(App[None]):
             screen = _step_screen(STEPS[index], self.state.kind)(self.state)
             screen.sub_title = f"{index + 1}/{len(STEPS)} {screen.STEP}"
             result = await self.push_screen_wait(screen)
-            index = max(0, index - 1) if result == BACK else index + 1
+            index = _next_index(index, result)
         self.exit()
+
+
+def _next_index(index: int, result: str) -> int:
+    """Where a step's result leads: on, back, or (a step's name) to the step that fixes what a later one found."""
+    if result in STEPS:
+        return STEPS.index(result)
+    return max(0, index - 1) if result == BACK else index + 1
 
 
 # the wizard's steps, each a module of tui_jail.screens; "settings" depends on the jail's kind

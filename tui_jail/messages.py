@@ -18,12 +18,14 @@ class PlanReady(Message):
 
 
 class WorkFailed(Message):
-    """Any worker's expected failure, as the one line the user reads (never a traceback)."""
+    """Any worker's expected failure, as the one line the user reads (never a traceback); `field` is
+    the spec's top-level field that would fix it, when the failure names one."""
 
-    def __init__(self, what: str, reason: str) -> None:
+    def __init__(self, what: str, reason: str, field: str | None = None) -> None:
         super().__init__()
         self.what = what
         self.reason = reason
+        self.field = field
 
 
 class CheckDone(Message):

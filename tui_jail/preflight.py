@@ -57,7 +57,8 @@ def _own_connection(system: SystemRoot, overrides: dict[str, str | None], connec
         if value != "none":
             raise Refused(
                 f"your own connection ({connection.user} from {connection.addr}) would get {keyword} {value} "
-                "with this config: that would lock you out"
+                "with this config: that would lock you out",
+                field="sftp",
             )
     return f"your connection ({connection.user} from {connection.addr}) is not jailed by the candidate config"
 
@@ -84,13 +85,14 @@ def _chroot_chain(plan: Plan, system: SystemRoot) -> str:
             continue
         st = system.lstat(path)
         if st is None:
-            raise Refused(f"jail root chain: {path} is missing and not in the plan")
+            raise Refused(f"jail root chain: {path} is missing and not in the plan", field="root")
         if stat.S_ISLNK(st.st_mode) and path != "/":
-            raise Refused(f"jail root chain: {path} is a symlink")
+            raise Refused(f"jail root chain: {path} is a symlink", field="root")
         if not stat.S_ISDIR(st.st_mode) or st.st_uid != 0 or st.st_mode & 0o022:
             raise Refused(
                 f"jail root chain: {path} must be a directory owned by root and not group/world-writable "
-                f"(sshd would drop the login: bad ownership or modes for chroot directory component)"
+                f"(sshd would drop the login: bad ownership or modes for chroot directory component)",
+                field="root",
             )
     return f"jail root chain {plan.root} passes sshd's ownership rule"
 
@@ -98,7 +100,7 @@ def _chroot_chain(plan: Plan, system: SystemRoot) -> str:
 def _sources(plan: Plan, system: SystemRoot) -> str:
     for mount in plan.mount_changes:
         if system.stat(mount.source) is None:
-            raise Refused(f"bind source {mount.source} does not exist")
+            raise Refused(f"bind source {mount.source} does not exist", field="mounts")
     for change in plan.changed_files:
         st = system.lstat(change.path)
         if st is not None and not stat.S_ISREG(st.st_mode):
@@ -111,7 +113,7 @@ def _fstab(plan: Plan, system: SystemRoot, before: str, after: str) -> str:
     for _, target, _, options in fstab.parse_entries(body):
         typos = [o for o in options if not _OPTION.match(o)]
         if typos:
-            raise Refused(f"fstab entry for {target}: unknown options {','.join(typos)}")
+            raise Refused(f"fstab entry for {target}: unknown options {','.join(typos)}", field="mounts")
     will_exist = {p.path for p in plan.paths} | {m.target for m in plan.mounts}
     old, new = _findings(before, after)
     for target, message in sorted(new - old):
@@ -119,7 +121,7 @@ def _fstab(plan: Plan, system: SystemRoot, before: str, after: str) -> str:
             system.lstat(target) is not None or target in will_exist
         ):
             continue  # a mount point the plan creates, or one that exists under --root
-        raise Refused(f"findmnt --verify on the candidate fstab: {target}: {message}")
+        raise Refused(f"findmnt --verify on the candidate fstab: {target}: {message}", field="mounts")
     return "findmnt --verify finds nothing new in the candidate fstab"
 
 

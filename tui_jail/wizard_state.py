@@ -37,6 +37,11 @@ def split_list(text: str) -> list[str]:
     return [item for item in LIST_SPLIT.split(text.strip()) if item]
 
 
+def field_of(problem: str) -> str:
+    """The top-level spec field a model error line is about: `mounts[0].source: …` → `mounts`."""
+    return re.split(r"[.\[:]", problem, maxsplit=1)[0]
+
+
 def plain(value: Any) -> Any:
     """ruamel's commented maps and sequences → plain dicts and lists (a deep copy)."""
     if isinstance(value, dict):
@@ -127,7 +132,7 @@ class WizardState:
         try:
             self.spec(final=final)
         except SpecError as exc:
-            mine = [line for line in str(exc).splitlines() if re.split(r"[.\[:]", line, maxsplit=1)[0] in fields]
+            mine = [line for line in str(exc).splitlines() if field_of(line) in fields]
             return mine[0] if mine else None
         return None
 

@@ -18,9 +18,10 @@ from textual.containers import ScrollableContainer
 from textual.widgets import Button, Label, Static
 
 from tui_jail.messages import ChecksFinished, TransactionChanged, WorkFailed
-from tui_jail.screens.step import NEXT
+from tui_jail.screens.step import FIELD_STEPS, NEXT, step_title
 from tui_jail.screens.transaction_panel import TransactionPanel
 from tui_jail.screens.transaction_step import TransactionStep
+from tui_jail.wizard_state import field_of
 
 if TYPE_CHECKING:
     from tui_jail.journal import TxnState
@@ -31,6 +32,7 @@ class ApplyScreen(TransactionStep):
     NEXT_LABEL = "Apply"
     CSS_PATH = "apply.tcss"
     busy = True  # preflight or the apply itself is running
+    fix_at: str | None = None  # the step that fixes what preflight refused (Next goes there)
 
     def compose_body(self) -> ComposeResult:
         yield Label(f"Preflight for {self.state.name}: checking before anything changes…", id="phase")
@@ -54,7 +56,13 @@ class ApplyScreen(TransactionStep):
         try:
             plan = self.state.plan or self.state.make_plan()
             notes = run_preflight(plan, self.state.system, self.state.environ)
-        except (Refused, SpecError, PlanError) as exc:
+        except Refused as exc:
+            self.post_message(WorkFailed("preflight", str(exc), exc.field))
+            return
+        except SpecError as exc:
+            self.post_message(WorkFailed("preflight", str(exc), field_of(str(exc))))
+            return
+        except PlanError as exc:
             self.post_message(WorkFailed("preflight", str(exc)))
             return
         self.post_message(ChecksFinished([CheckResult("preflight", "pass", note) for note in notes]))
@@ -80,6 +88,9 @@ class ApplyScreen(TransactionStep):
         self.post_message(TransactionChanged("applied", txn))
 
     def action_next(self) -> None:
+        if self.fix_at is not None:
+            self.dismiss(self.fix_at)
+            return
         if self.busy:
             return
         if self.txn is None or self.txn.status == "rolled-back":
@@ -113,14 +124,39 @@ class ApplyScreen(TransactionStep):
         button.label = f"{label} ▶"
         button.disabled = txn.status not in ("pending", "confirmed", "rolled-back")
 
+    @on(WorkFailed)
+    def _preflight_failed(self, message: WorkFailed) -> None:
+        if message.what == "preflight":
+            message.prevent_default()  # not the generic one-line failure of TransactionStep
+            self.preflight_refused(self.state.shown(message.reason), message.field)
+
+    def preflight_refused(self, reason: str, field: str | None) -> None:
+        """Nothing was applied, so there is nothing to keep or roll back: the way on is the step
+        that can fix what preflight found (Next), or Back to the review."""
+        self.busy = False
+        self.fix_at = FIELD_STEPS.get(field or "")
+        self._phase("Preflight refused this change; nothing was changed.", "-failed")
+        findings = Text("✗ " + reason, "bold red")
+        button = self.query_one("#next-button", Button)
+        if self.fix_at is not None:
+            title = step_title(self.fix_at, self.state.kind)
+            findings.append(f"\n\nFix it on the {title} step: Next (^n) goes there, Back returns to the review.")
+            button.label = f"Fix in {title} ▶"
+            button.disabled = False
+            button.focus()
+        else:
+            findings.append("\n\nFix the system as it says, then come back: Back returns to the review.")
+            button.display = False
+        self.query_one("#findings", Static).update(findings)
+        self.add_class("-refused")
+        self.show_error(None)
+
     def work_failed(self, what: str, reason: str) -> None:
-        if what in ("preflight", "apply"):
-            verdict = "Preflight refused this change; nothing was changed." if what == "preflight" else "Not applied."
-            self._phase(verdict, "-failed")
+        if what == "apply":
+            self._phase("Not applied.", "-failed")
             self.query_one("#findings", Static).update(Text("✗ " + reason, "bold red"))
-            if what == "apply":
-                self._ready()
-            self.show_error("go back and fix it" if what == "preflight" else None)
+            self._ready()
+            self.show_error(None)
         else:
             super().work_failed(what, reason)
 

@@ -20,6 +20,23 @@ from tui_jail.wizard_state import WizardState
 
 BACK = "back"
 NEXT = "next"
+# the step (as the orchestrator names it) where each top-level field of the spec is edited: a step may
+# also dismiss with one of these names to send the admin there (a refused preflight says which field)
+FIELD_STEPS = {
+    "name": "preset",
+    "root": "mounts",
+    "mounts": "mounts",
+    "devices": "mounts",
+    "sftp": "settings",
+    "exec": "settings",
+}
+
+
+def step_title(step: str, kind: str) -> str:
+    """The name the admin sees for an orchestrator step (`settings` depends on the jail's kind)."""
+    if step == "settings":
+        return "Capabilities" if kind == "exec" else "Access"
+    return step.capitalize()
 
 
 class Field(Input):

@@ -1,0 +1,70 @@
+"""Pilot tests of a refused preflight: nothing was applied, so the apply step offers no keep, no
+rollback and no "Next applies it"; Next leads to the step that can fix what preflight found and Back
+returns to the review. Preflight runs for real (sshd -T on the candidate config, the root's modes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import Button, Static
+from wizard_support import keys, run_async, settle, until, walk, wizard
+
+from tui_jail.screens.access import AccessScreen
+from tui_jail.screens.apply import ApplyScreen
+from tui_jail.screens.mounts import MountsScreen
+from tui_jail.screens.review import ReviewScreen
+from tui_jail.screens.transaction_panel import TransactionPanel
+
+# the admin logs in from the seedbox's own address as its user: the jail would catch them
+CAUGHT = {"SSH_CONNECTION": "203.0.113.7 50022 192.0.2.1 22", "SUDO_USER": "media"}
+
+
+async def refused(pilot, before_apply=lambda: None) -> ApplyScreen:  # type: ignore[no-untyped-def]
+    await keys(pilot, *walk("seedbox-sftp", "review"))
+    before_apply()
+    await keys(pilot, "ctrl+n")
+    screen = pilot.app.screen
+    assert isinstance(screen, ApplyScreen)
+    await until(pilot, lambda: screen.has_class("-refused"))
+    return screen
+
+
+def findings(screen: ApplyScreen) -> str:
+    return str(screen.query_one("#findings", Static).render())
+
+
+@run_async
+async def test_a_refused_own_connection_leads_back_to_access(sample_root: Path) -> None:
+    app = wizard(sample_root, environ=CAUGHT)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await refused(pilot)
+        assert "would lock you out" in findings(screen)
+        assert not screen.query_one(TransactionPanel).display  # no "Next applies it … rolls back"
+        button = screen.query_one("#next-button", Button)
+        assert str(button.label) == "Fix in Access ▶" and not button.disabled
+        active = {b.binding.action for b in app.active_bindings.values() if b.enabled}
+        assert not {"keep", "extend", "rollback"} & active, active  # nothing to keep or roll back
+        await keys(pilot, "ctrl+n")
+        assert isinstance(app.screen, AccessScreen)
+        assert app.screen.query_one("#addresses-input").value == "203.0.113.7"  # the entries are kept
+
+
+@run_async
+async def test_back_after_a_refused_preflight_returns_to_the_review(sample_root: Path) -> None:
+    app = wizard(sample_root, environ=CAUGHT)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await refused(pilot)
+        await keys(pilot, "escape")
+        assert isinstance(app.screen, ReviewScreen)
+
+
+@run_async
+async def test_a_source_gone_since_the_review_leads_back_to_mounts(sample_root: Path) -> None:
+    app = wizard(sample_root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await refused(pilot, lambda: (sample_root / "tank/IncomingTV").rmdir())
+        assert "bind source /tank/IncomingTV does not exist" in findings(screen)
+        assert str(screen.query_one("#next-button", Button).label) == "Fix in Mounts ▶"
+        await keys(pilot, "ctrl+n")
+        await settle(pilot)
+        assert isinstance(app.screen, MountsScreen)
