@@ -28,6 +28,22 @@ PR_CAP_AMBIENT_IS_SET = 1
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 _CAP_VERSION_3 = 0x20080522
 
+# Removed from every set of every exec job, whatever the spec says (the launcher adds them to the spec's):
+# each one lets a process leave a chroot or reach the host past it (open_by_handle_at, mount, chroot
+# again, modules, ptrace, raw devices, device nodes, reboot).
+CHROOT_BREAKING = frozenset(
+    {
+        "CAP_DAC_READ_SEARCH",
+        "CAP_SYS_ADMIN",
+        "CAP_SYS_CHROOT",
+        "CAP_SYS_MODULE",
+        "CAP_SYS_PTRACE",
+        "CAP_SYS_RAWIO",
+        "CAP_MKNOD",
+        "CAP_SYS_BOOT",
+    }
+)
+
 
 class _Header(ctypes.Structure):
     _fields_ = (("version", ctypes.c_uint32), ("pid", ctypes.c_int))

@@ -4,11 +4,21 @@
 the jail is not as it says (a mount source missing, a mount point not showing its source or not
 read-only/read-write as it should, a missing user, a capability the kernel does not know). `run` then:
 
-    caller: per-run /tmp · unshare(mount, pid, + ipc/uts/net) · make every mount private
+    caller: close every descriptor but 0-2 · a standard one that is a directory or O_PATH → /dev/null
+            · per-run /tmp · unshare(mount, pid, + ipc/uts/net) · make every mount private
        └─fork──► child = PID 1 of the new PID namespace:
-                 fresh procfs · /tmp · masks · chroot · chdir
+                 setsid · fresh procfs · /tmp · masks · chroot · chdir
                  · bounding set · ambient · user switch · inh/prm/eff · no_new_privs
                  · read the sets back · exec
+
+What a hostile job could otherwise reach: a descriptor of the caller's that names a host directory
+walks straight out of any chroot (`/proc/self/fd/3/etc/...`), so none but 0, 1 and 2 survives, and a
+standard one that is a directory or an `O_PATH` descriptor becomes /dev/null; the caller's terminal
+as controlling tty would let the job push input into the admin's shell (TIOCSTI), so the job starts a
+session of its own (`setsid`) and has none; and the capabilities that break a chroot
+(`capdrop.CHROOT_BREAKING`: open_by_handle_at, mount, ptrace…) are removed from every set of every
+job on top of the spec's — that matters to a jail allowed to run as root (`allow_root`), the only way uid 0
+gets in.
 
 Every step is a direct syscall (`tui_jail.libc` for unshare and mount, `tui_jail.capdrop` for the
 capability sets). A step of the caller that fails refuses before anything is forked; a step of the
@@ -52,7 +62,12 @@ PROC_FLAGS = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC}
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 PASSED_ENV = ("TERM", "LANG", "LC_ALL")
 PR_SET_PDEATHSIG = 1
-AF_INET, SOCK_DGRAM, SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 2, 2, 0x8913, 0x8914, 0x1
+AF_INET, SOCK_DGRAM, SOCK_CLOEXEC, SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 2, 2, 0o2000000, 0x8913, 0x8914, 0x1
+SYS_CLOSE_RANGE = 436  # the same number on every architecture (added after the syscall tables were unified)
+F_GETFL = 3
+# Test-only: protections a test switches off in its own process to show the escape each one closes
+# (and bench/exec.py, to time them): "descriptors", "setsid", "chroot_breaking". Nothing sets it otherwise.
+UNPROTECTED: frozenset[str] = frozenset()
 
 
 class Launch:
@@ -81,18 +96,24 @@ class Launch:
         self.namespaces, self.proc, self.tmp, self.masks, self.bits = namespaces, proc, tmp, masks, bits
 
 
-def prepare(name: str, root: str, argv: list[str], *, user: str | None = None) -> Launch:
+def prepare(name: str, root: str, argv: list[str], *, user: str | None = None, root_probe: bool = False) -> Launch:
     """Everything `run` needs, from the jail's launch file and the system root `root`; refuses on any
-    mismatch."""
+    mismatch. uid 0 only if the spec allows root, or for `root_probe`: verify's own probe, which runs
+    as root in the jail (with the chroot-breaking capabilities removed like any job's)."""
     # Resolved once, so that every path below is exact and a symlink inside the jail stands out.
     root = os.path.realpath(root)
     jail = launchfile.read_launch(_host(root, launchfile.jail_launch_path(name)), name)
-    username = user or jail["user"]
+    username = "root" if root_probe else user or jail["user"]
     account = _account(root, username)
+    if account[0] == 0 and not (jail["allow_root"] or root_probe):
+        raise Refused(
+            f"{username} is uid 0: a job runs as root in the jail only if the spec says exec.allow_root: true"
+        )
     for mount in jail["mounts"]:
         _require_mounted(root, mount)
     try:
-        bits = capdrop.bits_of(frozenset(jail["remove_capabilities"]), capdrop.last_cap())
+        breaking = frozenset() if "chroot_breaking" in UNPROTECTED else capdrop.CHROOT_BREAKING
+        bits = capdrop.bits_of(frozenset(jail["remove_capabilities"]) | breaking, capdrop.last_cap())
     except StepFailed as exc:
         raise Refused(str(exc)) from None
     uid, gid, home = account
@@ -177,9 +198,13 @@ def _require_mounted(root: str, mount: LaunchMount) -> None:
 
 
 def run(launch: Launch) -> int:
-    """Run the command in the jail; its exit status, or `Refused` (the command did not run)."""
+    """Run the command in the jail; its exit status, or `Refused` (the command did not run). Closes
+    every descriptor of the calling process but 0, 1 and 2."""
     if not launch.argv:
         raise Refused("no command given")
+    if "descriptors" not in UNPROTECTED:
+        _close_inherited_descriptors()
+        _replace_unsafe_standard_descriptors()
     if launch.tmp is not None:
         _make_tmp(launch)
     try:
@@ -187,6 +212,30 @@ def run(launch: Launch) -> int:
     finally:
         if launch.tmp is not None:
             _remove_tmp(launch.tmp)
+
+
+def _close_inherited_descriptors() -> None:
+    """Every descriptor from 3 up goes: one naming a host directory is a way out of the chroot. Done in
+    the caller, before anything of the launcher's own is opened (those are close-on-exec: Python's
+    default, and SOCK_CLOEXEC for the one socket)."""
+    if libc.syscall(SYS_CLOSE_RANGE, 3, ctypes.c_uint(0xFFFFFFFF), 0) == 0:
+        return
+    # a kernel before 5.9: up to the highest descriptor listed in /proc (closerange ignores closed ones)
+    os.closerange(3, max(int(entry) for entry in os.listdir("/proc/self/fd")) + 1)
+
+
+def _replace_unsafe_standard_descriptors() -> None:
+    """A standard descriptor that is a directory or an `O_PATH` one (`0</`) is a path into the host
+    through /proc/self/fd/N: it becomes /dev/null. A closed one stays closed."""
+    for fd in (0, 1, 2):
+        try:
+            st = os.fstat(fd)
+        except OSError:
+            continue
+        if stat.S_ISDIR(st.st_mode) or stat.S_ISLNK(st.st_mode) or libc.fcntl(fd, F_GETFL) & os.O_PATH:
+            null = os.open("/dev/null", os.O_RDWR)
+            os.dup2(null, fd)
+            os.close(null)
 
 
 def _make_tmp(launch: Launch) -> None:
@@ -256,6 +305,9 @@ def _killer(pid: int) -> Callable[[int, FrameType | None], None]:
 def _enter(launch: Launch, errors: int) -> NoReturn:
     """The child: PID 1 of the new PID namespace; sets the jail up around itself, then execs the command."""
     try:
+        if "setsid" not in UNPROTECTED:
+            # no controlling terminal: the caller's could be typed into with TIOCSTI
+            _os_step("setsid", os.setsid)
         _set_parent_death_signal()
         if os.getpid() != 1:
             raise StepFailed(f"not PID 1 of a new PID namespace (pid {os.getpid()}); refusing to chroot")
@@ -353,7 +405,7 @@ class _InterfaceRequest(ctypes.Structure):  # struct ifreq, as far as SIOC[GS]IF
 def _loopback_up() -> None:
     """A new network namespace has only `lo`, and down: bring it up so localhost works. Through libc,
     like the other steps: the socket and fcntl modules would be more imports on every job's start-up."""
-    sock = check("opening a socket to bring up lo", libc.socket(AF_INET, SOCK_DGRAM, 0))
+    sock = check("opening a socket to bring up lo", libc.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0))
     try:
         request = _InterfaceRequest(b"lo")
         check("reading the flags of lo", libc.ioctl(sock, SIOCGIFFLAGS, ctypes.byref(request)))

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
         root: str
         mounts: list[LaunchMount]
         user: str
+        allow_root: bool  # uid 0 in the jail allowed (spec's exec.allow_root); absent in older files: false
         namespaces: list[str]
         remove_capabilities: dict[str, int]  # name → bit
         proc: LaunchProc | None
@@ -76,6 +77,7 @@ def render_launch(spec: Spec, mounts: Sequence[Mount]) -> str:
         "root": spec.root,
         "mounts": [{"source": m.source, "target": spec.jail_path(m.target), "readonly": m.readonly} for m in mounts],
         "user": settings.user,
+        "allow_root": settings.allow_root,
         "namespaces": list(settings.namespaces),
         "remove_capabilities": {name: CAPABILITIES[name][0] for name in sorted(settings.capabilities.removed)},
         "proc": None
@@ -97,6 +99,11 @@ def read_launch(path: str, name: str) -> LaunchData:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except FileNotFoundError:
+        if _is_sftp_jail(path.removesuffix(".launch.json") + ".yaml"):
+            raise Refused(
+                f"{name} is an sftp jail: its users log in with sftp and it runs no commands; "
+                "exec runs commands in exec jails only"
+            ) from None
         raise Refused(f"no applied exec jail named {name!r} ({path} does not exist); apply or re-apply it") from None
     except OSError as exc:
         raise Refused(f"cannot open {path}: {exc.strerror}") from None
@@ -120,6 +127,15 @@ def read_launch(path: str, name: str) -> LaunchData:
         raise Refused(f"{path} is not a valid launch file ({exc}); re-apply the jail") from None
 
 
+def _is_sftp_jail(state_path: str) -> bool:
+    """The applied spec beside the launch file says `kind: sftp` (read as lines: only on a refusal)."""
+    try:
+        with open(state_path, encoding="utf-8", errors="replace") as file:
+            return any(line.rstrip() == "kind: sftp" for line in file)
+    except OSError:
+        return False
+
+
 def _validated(data: Any, name: str) -> LaunchData:
     _expect(data, dict, "the file")
     if data.get("format") != FORMAT or type(data.get("format")) is not int:
@@ -137,7 +153,9 @@ def _validated(data: Any, name: str) -> LaunchData:
         "per_run_tmp": bool,
         "workdir": str,
         "masks": list,
+        "allow_root": bool,
     }
+    data.setdefault("allow_root", False)  # a file written before the field existed: root was never meant
     if set(data) != set(fields):
         raise _Invalid(f"fields {sorted(set(data) ^ set(fields))} missing or unknown")
     for key, kind in fields.items():

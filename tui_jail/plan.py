@@ -8,6 +8,7 @@ and warnings. The plan of an already-applied spec has no changes.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import posixpath
 import stat
@@ -38,7 +39,9 @@ class FileChange:
     path: str  # as seen inside the root
     before: str | None  # None: the file does not exist
     after: str | None  # None: the file is deleted
-    mode: int = 0o644  # for a new file; an existing file keeps its mode and owner
+    mode: int = 0o644  # for a new file; an existing file keeps its mode and owner, unless `owner` is set
+    owner: tuple[int, int, int] | None = None  # (mode, uid, gid) the file gets even over an existing one
+    secret: bool = False  # its source is not world-readable: plans show its size and hash, never its content
 
     @property
     def changed(self) -> bool:
@@ -47,6 +50,12 @@ class FileChange:
     def diff(self) -> str:
         if not self.changed:
             return ""
+        if self.secret:
+            return "".join(
+                f"{label} {path}: content not shown (not world-readable on the host); {_fingerprint(text)}\n"
+                for label, path, text in (("-", f"a{self.path}", self.before), ("+", f"b{self.path}", self.after))
+                if text is not None
+            )
         before = (self.before or "").splitlines(keepends=True)
         after = (self.after or "").splitlines(keepends=True)
         lines = unified_diff(
@@ -56,6 +65,11 @@ class FileChange:
             tofile="/dev/null" if self.after is None else f"b{self.path}",
         )
         return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
+
+
+def _fingerprint(text: str) -> str:
+    data = text.encode("utf-8", errors="surrogateescape")
+    return f"{len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()}"
 
 
 @dataclass(frozen=True)
@@ -249,6 +263,9 @@ def _plan_paths(spec: Spec, system: SystemRoot, mounts: list[Mount], live: dict[
         for copy in settings.copies:
             for parent in _parents_within(spec.root, spec.jail_path(copy.lstrip("/"))):
                 want(parent, "dir", 0o755, reason="parent")
+            fix = _copy_owner_fix(spec, system, copy, mounts)
+            if fix is not None:
+                steps[fix.path] = fix
     _refuse_writes_through_mounts(spec, mounts, steps)
     return list(steps.values())
 
@@ -342,15 +359,69 @@ def _plan_files(spec: Spec, system: SystemRoot, mounts: list[Mount], plan: Plan)
     if spec.sftp is not None:
         files += _plan_sshd(spec, system, plan)
     if spec.exec is not None:
-        for copy in spec.exec.copies:
-            content = system.read_text(copy)
-            if content is None:
-                raise PlanError(f"exec.copies: {copy} does not exist")
-            files.append(_change(system, spec.jail_path(copy.lstrip("/")), content))
+        files += [_copy_change(spec, system, copy, mounts) for copy in spec.exec.copies]
+        if spec.exec.allow_root:
+            plan.warnings.append(
+                "exec.allow_root: jobs may run as root in the jail (exec.user or --user root); the "
+                "chroot-breaking capabilities are still removed, but root reads every copy and writes every rw mount"
+            )
     files.append(_change(system, jail_state_path(spec.name), render_state(spec), mode=0o600))
     if spec.exec is not None:
         files.append(_change(system, jail_launch_path(spec.name), render_launch(spec, mounts), mode=0o600))
     return files
+
+
+def _copy_source(copy: str, system: SystemRoot) -> os.stat_result:
+    """The host file of an `exec.copies` entry: it must be a regular file (a symlink to one counts)."""
+    st = system.stat(copy)
+    if st is None:
+        raise PlanError(f"exec.copies: {copy} does not exist")
+    if not stat.S_ISREG(st.st_mode):
+        raise PlanError(f"exec.copies: {copy} is not a regular file; only regular files are copied")
+    return st
+
+
+def _copy_owner(st: os.stat_result) -> tuple[int, int, int]:
+    """The copy's (mode, uid, gid): the source's, numbers kept as they are — the launcher takes the job's
+    uid, gid and groups from the host's passwd and group, so the same numbers keep the same readers
+    (root:shadow 0640 stays out of reach of a job user outside group shadow). No setuid/setgid/sticky."""
+    return stat.S_IMODE(st.st_mode) & 0o777, st.st_uid, st.st_gid
+
+
+def _copy_target(spec: Spec, copy: str, mounts: list[Mount]) -> str:
+    """Where a copy lands in the jail; never through a bind, which would write the host's file."""
+    target = spec.jail_path(copy.lstrip("/"))
+    for mount in mounts:
+        bound = spec.jail_path(mount.target)
+        if target == bound or target.startswith(bound + "/"):
+            raise PlanError(
+                f"exec.copies: {copy} would be written through the bind mount at {bound}, into the host's "
+                f"{mount.source}; copy it somewhere not mounted over"
+            )
+    return target
+
+
+def _copy_change(spec: Spec, system: SystemRoot, copy: str, mounts: list[Mount]) -> FileChange:
+    st = _copy_source(copy, system)
+    target = _copy_target(spec, copy, mounts)
+    content = system.read_text(copy)
+    assert content is not None  # a regular file, just stat'ed
+    owner = _copy_owner(st)
+    secret = not st.st_mode & stat.S_IROTH
+    return FileChange(target, system.read_text(target), content, owner[0], owner, secret)
+
+
+def _copy_owner_fix(spec: Spec, system: SystemRoot, copy: str, mounts: list[Mount]) -> PathStep | None:
+    """An existing copy whose mode or owner is not its source's (an older tui-jail wrote every copy 0644
+    root:root) is fixed in place; a copy whose content changes gets the source's owner from its write."""
+    target = _copy_target(spec, copy, mounts)
+    current = system.lstat(target)
+    if current is None or not stat.S_ISREG(current.st_mode):
+        return None
+    mode, uid, gid = _copy_owner(_copy_source(copy, system))
+    if (stat.S_IMODE(current.st_mode), current.st_uid, current.st_gid) == (mode, uid, gid):
+        return None
+    return PathStep(target, "file", mode, uid, gid, action="fix", reason="copy keeps its source's mode and owner")
 
 
 def render_state(spec: Spec) -> str:

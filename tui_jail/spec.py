@@ -224,6 +224,8 @@ class ExecSettings(_Model):
     """How a command enters an exec jail (`tui-jail exec`)."""
 
     user: UserName = "nobody"
+    # uid 0 in the jail: refused unless this says so (even then the chroot-breaking capabilities go)
+    allow_root: bool = False
     namespaces: tuple[Literal["mount", "pid", "ipc", "uts", "net"], ...] = ("mount", "pid")
     capabilities: CapabilitySets = CapabilitySets()
     proc: ProcMount | None = ProcMount()
@@ -231,6 +233,12 @@ class ExecSettings(_Model):
     workdir: RelPath | None = None  # writable by `user`, created by the plan
     copies: tuple[AbsPath, ...] = ()  # host files copied into the jail (isolated /etc copies)
     masks: tuple[RelPath, ...] = ()  # paths inside the jail hidden behind /dev/null
+
+    @model_validator(mode="after")
+    def _root_only_when_allowed(self) -> ExecSettings:
+        if self.user == "root" and not self.allow_root:
+            raise ValueError("user: root runs every job as uid 0 in the jail; say allow_root: true to mean it")
+        return self
 
     @field_validator("namespaces")
     @classmethod

@@ -49,7 +49,10 @@ def build_steps(plan: Plan, system: SystemRoot) -> tuple[list[Op], dict[int, byt
         files.extend(_mkdir_op(parent) for parent in _missing_parents(system, change.path, created))
         st = system.lstat(change.path)
         before = None if st is None else {"mode": stat.S_IMODE(st.st_mode), "uid": st.st_uid, "gid": st.st_gid}
-        owner = before or {"mode": change.mode, "uid": 0, "gid": 0}
+        if change.owner is not None:
+            owner = {"mode": change.owner[0], "uid": change.owner[1], "gid": change.owner[2]}
+        else:
+            owner = before or {"mode": change.mode, "uid": 0, "gid": 0}
         op: Op = {"op": "write", "path": change.path, **owner, "before": before, "delete": change.after is None}
         op["sshd"] = change.path.startswith(SSH_DIR)
         backup = read_bytes(system.root, change.path) if st is not None else None

@@ -19,6 +19,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable
 
+from tui_jail import capdrop
 from tui_jail.backends import caps
 from tui_jail.capabilities import decode_mask
 from tui_jail.checks import Check, CheckResult
@@ -58,9 +59,9 @@ class ProbeFailed(Exception):
 class _Probe:
     """One probe run, started by the first check that needs it; later checks reuse its output."""
 
-    def __init__(self, spec: Spec, system: SystemRoot, user: str | None, asks: list[str]) -> None:
+    def __init__(self, spec: Spec, system: SystemRoot, as_root: bool, asks: list[str]) -> None:
         self._argv = [sys.executable, "-m", "tui_jail", "exec", spec.name, "--root", str(system.root)]
-        self._argv += ["--user", user] if user else []
+        self._argv += ["--root-probe"] if as_root else []
         self._argv += ["--", "/bin/sh", "-c", PROBE, "probe", *asks]
         self._lock = threading.Lock()
         self._result: dict[str, dict[str, str]] | ProbeFailed | None = None
@@ -101,7 +102,7 @@ def exec_checks(spec: Spec, system: SystemRoot) -> list[Check]:
     user_asks += ["write:/tmp"] if settings.per_run_tmp else []
     root_asks = ["procs", "mounts", *(f"ns:{NS_LINK[n]}" for n in settings.namespaces)]
     root_asks += [f"write:{p}" for p in readonly + writable] + [f"exists:{p}" for p in hidden]
-    as_user, as_root = _Probe(spec, system, None, user_asks), _Probe(spec, system, "root", root_asks)
+    as_user, as_root = _Probe(spec, system, False, user_asks), _Probe(spec, system, True, root_asks)
 
     def check(name: str, body: Callable[[], CheckResult]) -> Check:
         def run() -> CheckResult:
@@ -170,7 +171,7 @@ def _hidden_paths(spec: Spec, system: SystemRoot, mounted: set[str]) -> list[str
 def _capabilities(spec: Spec, system: SystemRoot, status: dict[str, str]) -> CheckResult:
     name = "exec: capability sets"
     assert spec.exec is not None
-    removed = spec.exec.capabilities.removed
+    removed = spec.exec.capabilities.removed | capdrop.CHROOT_BREAKING
     jail = caps.parse_status("\n".join(f"{k}: {v}" for k, v in status.items()))
     mine = caps.read_status()
     problems = [f"{which} holds {', '.join(sorted(held))}" for which, held in jail.holding(removed).items()]
