@@ -179,9 +179,42 @@ def running_sshd(system: SystemRoot, pidfile: str = "/run/sshd.pid") -> RunningS
     try:
         comm = Path(f"/proc/{pid}/comm").read_text().strip()
         started = os.stat(f"/proc/{pid}").st_mtime
+        ours = _serves(system, pid)
     except OSError:
         return None
-    return RunningSshd(pid, started) if comm == "sshd" else None
+    return RunningSshd(pid, started) if comm == "sshd" and ours else None
+
+
+_ARGUMENT_FLAGS = set("CEbcfghkopu")  # sshd's getopt letters that take a value
+
+
+def config_argument(argv: list[str]) -> str:
+    """The config file an sshd command line names (`-f`), or sshd's default."""
+    config = SSHD_CONFIG
+    rest = iter(argv[1:])
+    for arg in rest:
+        if not arg.startswith("-") or arg == "--":
+            break
+        for position, flag in enumerate(arg[1:], start=2):
+            if flag in _ARGUMENT_FLAGS:
+                value = arg[position:] or next(rest, "")
+                config = value if flag == "f" else config
+                break
+    return config
+
+
+def _serves(system: SystemRoot, pid: int) -> bool:
+    """Under a root other than /, a pid file inside DIR proves nothing: only the sshd whose config
+    file is DIR's own (the same file, as that process sees its path) is DIR's sshd."""
+    if str(system.root) == "/":
+        return True
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="surrogateescape").split("\0")
+    if argv[0].startswith("sshd: "):  # the listener retitles itself "sshd: /usr/sbin/sshd -D -f ... [listener]"
+        argv = argv[0].removeprefix("sshd: ").split()
+    config = config_argument(argv)
+    theirs = os.stat(f"/proc/{pid}/root{config}" if config.startswith("/") else f"/proc/{pid}/cwd/{config}")
+    mine = system.stat(SSHD_CONFIG)
+    return mine is not None and (mine.st_dev, mine.st_ino) == (theirs.st_dev, theirs.st_ino)
 
 
 def reload_sshd(system: SystemRoot, pidfile: str = "/run/sshd.pid") -> str:

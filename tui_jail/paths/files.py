@@ -208,6 +208,8 @@ def change_owner_mode(
     `only_if`, only while it still has that owner and mode. True when it changed something."""
     with resolved(root, path, follow_last=False) as entry:
         fd, st = entry.existing()
+        if stat.S_ISLNK(st.st_mode) and only_if is not None:
+            return False  # not what was changed: nothing of ours to give back
         if stat.S_ISLNK(st.st_mode):
             raise PathRefused(f"{path} is a symbolic link now; its owner and mode are left alone")
         now = {"mode": stat.S_IMODE(st.st_mode), "uid": st.st_uid, "gid": st.st_gid}
