@@ -1,8 +1,10 @@
 """A test-only switch that kills (or stops) the process at a numbered step boundary.
 
 `TUI_JAIL_FAULT=apply@K` sends SIGKILL to this process at the K-th boundary of an apply (counted
-from 0); `rollback@K` does the same in a rollback; a `:stop` suffix sends SIGSTOP instead (to hold
-the lock while a test looks). The fault tests walk K upwards until a run completes untouched.
+from 0); `rollback@K` does the same in a rollback; `path@K` at the K-th point where the path layer
+has resolved a path and is about to act on it (the race harness swaps components there); a `:stop`
+suffix sends SIGSTOP instead (to hold the lock while a test looks, or a user races it). The fault
+tests walk K upwards until a run completes untouched.
 """
 
 from __future__ import annotations
