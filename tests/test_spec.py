@@ -224,3 +224,94 @@ def test_targets_never_escape_the_root(parts: list[str]) -> None:
 
     joined = posixpath.normpath(spec.jail_path(spec.mounts[0].target))
     assert joined.startswith(spec.root + "/")
+
+
+# --- values that sshd, the kernel or a terminal read differently (issue 13, items 8 and 14) ------------
+
+
+@pytest.mark.parametrize("version", [True, 1.0, "1"])
+def test_version_is_the_integer_1(version: Any) -> None:
+    refused(seedbox(version=version), "version", repr(version))
+
+
+@pytest.mark.parametrize(
+    ("sftp", "field"),
+    [
+        ({"users": ["media"], "addresses": ["nope"]}, "sftp.addresses[0]"),
+        ({"users": ["Bad User"], "addresses": ["192.0.2.1"]}, "sftp.users[0]"),
+        ({"users": [], "addresses": ["192.0.2.1"]}, "sftp.users"),
+        ({"users": ["media"], "addresses": []}, "sftp.addresses"),
+    ],
+)
+def test_a_bad_user_or_address_is_one_problem(sftp: dict[str, Any], field: str) -> None:
+    message = refused(seedbox(sftp=sftp), field)
+    assert "Tuple" not in message and ";" not in message, message
+
+
+# bidi override, zero width space, BOM, bidi isolate, soft hyphen
+FORMAT_CHARACTERS = ["\u202e", "\u200b", "\ufeff", "\u2066", "\u00ad"]
+
+
+@pytest.mark.parametrize("char", FORMAT_CHARACTERS)
+@pytest.mark.parametrize(
+    ("field", "change"),
+    [
+        ("root", lambda c: seedbox(root=f"/chroot/a{c}b")),
+        ("mounts[0].source", lambda c: seedbox(mounts=[{"source": f"/tank/{c}x", "target": "x"}])),
+        ("mounts[0].target", lambda c: seedbox(mounts=[{"source": "/tank/x", "target": f"x{c}"}])),
+        (
+            "mounts[0].exclude[0]",
+            lambda c: seedbox(mounts=[{"source": "/opt", "target": "opt", "children": True, "exclude": [f"j{c}"]}]),
+        ),
+        ("exec.copies[0]", lambda c: exec_spec(copies=[f"/etc/pass{c}wd"])),
+        ("exec.masks[0]", lambda c: exec_spec(masks=[f"run/{c}docker.sock"])),
+    ],
+)
+def test_invisible_format_characters_are_refused_in_paths(char: str, field: str, change: Any) -> None:
+    message = refused(change(char), field, f"U+{ord(char):04X}")
+    assert "\n" not in message
+
+
+def test_a_percent_in_the_root_is_refused() -> None:
+    refused(seedbox(root="/chroot/%u"), "root", "%")
+
+
+@pytest.mark.parametrize(
+    "root",
+    ["/etc", "/usr", "/proc", "/home", "/var", "/boot", "/dev", "/sys", "/run", "/bin", "/lib", "/tmp", "/opt",
+     "/srv", "/root", "/usr/lib", "/usr/local", "/var/lib", "/var/log", "/var/tmp", "/etc/ssh", "/proc/1",
+     "/sys/fs/x", "/dev/shm/jail"],
+)  # fmt: skip
+def test_a_system_directory_as_the_jail_root_is_refused(root: str) -> None:
+    refused(seedbox(root=root), "root", root)
+
+
+@pytest.mark.parametrize("root", ["/chroot/rclone-sftp", "/srv/jail", "/home/media/jail", "/var/lib/jails/j"])
+def test_ordinary_jail_roots_stay_valid(root: str) -> None:
+    assert parse_spec(seedbox(root=root)).root == root
+
+
+@pytest.mark.parametrize("source", ["/chroot/rclone-sftp", "/chroot", "/", "/chroot/rclone-sftp/inner"])
+def test_a_source_that_is_contains_or_lies_in_the_root_is_refused(source: str) -> None:
+    refused(seedbox(mounts=[{"source": source, "target": "x"}]), "mounts[0].source", source)
+
+
+def test_a_source_containing_the_root_is_fine_when_that_child_is_excluded() -> None:
+    mount = {"source": "/chroot", "target": "x", "children": True}
+    refused(seedbox(mounts=[mount]), "mounts[0].source")
+    assert parse_spec(seedbox(mounts=[{**mount, "exclude": ["rclone-sftp"]}]))
+
+
+@pytest.mark.parametrize("source", ["/proc", "/proc/self", "/sys", "/sys/kernel", "/dev", "/dev/shm"])
+def test_kernel_filesystems_are_not_sources(source: str) -> None:
+    refused(seedbox(mounts=[{"source": source, "target": "x"}]), "mounts[0].source", source)
+
+
+@pytest.mark.parametrize("source", ["/usr", "/etc", "/opt", "/var", "/home"])
+def test_system_directories_stay_valid_sources(source: str) -> None:
+    assert parse_spec(seedbox(mounts=[{"source": source, "target": "x", "readonly": True}]))
+
+
+@pytest.mark.parametrize("target", ["dev/null", "dev/zero", "dev/tty", "dev"])
+def test_a_target_on_the_jails_devices_is_refused(target: str) -> None:
+    refused(seedbox(mounts=[{"source": "/tank/x", "target": target}]), "mounts[0].target", target)

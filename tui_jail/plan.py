@@ -12,6 +12,8 @@ import hashlib
 import os
 import posixpath
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -352,10 +354,8 @@ def _plan_files(spec: Spec, system: SystemRoot, mounts: list[Mount], plan: Plan)
     files = []
     current = system.read_text(fstab.FSTAB) or ""
     entries = [fstab.FstabEntry(m.source, spec.jail_path(m.target), m.readonly) for m in mounts if m.persist]
-    try:
+    with _blocks_of(fstab.FSTAB):
         files.append(_change(system, fstab.FSTAB, fstab.set_jail_block(current, spec.name, entries)))
-    except ValueError as exc:
-        raise PlanError(f"{fstab.FSTAB}: {exc}") from None
     if spec.sftp is not None:
         files += _plan_sshd(spec, system, plan)
     if spec.exec is not None:
@@ -381,6 +381,20 @@ def _copy_source(copy: str, system: SystemRoot) -> os.stat_result:
     return st
 
 
+COPY_LIMIT = 1024 * 1024  # copies are small configuration files (passwd, hosts, resolv.conf)
+
+
+def _copy_content(system: SystemRoot, copy: str) -> str:
+    """Read once, bounded, and only while it is a regular file (one swapped for a device since the stat
+    would read without end)."""
+    try:
+        return system.read_regular(copy, COPY_LIMIT)
+    except FileNotFoundError:
+        raise PlanError(f"exec.copies: {copy} does not exist") from None
+    except ValueError as exc:
+        raise PlanError(f"exec.copies: {copy}: {exc}; only regular files are copied") from None
+
+
 def _copy_owner(st: os.stat_result) -> tuple[int, int, int]:
     """The copy's (mode, uid, gid): the source's, numbers kept as they are — the launcher takes the job's
     uid, gid and groups from the host's passwd and group, so the same numbers keep the same readers
@@ -404,8 +418,7 @@ def _copy_target(spec: Spec, copy: str, mounts: list[Mount]) -> str:
 def _copy_change(spec: Spec, system: SystemRoot, copy: str, mounts: list[Mount]) -> FileChange:
     st = _copy_source(copy, system)
     target = _copy_target(spec, copy, mounts)
-    content = system.read_text(copy)
-    assert content is not None  # a regular file, just stat'ed
+    content = _copy_content(system, copy)
     owner = _copy_owner(st)
     secret = not st.st_mode & stat.S_IROTH
     return FileChange(target, system.read_text(target), content, owner[0], owner, secret)
@@ -435,10 +448,26 @@ def _change(system: SystemRoot, path: str, after: str | None, mode: int = 0o644)
 
 
 def _plan_sshd(spec: Spec, system: SystemRoot, plan: Plan) -> list[FileChange]:
-    assert spec.sftp is not None
     main = system.read_text(sshd_config.SSHD_CONFIG)
     if main is None:
         raise PlanError(f"no {sshd_config.SSHD_CONFIG} under {system.root}: an sftp jail needs sshd")
+    with _blocks_of(sshd_config.SSHD_CONFIG):
+        return _plan_sshd_blocks(spec, system, plan, main)
+
+
+@contextmanager
+def _blocks_of(path: str) -> Iterator[None]:
+    """A managed block that cannot be read (a BEGIN without its END) is refused naming its file."""
+    try:
+        yield
+    except PlanError:
+        raise
+    except ValueError as exc:
+        raise PlanError(f"{path}: {exc}; fix or remove that line by hand") from None
+
+
+def _plan_sshd_blocks(spec: Spec, system: SystemRoot, plan: Plan, main: str) -> list[FileChange]:
+    assert spec.sftp is not None
     settings = sshd_config.MatchBlockSettings(
         spec.name,
         spec.sftp.users,
@@ -459,10 +488,7 @@ def _plan_sshd(spec: Spec, system: SystemRoot, plan: Plan) -> list[FileChange]:
         order_text = main
     else:
         block = sshd_config.render_match_block(settings, close_match=True)
-        try:
-            new_main = sshd_config.set_appended_block(main, spec.name, block)
-        except ValueError as exc:
-            raise PlanError(f"{sshd_config.SSHD_CONFIG}: {exc}") from None
+        new_main = sshd_config.set_appended_block(main, spec.name, block)
         changes = [_change(system, sshd_config.SSHD_CONFIG, new_main)]
         if system.lstat(dropin) is not None:
             changes.append(_change(system, dropin, None))
@@ -483,7 +509,8 @@ def plan_removal(name: str, system: SystemRoot, spec: Spec | None) -> Plan:
     plan = Plan(name=name, kind=spec.kind if spec else "unknown", root=spec.root if spec else "", removal=True)
     fstab_text = system.read_text(fstab.FSTAB) or ""
     targets: list[str] = []
-    body = managed_block.block_body(fstab_text, name)
+    with _blocks_of(fstab.FSTAB):
+        body = managed_block.block_body(fstab_text, name)
     if body:
         targets += [target for _, target, _, _ in fstab.parse_entries(body)]
     if spec is not None:
@@ -492,8 +519,10 @@ def plan_removal(name: str, system: SystemRoot, spec: Spec | None) -> Plan:
     plan.unmounts = sorted({t for t in targets if t in live}, key=lambda t: -t.count("/"))
     plan.files.append(_change(system, fstab.FSTAB, fstab.set_jail_block(fstab_text, name, [])))
     main = system.read_text(sshd_config.SSHD_CONFIG)
-    if main is not None and managed_block.find_block(main, name) is not None:
-        plan.files.append(_change(system, sshd_config.SSHD_CONFIG, sshd_config.set_appended_block(main, name, None)))
+    with _blocks_of(sshd_config.SSHD_CONFIG):
+        if main is not None and managed_block.find_block(main, name) is not None:
+            without = sshd_config.set_appended_block(main, name, None)
+            plan.files.append(_change(system, sshd_config.SSHD_CONFIG, without))
     dropin = sshd_config.dropin_path(name)
     if system.lstat(dropin) is not None:
         plan.files.append(_change(system, dropin, None))

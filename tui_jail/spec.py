@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import posixpath
 import re
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -19,7 +20,6 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
-    Field,
     ValidationError,
     field_validator,
     model_validator,
@@ -44,6 +44,21 @@ DEVICES: dict[str, tuple[int, int, int]] = {
     "tty": (5, 0, 0o666),
 }
 NAMESPACES = ("mount", "pid", "ipc", "uts", "net")
+# The kernel's own filesystems: a jail gets its own /dev nodes and procfs, never the host's.
+KERNEL_DIRS = ("/proc", "/sys", "/dev")
+# Directories the system itself lives in: a jail root there would put root-owned jail dirs, mount
+# points and fstab binds over what the host runs on (and remove would take them away again).
+SYSTEM_DIRS = frozenset(
+    {
+        "/", "/bin", "/boot", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32", "/media", "/mnt",
+        "/opt", "/root", "/run", "/sbin", "/srv", "/tmp", "/usr", "/var",
+        "/usr/bin", "/usr/sbin", "/usr/lib", "/usr/lib32", "/usr/lib64", "/usr/libexec", "/usr/local",
+        "/usr/share", "/usr/include", "/usr/src", "/usr/local/bin", "/usr/local/sbin", "/usr/local/lib",
+        "/var/lib", "/var/log", "/var/tmp", "/var/cache", "/var/spool", "/var/mail", "/var/run", "/var/lock",
+        "/var/backups", "/var/www", "/var/opt", "/var/local",
+        "/etc/ssh", "/etc/systemd", "/etc/default", "/etc/security", "/etc/pam.d", "/etc/sudoers.d",
+    }
+)  # fmt: skip
 
 
 class SpecError(ValueError):
@@ -53,6 +68,31 @@ class SpecError(ValueError):
 def _no_control(value: str) -> str:
     if CONTROL_RE.search(value):
         raise ValueError(f"contains a newline or control character: {value!r}")
+    if not value.isascii():
+        # invisible format characters (bidi overrides, zero-width, BOM) make a path read as another
+        for char in value:
+            if unicodedata.category(char) == "Cf":
+                raise ValueError(f"contains the invisible format character U+{ord(char):04X}: {value!r}")
+    return value
+
+
+def check_jail_name(value: str) -> str:
+    """A jail's name names files (`jails/<name>.yaml`, the sshd drop-in) and the managed blocks."""
+    _no_control(value)
+    if not NAME_RE.fullmatch(value):
+        raise ValueError(f"must match [a-z0-9][a-z0-9-]{{0,31}}: {value!r}")
+    return value
+
+
+def _under(path: str, directory: str) -> bool:
+    """`path` is `directory` or lies inside it (both normalised absolute paths)."""
+    return path == directory or path.startswith(directory.rstrip("/") + "/")
+
+
+def _version(value: Any) -> Any:
+    # Literal[1] alone takes True and 1.0 (both == 1): a spec says 1, the integer
+    if type(value) is not int:
+        raise ValueError(f"must be the integer 1, got {value!r}")
     return value
 
 
@@ -74,8 +114,16 @@ def _relative_path(value: str) -> str:
     return value
 
 
+NAME_MAX, PATH_MAX = 255, 4095  # the kernel's limits, in bytes (ENAMETOOLONG past them)
+
+
 def _check_normalised(value: str) -> None:
     parts = value.split("/")
+    if len(value.encode("utf-8", "surrogateescape")) > PATH_MAX:
+        raise ValueError(f"is too long for the kernel (over {PATH_MAX} bytes): {value[:40]!r}...")
+    for part in parts:
+        if len(part.encode("utf-8", "surrogateescape")) > NAME_MAX:
+            raise ValueError(f"has a name too long for the kernel (over {NAME_MAX} bytes): {part[:40]!r}...")
     if ".." in parts:
         raise ValueError(f"must not contain '..': {value!r}")
     if posixpath.normpath(value) != value and value != "/":
@@ -178,14 +226,16 @@ class Mount(_Model):
 
 
 class SftpAccess(_Model):
-    users: tuple[UserName, ...] = Field(min_length=1)
-    addresses: tuple[Address, ...] = Field(min_length=1)
+    users: tuple[UserName, ...]
+    addresses: tuple[Address, ...]
     allow_tcp_forwarding: bool = False
     x11_forwarding: bool = False
 
     @field_validator("users", "addresses")
     @classmethod
     def _unique(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        if not values:
+            raise ValueError("needs at least one entry")
         seen = set()
         for value in values:
             if value in seen:
@@ -252,7 +302,7 @@ class ExecSettings(_Model):
 
 
 class Spec(_Model):
-    version: Literal[1] = 1
+    version: Annotated[Literal[1], BeforeValidator(_version)] = 1
     name: str
     kind: Literal["sftp", "exec"]
     root: AbsPath
@@ -264,16 +314,17 @@ class Spec(_Model):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        _no_control(value)
-        if not NAME_RE.fullmatch(value):
-            raise ValueError(f"must match [a-z0-9][a-z0-9-]{{0,31}}: {value!r}")
-        return value
+        return check_jail_name(value)
 
     @field_validator("root")
     @classmethod
-    def _not_slash(cls, value: str) -> str:
+    def _usable_root(cls, value: str) -> str:
         if value == "/":
             raise ValueError("the jail root cannot be / itself")
+        if "%" in value:
+            raise ValueError(f"sshd expands % (%u, %h, %%) in ChrootDirectory, so it would chroot elsewhere: {value!r}")
+        if value in SYSTEM_DIRS or any(_under(value, kernel) for kernel in KERNEL_DIRS):
+            raise ValueError(f"{value} is a system directory; choose a directory of its own, e.g. /chroot/<name>")
         return value
 
     @model_validator(mode="after")
@@ -291,9 +342,31 @@ class Spec(_Model):
             if mount.target in targets:
                 raise ValueError(f"mounts[{index}].target: duplicate target {mount.target!r}")
             targets[mount.target] = index
+            self._check_mount(index, mount)
         if len(set(self.devices)) != len(self.devices):
             raise ValueError(f"devices: a device is listed twice: {list(self.devices)}")
         return self
+
+    def _check_mount(self, index: int, mount: Mount) -> None:
+        """A bind must not reach the jail itself or the kernel's filesystems, nor cover its devices."""
+        source, field = mount.source, f"mounts[{index}]"
+        if any(_under(source, kernel) for kernel in KERNEL_DIRS):
+            raise ValueError(f"{field}.source: {source} is the kernel's; a jail gets its own /dev nodes and /proc")
+        if _under(source, self.root):
+            raise ValueError(f"{field}.source: {source} is the jail root or inside it")
+        if _under(self.root, source):
+            # only `children` with the entry leading to the root excluded keeps the jail out of the bind
+            entry = self.root[len(source.rstrip("/")) + 1 :].split("/")[0]
+            if not (mount.children and entry in mount.exclude):
+                raise ValueError(
+                    f"{field}.source: {source} contains the jail root {self.root} (a bind of it would hold the jail "
+                    f"itself); bind its entries with children: true and exclude: [{entry}]"
+                )
+        if len(self.jail_path(mount.target).encode("utf-8", "surrogateescape")) > PATH_MAX:
+            raise ValueError(f"{field}.target: too long for the kernel inside the jail root (over {PATH_MAX} bytes)")
+        device = mount.target.removeprefix("dev/")
+        if (mount.target == "dev" and self.devices) or (mount.target.startswith("dev/") and device in DEVICES):
+            raise ValueError(f"{field}.target: {mount.target} would cover the jail's own device nodes (devices:)")
 
     def unset_placeholders(self) -> list[tuple[str, str]]:
         """(field, placeholder) for every `<placeholder>` a preset left for the user to fill in."""

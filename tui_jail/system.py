@@ -26,6 +26,21 @@ class Account:
     shell: str
 
 
+def read_regular(host_path: Path | str, limit: int) -> bytes:
+    """A regular file's bytes, at most `limit`. Anything else (a device reads without end, a FIFO
+    blocks) or a larger file raises ValueError; OSError when it cannot be opened."""
+    fd = os.open(host_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError("not a regular file")
+        data = os.read(fd, limit + 1)
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise ValueError(f"larger than {limit // 1024} KiB")
+    return data
+
+
 class SystemRoot:
     """A view of DIR as if it were `/`. `host(path)` maps an in-root path to the real path."""
 
@@ -60,6 +75,14 @@ class SystemRoot:
             return None
         except NotADirectoryError:
             return None
+
+    def read_regular(self, path: str, limit: int) -> str:
+        """A regular file's text (see `read_regular`); a path through a non-directory is absent."""
+        try:
+            data = read_regular(self.host(path), limit)
+        except NotADirectoryError:
+            raise FileNotFoundError(path) from None
+        return data.decode("utf-8", errors="surrogateescape")
 
     def lstat(self, path: str) -> os.stat_result | None:
         try:

@@ -1,4 +1,8 @@
-"""YAML in and out, round-trip: a user's spec keeps its comments and key order when saved again."""
+"""YAML in and out, round-trip: a user's spec keeps its comments and key order when saved again.
+
+Reading is bounded before anything is validated: a spec is a small tree, so anchors and aliases are
+refused (aliases expand when the tree is walked: a 400-byte alias bomb grows to gigabytes), nesting is
+capped (the composer recurses, deep nesting was a RecursionError) and so is the document's size."""
 
 from __future__ import annotations
 
@@ -7,21 +11,49 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.composer import Composer, ComposerError
 from ruamel.yaml.error import YAMLError
+from ruamel.yaml.events import AliasEvent
+
+from tui_jail.system import read_regular
+
+MAX_BYTES = 256 * 1024  # the largest preset is 3 KiB
+MAX_DEPTH = 32  # a spec nests 4 levels deep
 
 
 class YamlError(ValueError):
     """YAML that could not be read; the message says where."""
 
 
+class _BoundedComposer(Composer):
+    """The composer, refusing anchors and aliases and nesting deeper than MAX_DEPTH."""
+
+    depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.parser.peek_event()
+        if isinstance(event, AliasEvent) or event.anchor is not None:
+            raise ComposerError(None, None, "anchors and aliases (&name, *name) are not accepted", event.start_mark)
+        if self.depth >= MAX_DEPTH:
+            raise ComposerError(None, None, f"nested deeper than {MAX_DEPTH} levels", event.start_mark)
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
 def _yaml() -> YAML:
     yaml = YAML(typ="rt")
+    yaml.Composer = _BoundedComposer
     yaml.preserve_quotes = True
     yaml.indent(mapping=2, sequence=4, offset=2)
     return yaml
 
 
 def load_yaml_text(text: str, *, source: str = "<spec>") -> Any:
+    if len(text) > MAX_BYTES:
+        raise YamlError(f"{source}: larger than {MAX_BYTES // 1024} KiB; a spec is a few kilobytes")
     try:
         return _yaml().load(text)
     except YAMLError as exc:
@@ -29,13 +61,19 @@ def load_yaml_text(text: str, *, source: str = "<spec>") -> Any:
         where = f" line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise YamlError(f"{source}:{where}: {problem}") from None
+    except RecursionError:  # the scanner's own recursion, should a document get past the composer's bound
+        raise YamlError(f"{source}: nested too deeply") from None
 
 
 def load_yaml_file(path: Path) -> Any:
     try:
-        text = path.read_text(encoding="utf-8")
+        data = read_regular(path, MAX_BYTES)
     except OSError as exc:
         raise YamlError(f"{path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise YamlError(f"{path}: {exc}") from None
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise YamlError(f"{path}: not UTF-8 text") from None
     return load_yaml_text(text, source=str(path))

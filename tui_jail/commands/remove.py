@@ -9,7 +9,7 @@ from tui_jail.commands.apply import add_transaction_options, run_transaction
 from tui_jail.commands.common import Subparsers, add_root
 from tui_jail.commands.plan import show_plan
 from tui_jail.plan import jail_state_path, plan_removal
-from tui_jail.spec import Spec, SpecError, parse_spec
+from tui_jail.spec import Spec, SpecError, check_jail_name, parse_spec
 from tui_jail.system import SystemRoot
 from tui_jail.yamlio import load_yaml_text
 
@@ -21,13 +21,21 @@ def add_parser(subparsers: Subparsers) -> None:
         description="Unmount the jail's mounts and remove its fstab block, sshd block and state file. "
         "The jail tree stays (it may hold data). Confirm like an apply.",
     )
-    parser.add_argument("name", metavar="NAME", help="the jail's name")
+    parser.add_argument("name", metavar="NAME", type=jail_name, help="the jail's name")
     add_root(parser)
     add_transaction_options(parser)
     parser.add_argument(
         "--dry-run", action="store_true", help="only show what would be removed (with --json: the plan as JSON)"
     )
     parser.set_defaults(handler=run, needs_root=True)
+
+
+def jail_name(text: str) -> str:
+    """NAME's type: the spec's rule, checked before anything is planned (the name becomes file paths)."""
+    try:
+        return check_jail_name(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _applied_spec(system: SystemRoot, name: str) -> Spec | None:

@@ -48,13 +48,14 @@ def probe_addresses(address: str) -> list[str]:
     return list(dict.fromkeys([str(first), str(last)]))
 
 
-def outside_address(addresses: tuple[str, ...]) -> str:
+def outside_address(addresses: tuple[str, ...]) -> str | None:
+    """An address the jail's Match does not cover, or None when it covers them all (0.0.0.0/0 and ::/0)."""
     networks = [ipaddress.ip_network(a, strict=False) for a in addresses]
     for candidate in _OUTSIDE_CANDIDATES:
         ip = ipaddress.ip_address(candidate)
         if not any(ip.version == n.version and ip in n for n in networks):
             return candidate
-    raise ValueError("every candidate outside address is inside the jail's networks")  # 0.0.0.0/0 and ::/0
+    return None
 
 
 def sftp_checks(spec: Spec, system: SystemRoot, plan: Plan, admin: Connection | None) -> list[Check]:
@@ -69,6 +70,9 @@ def sftp_checks(spec: Spec, system: SystemRoot, plan: Plan, admin: Connection | 
                 checks.append(Check(f"sshd: {user} from {addr} is jailed", _bind(jailed_result, spec, effective, conn)))
     outside = outside_address(addresses)
     for user in users:
+        if outside is None:
+            checks.append(Check(f"sshd: {user} from elsewhere is not jailed", _bind(_every_address_jailed, user)))
+            continue
         conn = Connection(user, outside, host=outside)
         checks.append(Check(f"sshd: {user} from {conn.addr} is not jailed", _bind(free_result, effective, conn)))
     checks.append(Check("sshd: your own connection is not jailed", lambda: admin_result(effective, admin)))
@@ -79,6 +83,14 @@ def sftp_checks(spec: Spec, system: SystemRoot, plan: Plan, admin: Connection | 
     checks.append(Check(LOADED, lambda: loaded_result(system, effective, first)))
     checks.append(Check(LOG_SOCKET, lambda: log_socket_result(spec, system)))
     return checks
+
+
+def _every_address_jailed(user: str) -> CheckResult:
+    return CheckResult(
+        f"sshd: {user} from elsewhere is not jailed",
+        "skip",
+        "the jail's addresses cover every IPv4 and IPv6 address: there is no address outside the Match to try",
+    )
 
 
 def _bind(fn: Callable[..., CheckResult], *args: object) -> Callable[[], CheckResult]:
