@@ -49,3 +49,14 @@ def wizard_root(sample_root: Path) -> Iterator[Path]:
     for point in sorted(system.mounts(), key=lambda p: -p.count("/")):
         if point != "/":
             subprocess.run(["umount", str(system.host(point))], check=False)
+
+
+@pytest.fixture
+def world(sample_root: Path) -> Iterator[Path]:
+    """A sample root for the transaction tests: anything a failed test left mounted goes with it."""
+    from tui_jail.system import SystemRoot
+
+    yield sample_root
+    for point in sorted(SystemRoot(sample_root).mounts(), key=lambda p: -p.count("/")):  # deepest first
+        if point != "/":
+            subprocess.run(["umount", str(SystemRoot(sample_root).host(point))], check=False)

@@ -15,7 +15,9 @@ from pathlib import Path
 import nsenv
 import pytest
 from txn_helpers import (
+    apply_plain,
     changed_paths,
+    cli,
     seedbox,
     seedbox_text,
     snapshot,
@@ -34,25 +36,6 @@ pytestmark = [
     pytest.mark.ns,
     pytest.mark.skipif(os.geteuid() != 0 or not nsenv.in_private_mount_ns(), reason="needs root in a private mount ns"),
 ]
-
-
-@pytest.fixture
-def world(sample_root: Path) -> Path:
-    yield sample_root
-    # anything a failed test left mounted under the root goes with it (deepest first)
-    for point in sorted(SystemRoot(sample_root).mounts(), key=lambda p: -p.count("/")):
-        if point != "/":
-            subprocess.run(["umount", str(SystemRoot(sample_root).host(point))], check=False)
-
-
-def cli(root: Path, *args: str, env: dict[str, str] | None = None, **kw: object) -> subprocess.CompletedProcess[str]:
-    argv = [sys.executable, "-m", "tui_jail", "--root", str(root), *args]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env, **kw)  # type: ignore[call-overload]
-
-
-def apply_plain(root: Path, timeout: float = 30.0, environ: dict[str, str] | None = None) -> journal.TxnState:
-    system = SystemRoot(root)
-    return transaction.apply(make_plan(seedbox(), system), system, timeout=timeout, environ=environ or {})
 
 
 def forked(fn: object, fault: str) -> int:
@@ -280,8 +263,9 @@ def test_a_deadline_that_is_not_a_number_is_one_long_past(world: Path) -> None:
     os.kill(state.watchdog_pid, signal.SIGKILL)
     wait_exited([state.watchdog_pid])
     state_file = journal.Journal(world, state.id).dir / "state.json"
-    state_file.write_text(state_file.read_text().replace(repr(state.deadline), "NaN"))
-    assert journal.Journal(world, state.id).state().deadline != state.deadline  # NaN equals nothing
+    text = state_file.read_text().replace(repr(state.deadline), "NaN")
+    state_file.write_text(text.replace(repr(state.boot_deadline), "NaN"))
+    assert journal.Journal(world, state.id).state().boot_deadline != state.boot_deadline  # NaN equals nothing
     timer = [sys.executable, "-m", "tui_jail.watchdog", str(world), state.id]
     assert subprocess.run(timer, timeout=30, check=False).returncode == 0
     assert journal.Journal(world, state.id).state().status == "rolled-back"

@@ -1,17 +1,21 @@
-"""Shared by the transaction tests and bench/apply.py: the seedbox spec on a sample root, a snapshot of
-everything a transaction could change (files byte for byte with mode and owner, and the mount
-table), waiting for a transaction to finish and for watchdog processes to exit."""
+"""Shared by the transaction tests and bench/apply.py: the seedbox spec on a sample root, applying it
+(in this process or through the CLI), a snapshot of everything a transaction could change (files
+byte for byte with mode and owner, and the mount table), waiting for a transaction to finish and for
+watchdog processes to exit."""
 
 from __future__ import annotations
 
 import os
 import select
 import stat
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from tui_jail import journal
+from tui_jail import journal, transaction
+from tui_jail.plan import make_plan
 from tui_jail.presets import preset_text
 from tui_jail.spec import Spec, parse_spec
 from tui_jail.system import SystemRoot
@@ -26,6 +30,17 @@ def seedbox_text(user: str = "media", address: str = "203.0.113.7") -> str:
 
 def seedbox(user: str = "media", address: str = "203.0.113.7") -> Spec:
     return parse_spec(load_yaml_text(seedbox_text(user, address)))
+
+
+def apply_plain(root: Path, timeout: float = 30.0, environ: dict[str, str] | None = None) -> journal.TxnState:
+    """The seedbox applied under root, left pending."""
+    system = SystemRoot(root)
+    return transaction.apply(make_plan(seedbox(), system), system, timeout=timeout, environ=environ or {})
+
+
+def cli(root: Path, *args: str, env: dict[str, str] | None = None, **kw: object) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "tui_jail", "--root", str(root), *args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env, **kw)  # type: ignore[call-overload]
 
 
 def snapshot(root: Path) -> dict[str, Any]:

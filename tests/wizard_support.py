@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any
@@ -109,8 +110,10 @@ def walk(preset: str, stage: str) -> list[str]:
 
 
 def pending_transaction(root: Path) -> str:
-    """A transaction journal left pending (applied, unconfirmed) under `root`, with nothing to undo."""
+    """A transaction journal left pending (applied, unconfirmed) under `root`, with nothing to undo.
+    Its watchdog is this test process (alive, and never rolling back), so it shows as armed."""
     from tui_jail.journal import Journal, TxnState
+    from tui_jail.journal_layout import process_start
 
     state = TxnState(
         id="20231114-221320-rclone-sftp",
@@ -122,7 +125,11 @@ def pending_transaction(root: Path) -> str:
         timeout=120,
         user="admin",
         ssh_connection="198.51.100.4 50022 192.0.2.1 22",
+        watchdog_pid=os.getpid(),
+        watchdog_start=process_start(os.getpid()),
     )
+    state.set_deadline(90)
+    state.deadline = T0 + 90  # what the wizard's fixed clock counts down from
     plan = "jail rclone-sftp (sftp): changes: 1 file, 0 mounts, 0 paths\n\n--- a/etc/fstab\n+++ b/etc/fstab\n"
     Journal.create(root, state, [], {}, plan)
     return state.id

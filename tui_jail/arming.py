@@ -4,10 +4,11 @@ preflight runs, and is handed the transaction once the journal exists.
 `Watchdog(root)` launches `python -m tui_jail.watchdog --control-fd N ROOT` in a new session; it
 imports what it needs, forks away from its parent (so it is not a child of the applier), starts
 its own session, ignores SIGHUP and waits on a socket for a transaction id. `arm` sends the id and
-returns only once the watchdog has read that journal and answered "ready PID", and its first
-process has been reaped. Closed unarmed (the preflight refused) or orphaned (the applier died),
-the socket reads end-of-file and the watchdog exits. Where systemd is PID 1,
-`arm_systemd_timer` adds a transient timer, in case the watchdog itself is killed.
+returns only once the watchdog has read that journal and answered "ready PID START" (its start
+time tells it apart from a later process with its pid), and its first process has been reaped. The
+same way re-arms a pending transaction whose watchdog is gone. Closed unarmed (the preflight
+refused) or orphaned (the applier died), the socket reads end-of-file and the watchdog exits. Where
+systemd is PID 1, `arm_systemd_timer` adds a transient timer, in case the watchdog itself is killed.
 """
 
 from __future__ import annotations
@@ -60,19 +61,20 @@ class Watchdog:
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
 
-    def arm(self, txn_id: str, timeout: float = READY_TIMEOUT) -> int:
-        """Hand the watchdog its transaction; returns its pid once it is detached and watching."""
+    def arm(self, txn_id: str, timeout: float = READY_TIMEOUT) -> tuple[int, int]:
+        """Hand the watchdog its transaction; returns its pid and start time once it is detached and
+        watching."""
         try:
             self._control.settimeout(timeout)
             self._control.sendall(f"{txn_id}\n".encode(), socket.MSG_NOSIGNAL)
             with self._control.makefile("rb") as answers:
-                word, _, pid = answers.readline(64).decode(errors="replace").strip().partition(" ")
+                words = answers.readline(64).decode(errors="replace").split()
         except OSError:
-            word, pid = "", ""
-        if word != "ready" or not pid.isdigit():
+            words = []
+        if len(words) != 3 or words[0] != "ready" or not (words[1].isdigit() and words[2].isdigit()):
             raise WatchdogError(f"the rollback watchdog did not start{self._why()}")
         self._proc.wait(timeout)  # its first process exits as soon as it has forked the watchdog
-        return int(pid)
+        return int(words[1]), int(words[2])
 
     def close(self) -> None:
         self._control.close()

@@ -40,6 +40,11 @@ def restrict(path: Path, mode: int) -> None:
     files.change_owner_mode("/", str(path), 0, 0, mode)
 
 
+def remove_file(path: Path) -> bool:
+    """Remove a file (or link) if present; True when it did."""
+    return files.remove_file("/", str(path))
+
+
 def remove_tree(path: Path) -> None:
     """rm -r, never following a link."""
     files.remove_tree("/", str(path))

@@ -10,13 +10,18 @@ transaction:
 - `log`        one line per event: `begin N` before step N is attempted and `undo N` once its undo
                is complete, each on disk before going on; `done N` after step N, carried to disk
                by the next one; `mount N {...}`, the identity of the mount step N makes, changes
-               or takes down, on disk before it does (see `tui_jail.paths.binds`).
+               or takes down, on disk before it does (see `tui_jail.paths.binds`); `end STATUS` once
+               confirmed or rolled back (what is left to know when `state.json` is damaged).
+- `reserve`    64 KiB of nothing, freed when the transaction ends or a rollback starts: on a full disk
+               the rollback still has room to restore files and to record its end.
 - `state.json` status, deadline, who applied from where; replaced atomically, written last at
                creation (a transaction without it is not one yet).
 
-Rollback is driven by these files alone. This module does no system changes beyond its own
-directory. The layout, the lock and the raw state live in `journal_layout`, which is all the
-detached watchdog loads until it has something to roll back.
+Rollback is driven by these files alone, or by the copy of `ops.json` and the backups the watchdog
+holds in memory (`Journal.remembered`). A damaged entry is named, never a traceback (`scan`): a
+finished one blocks nothing; an unfinished one is rolled back from what is intact. This module does
+no system changes beyond its own directory. The layout, the lock, the raw state and the clocks live
+in `journal_layout`, which is all the detached watchdog loads until it has something to roll back.
 """
 
 from __future__ import annotations
@@ -25,19 +30,43 @@ import contextlib
 import json
 import math
 import os
+import stat
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from tui_jail.fsops import append_line, atomic_write, fsync_dir, make_dirs, restrict, write_new
-from tui_jail.journal_layout import STATE_DIR, TRANSACTIONS, UNFINISHED, read_state, take_lock
+from tui_jail.fsops import (
+    append_line,
+    atomic_write,
+    fsync_dir,
+    make_dirs,
+    remove_file,
+    remove_tree,
+    restrict,
+    write_new,
+)
+from tui_jail.journal_layout import (
+    FINISHED,
+    STATE_DIR,
+    TRANSACTIONS,
+    UNFINISHED,
+    boot_id,
+    boottime,
+    lock_path,
+    read_state,
+    running,
+    seconds_left,
+    take_lock,
+)
+from tui_jail.journal_layout import LONGEST_WAIT as LONGEST_WAIT  # re-exported for the commands
 from tui_jail.journal_layout import Busy as Busy  # re-exported: callers catch it as journal.Busy
+from tui_jail.journal_layout import Damaged as Damaged
 
 Op = dict[str, Any]
 DEFAULT_TIMEOUT = 120.0  # seconds a transaction waits for its confirmation
-LONGEST_WAIT = 86400.0  # a change left unconfirmed for longer than a day is no safety net
+RESERVE = 64 * 1024  # bytes held back for the rollback (see the module's docstring)
 
 
 def wait_problem(seconds: float) -> str:
@@ -63,10 +92,33 @@ class TxnState:
     ssh_connection: str = ""
     notes: list[str] = field(default_factory=list)
     error: str = ""
+    watchdog_start: int = 0  # the watchdog's start time (see journal_layout.running)
+    boot_id: str = ""  # the boot the deadline belongs to
+    boot_deadline: float = 0.0  # the deadline on CLOCK_BOOTTIME; `deadline` is wall time, for display
 
     @property
     def unfinished(self) -> bool:
         return self.status in UNFINISHED
+
+    def set_deadline(self, seconds: float) -> None:
+        """The deadline `seconds` from now, on both clocks."""
+        self.boot_id, self.boot_deadline = boot_id(), boottime() + seconds
+        self.deadline = time.time() + seconds
+
+    def seconds_left(self) -> float:
+        """Until the deadline, on the boot clock; 0.0 once it has come (or it is from another boot)."""
+        return seconds_left(asdict(self))
+
+    def watchdog_running(self) -> bool:
+        return running(self.watchdog_pid, self.watchdog_start)
+
+    def watchdog_state(self) -> str:
+        """armed, re-armed (a command found the first one gone) or gone; '' once nothing is left to watch."""
+        if self.status not in ("preparing", "applying", "pending", "rolling-back"):
+            return ""
+        if not self.watchdog_running():
+            return "gone"
+        return "re-armed" if any(note.startswith("watchdog re-armed") for note in self.notes) else "armed"
 
     def applied_from(self, environ: Mapping[str, str]) -> bool:
         """`environ` is the SSH session that applied this: a confirmation from it proves no new login works."""
@@ -90,10 +142,30 @@ def new_id(jail: str, now: float) -> str:
     return f"{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}-{jail}-{os.urandom(2).hex()}"
 
 
+def repair_lock(root: Path) -> str:
+    """Make the state directory again if it was deleted, and remove a lock that is not a file (a
+    directory, a link: nobody can hold it, so every command would fail). Returns what was wrong, in
+    one line ('' when nothing was)."""
+    ensure_state_dir(root)
+    path = Path(lock_path(str(root)))
+    try:
+        kind = stat.S_IFMT(path.lstat().st_mode)
+    except FileNotFoundError:
+        return ""
+    if kind == stat.S_IFREG:
+        return ""
+    if kind == stat.S_IFDIR:
+        remove_tree(path)
+    else:
+        remove_file(path)
+    what = {stat.S_IFDIR: "a directory", stat.S_IFLNK: "a symbolic link"}.get(kind, "not a file")
+    return f"{path}: the journal lock was {what}, which nobody can hold; removed"
+
+
 @contextlib.contextmanager
 def locked(root: Path, *, wait: float = 0.0) -> Iterator[None]:
     """The one-at-a-time lock (see `journal_layout.take_lock`); raises Busy when it is not free in time."""
-    ensure_state_dir(root)
+    repair_lock(root)
     fd = take_lock(str(root), wait)
     try:
         yield
@@ -102,12 +174,34 @@ def locked(root: Path, *, wait: float = 0.0) -> Iterator[None]:
 
 
 class Journal:
-    """One transaction's directory."""
+    """One transaction's directory; `remembered` adds what the watchdog read of it when armed."""
 
     def __init__(self, root: Path, txn_id: str) -> None:
         self.root = root
         self.id = txn_id
         self.dir = root / TRANSACTIONS.lstrip("/") / txn_id
+        self._ops: list[Op] | None = None
+        self._backups: dict[int, bytes] = {}
+        self._state: TxnState | None = None
+        self._log: list[str] | None = None
+
+    @classmethod
+    def remembered(
+        cls,
+        root: Path,
+        txn_id: str,
+        ops: list[Op] | None,
+        backups: dict[int, bytes],
+        state: dict[str, Any],
+        log: list[str],
+    ) -> Journal:
+        """The journal with the watchdog's own copy of its undo (steps, backups, the last state and
+        log it read): it rolls back from memory whatever became of the files since."""
+        journal = cls(root, txn_id)
+        journal._ops, journal._backups, journal._log = ops, backups, log
+        with contextlib.suppress(Damaged, TypeError):  # what it read was sound, or nothing stands in
+            journal._state = _typed(state)
+        return journal
 
     # --- creation ----------------------------------------------------------------------------------
 
@@ -125,22 +219,47 @@ class Journal:
         write_new(journal.dir / "plan.txt", plan_text.encode())
         write_new(journal.dir / "ops.json", json.dumps(ops, indent=1).encode())
         write_new(journal.dir / "log", b"")  # created here: an append alone does not fsync the name
+        write_new(journal.dir / "reserve", bytes(RESERVE))
         journal.write_state(state)
         return journal
 
     # --- reading -----------------------------------------------------------------------------------
 
     def state(self) -> TxnState:
-        return TxnState(**read_state(str(self.dir)))
+        """Raises FileNotFoundError (no state.json: not a transaction yet) or Damaged."""
+        return _typed(read_state(str(self.dir)))
+
+    def state_or_stand_in(self) -> tuple[TxnState, str]:
+        """The state, or — damaged or gone — what the watchdog remembers of it, or a stand-in named
+        after the directory; with what is wrong ('' when nothing is)."""
+        try:
+            return self.state(), ""
+        except (OSError, Damaged) as exc:
+            problem = str(exc) if isinstance(exc, Damaged) else f"{self.dir / 'state.json'}: {exc.strerror}"
+        if self._state is not None:
+            return self._state, problem
+        jail = self.id.split("-", 2)[-1].rpartition("-")[0] or "?"  # ids are DATE-TIME-JAIL-XXXX (new_id)
+        stand_in = TxnState(self.id, jail, "?", "pending", created=0.0, deadline=0.0, timeout=0.0)
+        return stand_in, problem
 
     def ops(self) -> list[Op]:
+        """The steps; raises Damaged when ops.json is gone or unreadable and no copy is held."""
+        if self._ops is not None:
+            return self._ops
+        path = self.dir / "ops.json"
         try:
-            ops: list[Op] = json.loads((self.dir / "ops.json").read_text())
-        except FileNotFoundError:
-            return []  # crashed while preparing: nothing was changed
+            ops = json.loads(path.read_bytes())
+        except OSError as exc:
+            raise Damaged(f"{path}: {exc.strerror}") from None
+        except ValueError as exc:
+            raise Damaged(f"{path}: not JSON ({exc})") from None
+        if not (isinstance(ops, list) and all(isinstance(op, dict) and isinstance(op.get("op"), str) for op in ops)):
+            raise Damaged(f"{path}: not a list of steps")
         return ops
 
     def backup(self, index: int) -> bytes:
+        if index in self._backups:
+            return self._backups[index]
         return (self.dir / "backup" / str(index)).read_bytes()
 
     def plan_text(self) -> str:
@@ -149,13 +268,16 @@ class Journal:
         except FileNotFoundError:
             return ""
 
-    def events(self) -> list[tuple[str, int]]:
+    def _log_lines(self) -> list[str] | None:
+        """The log's lines (what the watchdog last read of it, when it is gone); None when unknown."""
         try:
-            text = (self.dir / "log").read_text()
-        except FileNotFoundError:
-            return []
+            return (self.dir / "log").read_text(errors="replace").splitlines()
+        except OSError:
+            return self._log
+
+    def events(self) -> list[tuple[str, int]]:
         events = []
-        for line in text.splitlines():
+        for line in self._log_lines() or []:
             word, _, number = line.partition(" ")
             if number.isdigit():  # a torn last line (crash mid-append) is ignored
                 events.append((word, int(number)))
@@ -163,12 +285,8 @@ class Journal:
 
     def mount_records(self) -> dict[int, dict[str, Any]]:
         """Step -> the identity of the mount it acted on (see `record_mount`)."""
-        try:
-            text = (self.dir / "log").read_text()
-        except FileNotFoundError:
-            return {}
         records = {}
-        for line in text.splitlines():
+        for line in self._log_lines() or []:
             word, _, rest = line.partition(" ")
             number, _, identity = rest.partition(" ")
             if word == "mount" and number.isdigit():
@@ -176,7 +294,16 @@ class Journal:
                     records[int(number)] = json.loads(identity)
         return records
 
+    def ended(self) -> str:
+        """The log's last `end STATUS` ('' for none): known even when state.json is damaged."""
+        ends = [line[4:] for line in self._log_lines() or [] if line.startswith("end ")]
+        return ends[-1] if ends else ""
+
     def begun(self) -> set[int]:
+        """The steps begun; every step when the log is gone (each undo checks the live system, so
+        undoing one that never ran changes nothing)."""
+        if self._log_lines() is None:
+            return set(range(len(self.ops())))
         return {n for word, n in self.events() if word == "begin"}
 
     def done(self) -> set[int]:
@@ -189,6 +316,15 @@ class Journal:
 
     def write_state(self, state: TxnState) -> None:
         atomic_write(self.dir / "state.json", json.dumps(asdict(state), indent=1).encode(), 0o600, 0, 0)
+        if state.status in FINISHED:
+            with contextlib.suppress(OSError):  # a second record of the end: state.json is the first
+                append_line(self.dir / "log", f"end {state.status}")
+            self.release_reserve()
+
+    def release_reserve(self) -> None:
+        """Give back the room held for the rollback (it starts now, or it is not needed any more)."""
+        with contextlib.suppress(OSError):
+            remove_file(self.dir / "reserve")
 
     def update(self, **changes: Any) -> TxnState:
         state = self.state()
@@ -207,36 +343,69 @@ class Journal:
         append_line(self.dir / "log", f"{word} {index}", sync=word != "done")
 
 
-def transactions(root: Path) -> list[Journal]:
-    """Every transaction under the root, oldest first."""
-    return [journal for journal, _ in _with_states(root)]
+def _typed(state: dict[str, Any]) -> TxnState:
+    known = {f.name for f in fields(TxnState)}  # keys a newer tui-jail added are left out
+    return TxnState(**{key: value for key, value in state.items() if key in known})
 
 
-def unfinished(root: Path) -> list[Journal]:
-    return [journal for journal, state in _with_states(root) if state.unfinished]
+@dataclass
+class Entry:
+    """One directory of the journal: its state, or what is wrong with it."""
+
+    journal: Journal
+    state: TxnState | None
+    problem: str = ""  # one line, naming the file: '' for a sound entry
+    unfinished: bool = False  # its change may still be in place: it blocks the next apply
 
 
-def _with_states(root: Path) -> list[tuple[Journal, TxnState]]:
-    """Each transaction with its state, oldest first; every state read once, as there is one per
-    apply ever made."""
+def scan(root: Path) -> list[Entry]:
+    """Every entry under the root, oldest first, each state read once (there is one per apply ever
+    made). A damaged entry is unfinished only when it is the newest and its log does not say it
+    ended: applies are one at a time, and none starts while another is unfinished, so an entry
+    with a newer one after it was finished."""
     try:
-        names = os.listdir(root / TRANSACTIONS.lstrip("/"))
-    except FileNotFoundError:
+        names = sorted(os.listdir(root / TRANSACTIONS.lstrip("/")))
+    except (FileNotFoundError, NotADirectoryError):
         return []
+    except PermissionError:
+        raise  # not root: said as such by the CLI
+    except OSError as exc:
+        raise Damaged(f"{root / TRANSACTIONS.lstrip('/')}: cannot be read ({exc.strerror})") from None
     found = []
     for name in names:
         journal = Journal(root, name)
         try:
-            found.append((journal, journal.state()))
+            state = journal.state()
         except (FileNotFoundError, NotADirectoryError):
-            continue  # no state.json yet: not a transaction (see `Journal.create`)
-    return sorted(found, key=lambda pair: (pair[1].created, pair[0].id))
+            if not journal.begun() - journal.undone() or journal.ended():
+                continue  # no state.json yet and nothing done: not a transaction (see `Journal.create`)
+            found.append(Entry(journal, None, f"{journal.dir / 'state.json'}: missing"))
+        except Damaged as exc:
+            found.append(Entry(journal, None, str(exc)))
+        else:
+            found.append(Entry(journal, state, unfinished=state.unfinished))
+    found.sort(key=lambda entry: (entry.state.created if entry.state else 0.0, entry.journal.id))
+    newest = max((entry.journal.id for entry in found), default="")
+    for entry in found:
+        entry.unfinished |= entry.state is None and entry.journal.id == newest and not entry.journal.ended()
+    return found
+
+
+def transactions(root: Path) -> list[Journal]:
+    """Every readable transaction under the root, oldest first."""
+    return [entry.journal for entry in scan(root) if entry.state is not None]
+
+
+def unfinished(root: Path) -> list[Journal]:
+    """The readable transactions not yet confirmed or rolled back."""
+    return [entry.journal for entry in scan(root) if entry.state is not None and entry.unfinished]
 
 
 def find(root: Path, txn_id: str | None) -> Journal | None:
-    """The named transaction, or the latest unfinished one."""
+    """The named transaction (damaged or not), or the latest unfinished one."""
     if txn_id is not None:
         journal = Journal(root, txn_id)
-        return journal if (journal.dir / "state.json").exists() and "/" not in txn_id else None
-    pending = unfinished(root)
+        exists = "/" not in txn_id and txn_id not in ("", ".", "..")
+        return journal if exists and journal.dir.is_dir() else None
+    pending = [entry.journal for entry in scan(root) if entry.unfinished]
     return pending[-1] if pending else None

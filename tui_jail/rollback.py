@@ -1,8 +1,11 @@
 """Rollback, driven by the journal alone: undo every begun step in reverse order, then reload sshd.
 
-Shared by `tui-jail rollback`, `recover`, a failed apply and the detached watchdog (so it imports
-nothing heavy). The caller holds the journal lock. Safe to run again after a crash half-way: each
-undo checks the live system, and finished undos are recorded.
+Shared by `tui-jail rollback`, `recover`, a failed apply, a command that finds a transaction
+nobody watches any more, and the detached watchdog (so it imports nothing heavy). The caller holds
+the journal lock. Safe to run again after a crash half-way: each undo checks the live system, and
+finished undos are recorded. A damaged journal is rolled back from what is intact: a state file
+that cannot be read is replaced by what the watchdog remembers or a stand-in (and named in the
+notes); steps that cannot be read leave the transaction `failed`, for `recover` to explain.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ import time
 from pathlib import Path
 
 from tui_jail import faults
-from tui_jail.journal import Journal, TxnState
+from tui_jail.journal import Damaged, Journal, TxnState
+
+UNSAVED = "could not save the journal state"
 
 
 def rollback(journal: Journal, reason: str) -> TxnState:
@@ -20,12 +25,18 @@ def rollback(journal: Journal, reason: str) -> TxnState:
     from tui_jail.system import SystemRoot
 
     system = SystemRoot(journal.root)
-    state = journal.state()
+    journal.release_reserve()
+    state, problem = journal.state_or_stand_in()
     state.status = "rolling-back"
+    if problem:
+        state.notes.append(f"damaged journal: {problem}")
     state.notes.append(f"{time.strftime('%H:%M:%S')} rollback: {reason}")
     _save(journal, state)
-    ops = journal.ops()
-    begun = journal.begun()
+    try:
+        ops = journal.ops()
+        begun = {index for index in journal.begun() if index < len(ops)}
+    except Damaged as exc:
+        return _finish(journal, state, [f"{exc}: the steps cannot be undone automatically (see tui-jail recover)"])
     undone = journal.undone()
     identities = journal.mount_records()
     errors: list[str] = []
@@ -41,14 +52,15 @@ def rollback(journal: Journal, reason: str) -> TxnState:
         faults.point("rollback")
         with contextlib.suppress(OSError):  # a full disk: the undo is idempotent, so an unrecorded one is fine
             journal.record("undo", index)
-    notes = []
     if any(ops[i]["op"] == "write" and ops[i].get("sshd") for i in begun):
         try:
-            notes.append(steps.reload_sshd(system))
+            state.notes.append(steps.reload_sshd(system))
         except Exception as exc:  # noqa: BLE001 — the files are back; a reload failure is reported, not fatal
-            notes.append(f"sshd not reloaded: {exc}")
-    state = journal.state()
-    state.notes += notes
+            state.notes.append(f"sshd not reloaded: {exc}")
+    return _finish(journal, state, errors)
+
+
+def _finish(journal: Journal, state: TxnState, errors: list[str]) -> TxnState:
     state.status = "failed" if errors else "rolled-back"
     state.error = "; ".join(errors)
     _save(journal, state)
@@ -61,7 +73,7 @@ def _save(journal: Journal, state: TxnState) -> None:
     try:
         journal.write_state(state)
     except OSError as exc:
-        state.error = f"could not save the journal state: {exc}"
+        state.error = "; ".join(filter(None, [state.error, f"{UNSAVED}: {exc}"]))
         state.status = "failed"
 
 

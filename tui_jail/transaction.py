@@ -12,7 +12,9 @@ and `rollback_txn` act on a pending transaction under the same lock.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import signal
 import stat
 import time
 from collections.abc import Mapping
@@ -22,7 +24,8 @@ from tui_jail import arming, bootguard, faults, journal, steps
 from tui_jail.admin import admin_connection
 from tui_jail.errors import Refused
 from tui_jail.fsops import remove_tree
-from tui_jail.journal import DEFAULT_TIMEOUT, Busy, Journal, Op, TxnState
+from tui_jail.journal import DEFAULT_TIMEOUT, Busy, Damaged, Journal, Op, TxnState
+from tui_jail.journal_layout import LONGEST_WAIT, STATE_DIR, running
 from tui_jail.paths import applied
 from tui_jail.paths.files import read_bytes
 from tui_jail.plan import PathStep, Plan
@@ -151,14 +154,23 @@ def _fstab_sources(plan: Plan) -> dict[str, str]:
 
 
 def pending_refusal(root: Path) -> str:
-    found = journal.unfinished(root)
+    found = [entry for entry in journal.scan(root) if entry.unfinished]
     if not found:
         return "another tui-jail transaction is running right now"
-    state = found[-1].state()
+    state = found[-1].state
+    if state is None:
+        return f"damaged journal entry {found[-1].problem}: roll it back first (tui-jail recover)"
     return (
         f"transaction {state.id} ({state.action} {state.jail}) is {state.status}: "
         f"confirm it (tui-jail confirm) or roll it back (tui-jail rollback) first"
     )
+
+
+def disk_full(exc: BaseException, root: Path) -> str:
+    """'the disk is full' in a refusal, when that is why `exc` happened ('' when not)."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"the disk is full (no space left under {root / STATE_DIR.lstrip('/')}): "
+    return ""
 
 
 def apply(
@@ -176,7 +188,7 @@ def apply(
         raise Refused(f"--confirm-timeout {problem}")
     try:
         with journal.locked(system.root):
-            if journal.unfinished(system.root):
+            if any(entry.unfinished for entry in journal.scan(system.root)):
                 raise Refused(pending_refusal(system.root))
             try:
                 watchdog = arming.Watchdog(system.root)
@@ -187,6 +199,8 @@ def apply(
                 return _apply_locked(plan, system, timeout, environ, notes, watchdog)
     except Busy:
         raise Refused(pending_refusal(system.root)) from None
+    except OSError as exc:  # the journal's directory or lock could not be made
+        raise Refused(f"nothing changed: {disk_full(exc, system.root)}could not take the journal lock: {exc}") from None
 
 
 def _apply_locked(
@@ -213,23 +227,26 @@ def _apply_locked(
         ssh_connection=environ.get("SSH_CONNECTION", ""),
         notes=[f"preflight: {n}" for n in notes],
     )
+    state.set_deadline(timeout)
     try:
         txn = Journal.create(system.root, state, ops, backups, plan_text(plan))
     except OSError as exc:
         with contextlib.suppress(OSError):
             remove_tree(Journal(system.root, state.id).dir)
-        raise Refused(f"nothing changed: could not write the journal: {exc}") from None
+        raise Refused(f"nothing changed: {disk_full(exc, system.root)}could not write the journal: {exc}") from None
     faults.point("apply")
+    armed = (0, 0)
     try:
-        pid = watchdog.arm(txn.id)
+        armed = watchdog.arm(txn.id)
         timer = arming.arm_systemd_timer(system.root, txn.id, timeout)
         guard = bootguard.install(system)
-        state.status, state.watchdog_pid = "applying", pid
+        state.status, (state.watchdog_pid, state.watchdog_start) = "applying", armed
         state.notes += filter(None, [timer, guard])
         txn.write_state(state)  # the lock is ours: nobody else writes the state meanwhile
     except Exception as exc:  # noqa: BLE001 — no guard, no change
-        rollback(txn, f"could not arm the watchdog: {exc}")
-        raise Refused(f"nothing changed: could not arm the rollback watchdog: {exc}") from None
+        _forget(txn, armed)
+        why = f"{disk_full(exc, system.root)}could not arm the rollback watchdog: {exc}"
+        raise Refused(f"nothing changed: {why}") from None
     for index, op in enumerate(ops):
         faults.point("apply")
         try:
@@ -241,14 +258,38 @@ def _apply_locked(
             if note:
                 state.notes.append(note)  # saved with the pending state: one state write, not one per note
         except BaseException as exc:
-            rollback(txn, f"step {index} ({steps.describe(op)}) failed: {exc}")
+            undone = rollback(txn, f"step {index} ({steps.describe(op)}) failed: {exc}")
             if not isinstance(exc, Exception):
                 raise
-            raise Refused(f"{steps.describe(op)} failed: {exc}; rolled back") from None
+            full = disk_full(exc, system.root)
+            raise Refused(f"{full}{steps.describe(op)} failed: {exc}; {_outcome(undone)}") from None
     faults.point("apply")
-    state.status, state.deadline = "pending", time.time() + timeout
-    txn.write_state(state)
+    state.status = "pending"
+    state.set_deadline(timeout)
+    try:
+        txn.write_state(state)
+    except OSError as exc:
+        undone = rollback(txn, f"could not record the transaction as pending: {exc}")
+        full = disk_full(exc, system.root)
+        raise Refused(f"{full}could not record the transaction as pending: {exc}; {_outcome(undone)}") from None
     return state
+
+
+def _forget(txn: Journal, armed: tuple[int, int]) -> None:
+    """Nothing was changed: stop the watchdog armed for it, if any, and remove the journal entry, so
+    nothing is left that blocks the next apply."""
+    pid, start = armed
+    if running(pid, start):
+        os.kill(pid, signal.SIGKILL)
+    stop_timer(txn.id)
+    with contextlib.suppress(OSError):
+        remove_tree(txn.dir)
+
+
+def _outcome(state: TxnState) -> str:
+    if state.status == "rolled-back":
+        return "rolled back"
+    return f"the rollback could not finish: {state.error}; free what is needed and run tui-jail recover"
 
 
 # --- acting on a pending transaction --------------------------------------------------------------
@@ -261,18 +302,27 @@ def _pending(root: Path, txn_id: str | None) -> Journal:
     return found
 
 
+def _readable_state(txn: Journal) -> TxnState:
+    """The state, or a one-line refusal naming what is wrong with it."""
+    try:
+        return txn.state()
+    except (OSError, Damaged) as exc:
+        problem = str(exc) if isinstance(exc, Damaged) else f"{txn.dir / 'state.json'}: {exc.strerror}"
+        raise Refused(f"damaged journal entry {problem}: roll it back (tui-jail rollback {txn.id})") from None
+
+
 def confirm(root: Path, txn_id: str | None, environ: Mapping[str, str], *, same_session: bool = False) -> TxnState:
     """Keep the change. Over SSH, only from a new login (its SSH_CONNECTION differs from the applying
     one: that login proves access still works), unless `same_session`."""
     txn = _pending(root, txn_id)
     try:
         with journal.locked(root, wait=30):
-            state = txn.state()
+            state = _readable_state(txn)
             if state.status == "confirmed":
                 return state
             if state.status != "pending":
                 raise Refused(f"transaction {state.id} is {state.status}; there is nothing to confirm")
-            if time.time() >= state.deadline:
+            if not state.seconds_left():
                 raise Refused(f"transaction {state.id}: the deadline has passed; it is being rolled back")
             here = environ.get("SSH_CONNECTION", "")
             if state.applied_from(environ) and not same_session:
@@ -291,19 +341,22 @@ def confirm(root: Path, txn_id: str | None, environ: Mapping[str, str], *, same_
 
 
 def extend(root: Path, txn_id: str | None, seconds: float) -> TxnState:
-    """Push a pending deadline `seconds` further (from now, if it is nearer than that)."""
+    """Push a pending deadline `seconds` further (from now, if it is nearer than that), at most a day
+    from now: further, a deadline is no safety net (and the watchdog takes it for a damaged one)."""
     if problem := journal.wait_problem(seconds):
         raise Refused(f"--extend {problem}")
     txn = _pending(root, txn_id)
     with journal.locked(root, wait=30):
-        state = txn.state()
-        if state.status != "pending":
-            raise Refused(f"transaction {state.id} is {state.status}; only a pending one can be extended")
-        deadline = max(state.deadline, time.time()) + seconds
-        state = txn.update(deadline=deadline, notes=[*state.notes, f"deadline extended by {seconds:g} s"])
+        state = _readable_state(txn)
+        if state.status != "pending" or not state.seconds_left():
+            why = state.status if state.status != "pending" else "past its deadline"
+            raise Refused(f"transaction {state.id} is {why}; only a pending one can be extended")
+        state.set_deadline(min(state.seconds_left() + seconds, LONGEST_WAIT))
+        state.notes.append(f"deadline extended by {seconds:g} s")
+        txn.write_state(state)
     if Path("/run/systemd/system").is_dir():
         stop_timer(state.id)
-        arming.arm_systemd_timer(root, state.id, deadline - time.time())
+        arming.arm_systemd_timer(root, state.id, state.seconds_left())
     return state
 
 
@@ -311,11 +364,13 @@ def rollback_txn(root: Path, txn_id: str | None, reason: str) -> TxnState:
     txn = _pending(root, txn_id)
     try:
         with journal.locked(root, wait=30):
-            state = txn.state()
-            if state.status == "confirmed":
+            state, problem = txn.state_or_stand_in()
+            if state.status == "confirmed" and not problem:
                 raise Refused(f"transaction {state.id} is confirmed; take the jail down with tui-jail remove")
-            if state.status == "rolled-back":
+            if state.status == "rolled-back" and not problem:
                 return state
+            if problem and txn.ended():  # a damaged finished entry: nothing of it to undo
+                raise Refused(f"damaged journal entry {problem}: it ended {txn.ended()}; nothing to roll back")
             return rollback(txn, reason)
     except Busy:
         raise Refused(pending_refusal(root)) from None

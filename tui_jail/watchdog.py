@@ -3,12 +3,17 @@ it was confirmed, and at once if the applying process died half-way.
 
 The applier starts it (see `arming`) before its preflight, as `--control-fd FD ROOT`: it forks away
 from its parent, starts its own session, ignores SIGHUP, then waits on FD for the transaction id,
-sent once the journal exists. It reads that journal, logs to it, answers "ready PID" and watches.
-So it is armed before the first change, not a child of the TUI or of the applying process, and
-closing the terminal, dropping the SSH connection or `kill -9` of the applier's whole session
-leaves it running; if the applier closes FD first (a refused preflight) or dies, it exits. Where
-systemd is PID 1, a transient timer runs the same loop (`ROOT TXN`) at the deadline, in case the
-watchdog itself is killed. The loop re-reads the journal, so a confirm or an extension is seen.
+sent once the journal exists. It reads that journal — its state, its steps and every backup, kept
+in memory — logs to it, answers "ready PID START" and watches. So it is armed before the first
+change, not a child of the TUI or of the applying process, and closing the terminal, dropping the
+SSH connection or `kill -9` of the applier's whole session leaves it running; if the applier closes
+FD first (a refused preflight) or dies, it exits. A command that finds a pending transaction whose
+watchdog is gone arms a new one the same way (`watched.ensure_watched`). Where systemd is PID 1, a
+transient timer runs the same loop (`ROOT TXN`) at the deadline, in case the watchdog itself is killed.
+
+The loop re-reads the state, so a confirm or an extension is seen; the deadline is on the boot
+clock (`journal_layout.seconds_left`), so a wall-clock step neither delays nor hastens it. What it
+read when armed stands in for a journal damaged or deleted since: it still rolls back from memory.
 
 It imports little (`journal_layout`: os, json and fcntl; no pathlib, dataclasses or subprocess),
 as its start-up shares the CPUs with the preflight; `journal` and the undo machinery are loaded
@@ -17,7 +22,7 @@ only when there is something to roll back.
 
 from __future__ import annotations
 
-import math
+import json
 import os
 import signal
 import sys
@@ -30,7 +35,49 @@ if TYPE_CHECKING:
     from typing import Any
 
 POLL = 0.1  # seconds between looks at the journal (the applier's death is noticed this fast)
+RETRY = 2.0  # seconds between attempts at a rollback that could not be saved (a full disk)
 HUNG_GRACE = 10.0  # past the deadline, an applier still holding the lock this long is killed
+
+
+class Memory:
+    """What the watchdog read of its transaction: the steps and every backup when armed, then the
+    last state and log it saw (the log holds the identity of each mount made), so it can roll back
+    whatever becomes of the files."""
+
+    def __init__(self, root: str, txn_id: str) -> None:
+        self.root, self.id = root, txn_id
+        self.directory = layout.transaction_dir(root, txn_id)
+        self.state: dict[str, Any] = layout.read_state(self.directory)
+        self.log = b""
+        self.ops: list[dict[str, Any]] | None = None
+        self.backups: dict[int, bytes] = {}
+        try:
+            with open(os.path.join(self.directory, "ops.json"), "rb") as file:
+                ops = json.loads(file.read())
+            self.ops = ops if isinstance(ops, list) else None
+            backup_dir = os.path.join(self.directory, "backup")
+            for name in os.listdir(backup_dir):
+                if name.isdigit():
+                    with open(os.path.join(backup_dir, name), "rb") as file:
+                        self.backups[int(name)] = file.read()
+        except (OSError, ValueError) as exc:  # rolled back from what is on disk then, if anything
+            print(f"watchdog: no copy of the undo in memory: {exc}", file=sys.stderr)
+
+    def current(self) -> dict[str, Any]:
+        """The state as written now; the last one read when it is damaged or gone. The log is read
+        again when it has grown (it is only appended to)."""
+        try:  # noqa: SIM105 — contextlib costs the watchdog's start-up (see `_armed`)
+            self.state = layout.read_state(self.directory)
+        except (OSError, layout.Damaged):
+            pass
+        try:
+            log = os.path.join(self.directory, "log")
+            if os.stat(log).st_size > len(self.log):
+                with open(log, "rb") as file:
+                    self.log = file.read()
+        except OSError:
+            pass
+        return self.state
 
 
 def _detach() -> None:
@@ -52,55 +99,76 @@ def _await_transaction(control: int) -> str:
     return data.decode().strip()
 
 
-def _armed(control: int, root: str) -> str:
-    """Detach, take the transaction, log to its journal, acknowledge (the applier waits for this).
-    Returns the transaction id, '' when there is none to watch."""
+def _armed(control: int, root: str) -> Memory | None:
+    """Detach, take the transaction, read it into memory, log to its journal, acknowledge (the
+    applier waits for this). None when there is nothing to watch."""
     _detach()
     txn_id = _await_transaction(control)
     if not txn_id or "/" in txn_id:
-        return ""
-    directory = layout.transaction_dir(root, txn_id)
-    layout.read_state(directory)  # readable, or fail before acknowledging
-    log = os.open(os.path.join(directory, "watchdog.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        return None
+    memory = Memory(root, txn_id)  # readable, or fail before acknowledging
+    log = os.open(os.path.join(memory.directory, "watchdog.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(log, 1)
     os.dup2(log, 2)
     os.close(log)
     try:  # noqa: SIM105 — contextlib.suppress: importing contextlib costs the watchdog 4 ms of start-up
-        os.write(control, f"ready {os.getpid()}\n".encode())
+        os.write(control, f"ready {os.getpid()} {layout.process_start(os.getpid())}\n".encode())
     except OSError:
         pass  # the applier gave up or died meanwhile: watching finishes what it left
     os.close(control)
-    return txn_id
+    return memory
 
 
-def watch(root: str, txn_id: str) -> int:
+def watch(memory: Memory) -> int:
     """Wait for the deadline (or the applier's death) and roll back; return when nothing is left."""
-    directory = layout.transaction_dir(root, txn_id)
     while True:
-        state = layout.read_state(directory)
+        state = memory.current()
         if not _watched(state):
             return 0
-        deadline = _deadline(state)
-        due = time.time() >= deadline
-        if due or state["status"] != "pending":
+        left = layout.seconds_left(state)
+        if not left or state["status"] != "pending":
             try:
-                lock = layout.take_lock(root)
+                lock = layout.take_lock(memory.root)
             except layout.Busy:
-                if due and state["status"] == "applying" and time.time() >= deadline + HUNG_GRACE:
-                    _kill_hung_applier(state["applier_pid"])
+                if not left and state["status"] == "applying" and _hung(state):
+                    _kill_hung_applier(state.get("applier_pid", 0))
+            except OSError as exc:  # the journal's directory deleted, or its lock made a directory
+                print(f"watchdog: cannot take the journal lock: {exc}", file=sys.stderr)
+                _repair_lock(memory.root)
+                time.sleep(POLL)
+                continue
             else:
                 try:
-                    if _rolled_back(root, txn_id):
+                    if _rolled_back(memory):
                         return 0
                 finally:
                     os.close(lock)
-        remaining = deadline - time.time()
-        time.sleep(min(POLL, remaining) if remaining > 0 else POLL)
+                time.sleep(RETRY)  # rolled back, but the end could not be saved: try again
+                continue
+        time.sleep(min(POLL, left) if left > 0 else POLL)
 
 
-def _rolled_back(root: str, txn_id: str) -> bool:
-    """Holding the lock: roll back if the state (read again) still calls for it."""
-    reason = _reason(layout.read_state(layout.transaction_dir(root, txn_id)))
+def _repair_lock(root: str) -> None:
+    from pathlib import Path  # loaded only now (see the module's docstring)
+
+    from tui_jail.journal import repair_lock
+
+    try:
+        print(f"watchdog: {repair_lock(Path(root)) or 'the lock was not the matter'}", file=sys.stderr)
+    except OSError as exc:  # a full disk: tried again at the next look
+        print(f"watchdog: could not repair the journal lock: {exc}", file=sys.stderr)
+
+
+def _hung(state: dict[str, Any]) -> bool:
+    """An applier still holding the lock `HUNG_GRACE` seconds past the deadline."""
+    deadline = state.get("boot_deadline")
+    return not isinstance(deadline, (int, float)) or layout.boottime() >= deadline + HUNG_GRACE
+
+
+def _rolled_back(memory: Memory) -> bool:
+    """Holding the lock: roll back if the state (read again) still calls for it. True when nothing
+    is left to watch."""
+    reason = _reason(memory.current())
     if not reason:
         return False
     from pathlib import Path  # the rollback's imports, loaded only now (see the module's docstring)
@@ -108,8 +176,12 @@ def _rolled_back(root: str, txn_id: str) -> bool:
     from tui_jail.journal import Journal
     from tui_jail.rollback import rollback
 
-    rollback(Journal(Path(root), txn_id), reason)
-    return True
+    log = memory.log.decode(errors="replace").splitlines()
+    journal = Journal.remembered(Path(memory.root), memory.id, memory.ops, memory.backups, memory.state, log)
+    state = rollback(journal, reason)
+    print(f"watchdog: {state.status} {state.error}", file=sys.stderr)
+    memory.state = {**memory.state, "status": state.status}  # what stands when the journal is gone
+    return not _watched(memory.current())  # else the end could not be saved (a full disk): again
 
 
 def _reason(state: dict[str, Any]) -> str:
@@ -121,7 +193,7 @@ def _reason(state: dict[str, Any]) -> str:
         return "the applying process died before it finished (the lock was free)"
     if status == "rolling-back":
         return "a rollback was interrupted; finishing it"
-    if time.time() >= _deadline(state):
+    if not layout.seconds_left(state):
         return "watchdog: the confirm deadline passed without a confirmation"
     return ""
 
@@ -129,12 +201,6 @@ def _reason(state: dict[str, Any]) -> str:
 def _watched(state: dict[str, Any]) -> bool:
     """Still the watchdog's: not confirmed or rolled back, nor left for `recover` by a failed rollback."""
     return state["status"] in layout.UNFINISHED and state["status"] != "failed"
-
-
-def _deadline(state: dict[str, Any]) -> float:
-    """The deadline, or one long past when the journal holds no real number (NaN would never come due)."""
-    deadline = state["deadline"]
-    return deadline if isinstance(deadline, (int, float)) and math.isfinite(deadline) else 0.0
 
 
 def _kill_hung_applier(pid: int) -> None:
@@ -152,9 +218,14 @@ def main(argv: list[str] | None = None) -> int:
     """`--control-fd FD ROOT` (started by the applier, see `arming`) or `ROOT TXN` (the systemd timer)."""
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["--control-fd"]:
-        txn_id = _armed(int(args[1]), args[2])
-        return watch(args[2], txn_id) if txn_id else 0
-    return watch(args[0], args[1])
+        memory = _armed(int(args[1]), args[2])
+        return watch(memory) if memory else 0
+    try:
+        memory = Memory(args[0], args[1])
+    except (OSError, layout.Damaged) as exc:
+        print(f"tui-jail watchdog: {exc}", file=sys.stderr)
+        return 1
+    return watch(memory)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,16 @@ import argparse
 import sys
 
 from tui_jail import journal
-from tui_jail.commands.common import Subparsers, add_json, add_root, add_spec_source, load_spec, print_json, seconds
+from tui_jail.commands.common import (
+    Subparsers,
+    add_json,
+    add_root,
+    add_spec_source,
+    check_watchdogs,
+    load_spec,
+    print_json,
+    seconds,
+)
 from tui_jail.errors import Refused
 from tui_jail.journal import DEFAULT_TIMEOUT, LONGEST_WAIT, TxnState
 from tui_jail.plan import Plan, make_plan
@@ -46,6 +55,7 @@ def add_parser(subparsers: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_watchdogs(args.root)  # before planning: a rollback it makes changes what the plan starts from
     system = SystemRoot(args.root)
     plan = make_plan(load_spec(args), system)
     return run_transaction(plan, system, args)
@@ -54,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
 def run_transaction(plan: Plan, system: SystemRoot, args: argparse.Namespace) -> int:
     """Shared with `remove`: show the plan, ask, apply, say how to confirm. With --json (for fleets:
     the Ansible module) one document: the plan and the pending transaction's id (null: nothing to do)."""
-    if journal.unfinished(system.root):  # even a plan that looks done may only look so because of it
+    if any(entry.unfinished for entry in journal.scan(system.root)):  # a plan may look done only because of it
         raise Refused(pending_refusal(system.root))
     if args.json:
         if plan.has_changes and not args.yes:

@@ -79,6 +79,15 @@ def print_json(data: Any) -> None:
     sys.stdout.write("\n")
 
 
+def check_watchdogs(root: Path) -> None:
+    """Every command that reads the journal first makes sure each unfinished transaction is watched
+    (see `watched.ensure_watched`), and says on stderr what it found and did."""
+    from tui_jail.watched import ensure_watched
+
+    for line in ensure_watched(root):
+        print(f"tui-jail: {line}", file=sys.stderr)
+
+
 def refuse(message: str) -> int:
     print(f"tui-jail: {message}", file=sys.stderr)
     return 1

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
-from tui_jail.commands.common import Subparsers, add_root, seconds
+from tui_jail.commands.common import Subparsers, add_root, check_watchdogs, seconds
 from tui_jail.journal import LONGEST_WAIT
 from tui_jail.transaction import confirm, extend
 
@@ -36,9 +35,10 @@ def add_parser(subparsers: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_watchdogs(args.root)
     if args.extend is not None:
         state = extend(args.root, args.txn, args.extend)
-        print(f"transaction {state.id}: deadline in {state.deadline - time.time():.0f} s")
+        print(f"transaction {state.id}: deadline in {state.seconds_left():.0f} s")
         return 0
     state = confirm(args.root, args.txn, os.environ, same_session=args.same_session)
     print(f"transaction {state.id} confirmed: {state.action} of jail {state.jail} is kept")

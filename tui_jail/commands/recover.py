@@ -1,6 +1,7 @@
 """`tui-jail recover`: for a bare console — list every unfinished transaction, explain in plain text
 what it changed and what undoing it will do, and roll it back. `--boot` (the boot guard's unit) does
-it without asking: at boot an unconfirmed transaction is a rejected one."""
+it without asking: at boot an unconfirmed transaction is a rejected one. A damaged entry is named
+and rolled back from what is intact; where its steps are lost, recover says what to restore by hand."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import argparse
 import sys
 
 from tui_jail import journal, steps
-from tui_jail.commands.common import Subparsers, add_root
+from tui_jail.commands.common import Subparsers, add_root, check_watchdogs
 from tui_jail.commands.status import line
 from tui_jail.errors import Refused
+from tui_jail.journal import Damaged, Entry
 from tui_jail.transaction import rollback_txn
 
 
@@ -26,13 +28,18 @@ def add_parser(subparsers: Subparsers) -> None:
     parser.set_defaults(handler=run, needs_root=True)
 
 
-def explain(txn: journal.Journal) -> str:
-    state = txn.state()
-    ops, begun, done = txn.ops(), txn.begun(), txn.done()
-    out = [line(state)]
+def explain(entry: Entry) -> str:
+    txn = entry.journal
+    state, problem = txn.state_or_stand_in()
+    out = [f"{txn.id}  damaged: {problem}" if problem else line(state)]
     if state.ssh_connection:
         out.append(f"  applied by {state.user or '?'} over ssh ({state.ssh_connection})")
-    changed = [i for i in sorted(begun) if i not in txn.undone()]
+    try:
+        ops, begun = txn.ops(), txn.begun()
+    except Damaged as exc:
+        return "\n".join([*out, f"  {exc}", *by_hand(txn)])
+    done, undone = txn.done(), txn.undone()
+    changed = [i for i in sorted(begun) if i not in undone and i < len(ops)]
     if not changed:
         out.append("  it changed nothing that is still in place")
     for index in changed:
@@ -43,14 +50,31 @@ def explain(txn: journal.Journal) -> str:
     return "\n".join(out)
 
 
+def by_hand(txn: journal.Journal) -> list[str]:
+    """What to restore by hand when the steps cannot be read: the plan as applied, and the backups."""
+    out = ["  it cannot be undone automatically. Restore by hand what the plan it applied lists:"]
+    plan = txn.dir / "plan.txt"
+    changed = [text[6:] for text in txn.plan_text().splitlines() if text.startswith("+++ b/")]
+    out.append(f"    {plan} (every file it changed, with its diff; its paths and mounts)" if plan.exists() else "")
+    out += [f"    file {path}" for path in changed]
+    backups = sorted(txn.dir.glob("backup/*"))
+    if backups:
+        out.append(f"  the old content of each file it rewrote is one of {txn.dir / 'backup'}/N:")
+        out += [f"    {path} ({path.stat().st_size} bytes)" for path in backups]
+    out.append("  then remove that transaction's directory: " + str(txn.dir))
+    return [text for text in out if text]
+
+
 def run(args: argparse.Namespace) -> int:
-    found = journal.unfinished(args.root)
+    check_watchdogs(args.root)
+    found = [entry for entry in journal.scan(args.root) if entry.unfinished]
     if not found:
         print("nothing to recover: no pending, interrupted or failed transaction")
         return 0
     failed = []
-    for txn in reversed(found):
-        print(explain(txn))
+    for entry in reversed(found):
+        print(explain(entry))
+        txn = entry.journal
         if not (args.boot or args.yes):
             if not sys.stdin.isatty():
                 raise Refused("not a terminal: pass --yes to roll back without asking")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from tui_jail.commands.apply import add_transaction_options, run_transaction
-from tui_jail.commands.common import Subparsers, add_root
+from tui_jail.commands.common import Subparsers, add_root, check_watchdogs
 from tui_jail.commands.plan import show_plan
 from tui_jail.plan import jail_state_path, plan_removal
 from tui_jail.spec import Spec, SpecError, check_jail_name, parse_spec
@@ -49,6 +49,7 @@ def _applied_spec(system: SystemRoot, name: str) -> Spec | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_watchdogs(args.root)  # before planning (see apply)
     system = SystemRoot(args.root)
     plan = plan_removal(args.name, system, _applied_spec(system, args.name))
     if args.dry_run:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from tui_jail.commands.common import Subparsers, add_root
+from tui_jail.commands.common import Subparsers, add_root, check_watchdogs
 from tui_jail.errors import Refused
 from tui_jail.transaction import rollback_txn
 
@@ -22,6 +22,7 @@ def add_parser(subparsers: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_watchdogs(args.root)
     state = rollback_txn(args.root, args.txn, "tui-jail rollback")
     if state.status != "rolled-back":
         raise Refused(f"transaction {state.id}: rollback incomplete: {state.error} (see tui-jail recover)")

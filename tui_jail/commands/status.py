@@ -1,4 +1,7 @@
-"""`tui-jail status`: the transactions in the journal, newest first, and what each is waiting for."""
+"""`tui-jail status`: the transactions in the journal, newest first, and what each is waiting for.
+
+It first makes sure every unfinished transaction is watched (a watchdog gone before the deadline is
+re-armed, after it the transaction is rolled back) and says so; a damaged entry is named in one line."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import time
 from dataclasses import asdict
 
 from tui_jail import journal
-from tui_jail.commands.common import Subparsers, add_json, add_root, print_json
+from tui_jail.commands.common import Subparsers, add_json, add_root, check_watchdogs, print_json
 
 
 def add_parser(subparsers: Subparsers) -> None:
@@ -18,23 +21,29 @@ def add_parser(subparsers: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    states = [j.state() for j in reversed(journal.transactions(args.root))]
+    check_watchdogs(args.root)
+    entries = list(reversed(journal.scan(args.root)))
+    states = [entry.state for entry in entries if entry.state is not None]
     if args.json:
-        now = time.time()
         print_json(
             {
-                "pending": [s.id for s in states if s.unfinished],
+                "pending": [e.state.id if e.state else e.journal.id for e in entries if e.unfinished],
                 "transactions": [
-                    {**asdict(s), "remaining": max(0.0, s.deadline - now) if s.status == "pending" else None}
+                    {
+                        **asdict(s),
+                        "remaining": s.seconds_left() if s.status == "pending" else None,
+                        "watchdog": s.watchdog_state() or None,
+                    }
                     for s in states
                 ],
+                "damaged": [{"id": e.journal.id, "problem": e.problem} for e in entries if e.problem],
             }
         )
         return 0
-    if not states:
+    if not entries:
         print("no transactions")
-    for state in states:
-        print(line(state))
+    for entry in entries:
+        print(line(entry.state) if entry.state else f"{entry.journal.id}  damaged: {entry.problem}")
     return 0
 
 
@@ -42,7 +51,9 @@ def line(state: journal.TxnState) -> str:
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(state.created))
     extra = ""
     if state.status == "pending":
-        extra = f", rolled back in {max(0.0, state.deadline - time.time()):.0f} s unless confirmed"
+        extra = f", rolled back in {state.seconds_left():.0f} s unless confirmed"
     elif state.error:
         extra = f": {state.error}"
+    if watchdog := state.watchdog_state():
+        extra += f" (watchdog {watchdog}{f', pid {state.watchdog_pid}' if watchdog != 'gone' else ''})"
     return f"{state.id}  {state.action} {state.jail}  {state.status}{extra}  (started {when})"
