@@ -206,7 +206,7 @@ class Terminal:
         os.close(self.master)
 
 
-@pytest.mark.parametrize("unprotected", ["setsid", ""], ids=["without-setsid", "protected"])
+@pytest.mark.parametrize("unprotected", ["tty", ""], ids=["keeping-the-tty", "protected"])
 def test_a_job_cannot_type_into_the_admins_terminal(world: Path, tmp_path: Path, unprotected: str) -> None:
     applied(world, preset_spec("joblet-production"))
     pwned = tmp_path / "PWNED"

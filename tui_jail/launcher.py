@@ -7,15 +7,15 @@ read-only/read-write as it should, a missing user, a capability the kernel does 
     caller: close every descriptor but 0-2 · a standard one that is a directory or O_PATH → /dev/null
             · per-run /tmp · unshare(mount, pid, + ipc/uts/net) · make every mount private
        └─fork──► child = PID 1 of the new PID namespace:
-                 setsid · fresh procfs · /tmp · masks · chroot · chdir
+                 drop the controlling tty · fresh procfs · /tmp · masks · chroot · chdir
                  · bounding set · ambient · user switch · inh/prm/eff · no_new_privs
                  · read the sets back · exec
 
 What a hostile job could otherwise reach: a descriptor of the caller's that names a host directory
 walks straight out of any chroot (`/proc/self/fd/3/etc/...`), so none but 0, 1 and 2 survives, and a
 standard one that is a directory or an `O_PATH` descriptor becomes /dev/null; the caller's terminal
-as controlling tty would let the job push input into the admin's shell (TIOCSTI), so the job starts a
-session of its own (`setsid`) and has none; and the capabilities that break a chroot
+as controlling tty would let the job push input into the admin's shell (TIOCSTI), so the job gives it
+up (`TIOCNOTTY`) and has none; and the capabilities that break a chroot
 (`capdrop.CHROOT_BREAKING`: open_by_handle_at, mount, ptrace…) are removed from every set of every
 job on top of the spec's — that matters to a jail allowed to run as root (`allow_root`), the only way uid 0
 gets in.
@@ -63,10 +63,11 @@ PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 PASSED_ENV = ("TERM", "LANG", "LC_ALL")
 PR_SET_PDEATHSIG = 1
 AF_INET, SOCK_DGRAM, SOCK_CLOEXEC, SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 2, 2, 0o2000000, 0x8913, 0x8914, 0x1
+TIOCNOTTY, ENXIO = 0x5422, 6
 SYS_CLOSE_RANGE = 436  # the same number on every architecture (added after the syscall tables were unified)
 F_GETFL = 3
 # Test-only: protections a test switches off in its own process to show the escape each one closes
-# (and bench/exec.py, to time them): "descriptors", "setsid", "chroot_breaking". Nothing sets it otherwise.
+# (and bench/exec.py, to time them): "descriptors", "tty", "chroot_breaking". Nothing sets it otherwise.
 UNPROTECTED: frozenset[str] = frozenset()
 
 
@@ -305,9 +306,8 @@ def _killer(pid: int) -> Callable[[int, FrameType | None], None]:
 def _enter(launch: Launch, errors: int) -> NoReturn:
     """The child: PID 1 of the new PID namespace; sets the jail up around itself, then execs the command."""
     try:
-        if "setsid" not in UNPROTECTED:
-            # no controlling terminal: the caller's could be typed into with TIOCSTI
-            _os_step("setsid", os.setsid)
+        if "tty" not in UNPROTECTED:
+            _drop_controlling_tty()
         _set_parent_death_signal()
         if os.getpid() != 1:
             raise StepFailed(f"not PID 1 of a new PID namespace (pid {os.getpid()}); refusing to chroot")
@@ -361,6 +361,28 @@ def _execute(argv: tuple[str, ...], env: dict[str, str]) -> NoReturn:
             errors.append(exc)
     found = [exc for exc in errors if not isinstance(exc, (FileNotFoundError, NotADirectoryError))]
     raise StepFailed(f"running {name} in the jail: {(found or errors)[0].strerror}")
+
+
+def _drop_controlling_tty() -> None:
+    """No controlling terminal for the job: with the caller's, it could push input into the admin's shell
+    (TIOCSTI; Debian 12's kernel has no switch against it). The child is no session leader, so TIOCNOTTY
+    just detaches it, and it cannot take a terminal again (only a session leader can, and not one that
+    is another session's). Not setsid(): here that costs 2-10 ms (the kernel makes the new session a
+    scheduler autogroup), this a few microseconds; setsid only when TIOCNOTTY fails. It stays in the
+    caller's process group, so Ctrl-C still reaches it."""
+    try:
+        tty = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == ENXIO:
+            return  # no controlling terminal to give up
+        tty = -1
+    if tty >= 0:
+        try:
+            if libc.ioctl(tty, TIOCNOTTY) == 0:
+                return
+        finally:
+            os.close(tty)
+    _os_step("leaving the caller's terminal (setsid)", os.setsid)
 
 
 def _is_null_device(path: str) -> bool:
