@@ -89,6 +89,7 @@ def assert_refused(result: subprocess.CompletedProcess[str], reason: str, marker
 
 EXPECTED_CHECKS = {
     "joblet-production": {
+        "the jail's shell and the probes' programs can load",
         "capability sets",
         "no_new_privs",
         "PID 1 of a new PID namespace",
@@ -98,6 +99,7 @@ EXPECTED_CHECKS = {
         "fresh /proc",
     },
     "joblet-builder": {
+        "the jail's shell and the probes' programs can load",
         "capability sets",
         "no_new_privs",
         "PID 1 of a new PID namespace",
@@ -109,6 +111,7 @@ EXPECTED_CHECKS = {
         "fresh /proc",
     },
     "awf-host-chroot": {
+        "the jail's shell and the probes' programs can load",
         "capability sets",
         "no_new_privs",
         "PID 1 of a new PID namespace",
@@ -325,3 +328,20 @@ def test_exec_imports_nothing_heavy(world: Path) -> None:
     imported -= imported_by("-c", "pass")
     heavy = [m for m in imported if any(m == h or m.startswith((f"{h}.", f"{h}_")) for h in HEAVY_MODULES)]
     assert sorted(heavy) == []
+
+
+def test_verify_names_the_missing_loader_and_the_mount_that_brings_it(world: Path) -> None:
+    """/lib64 dropped from the mounts: /bin/sh has no ELF loader in the jail, so no probe can start.
+    verify says which file is missing and what to add, not 'run exec by hand'."""
+    data = preset_spec("joblet-production").model_dump(mode="json")
+    data["mounts"] = [m for m in data["mounts"] if m["target"] != "lib64"]
+    spec = parse_spec(data)
+    results = {r.name: r for r in run_checks(exec_checks(spec, applied(world, spec)))}
+    loads = results["exec: the jail's shell and the probes' programs can load"]
+    assert loads.status == "fail"
+    assert "/bin/sh cannot run in the jail: missing its ELF loader /lib64/ld-linux-x86-64.so.2" in loads.detail
+    assert loads.fix == "add to mounts: {source: /lib64, target: lib64, readonly: true}"
+    probed = results["exec: no_new_privs"]
+    assert probed.status == "fail" and probed.fix == loads.fix and "ELF loader" in probed.detail
+    # and it is so: exec cannot start even /bin/true there
+    assert jail_exec(world, spec.name, "/bin/true").returncode != 0

@@ -13,10 +13,12 @@ from pathlib import Path
 
 import pytest
 
+import tui_jail
 from tui_jail import capdrop, launchfile
 from tui_jail.backends import caps
 from tui_jail.capabilities import CAPABILITIES
 from tui_jail.commands import exec as exec_command
+from tui_jail.elf import NotElf, read_needs
 from tui_jail.errors import Refused
 from tui_jail.launcher import prepare
 from tui_jail.launchfile import jail_launch_path
@@ -26,6 +28,7 @@ from tui_jail.presets import preset_text
 from tui_jail.spec import Spec, parse_spec
 from tui_jail.system import SystemRoot
 from tui_jail.verify.exec import _hidden_paths
+from tui_jail.verify.loader import jail_program_needs
 from tui_jail.yamlio import load_yaml_text
 
 STATUS = """Name:\tsh
@@ -245,3 +248,31 @@ def test_anything_else_is_left_to_argparse(words: list[str]) -> None:
 def test_exec_help_still_comes_from_argparse() -> None:
     done = subprocess.run([sys.executable, "-m", "tui_jail", "exec", "--help"], capture_output=True, text=True)
     assert done.returncode == 0 and "usage: tui-jail exec" in done.stdout and "-- COMMAND..." in done.stdout
+
+
+def test_the_elf_reader_finds_the_loader_and_libraries_of_the_hosts_shell() -> None:
+    with open("/bin/sh", "rb") as file:
+        needs = read_needs(file)
+    assert needs.interpreter is not None and "ld-linux" in needs.interpreter
+    assert "libc.so.6" in needs.needed
+    with open(tui_jail.__file__, "rb") as file, pytest.raises(NotElf):
+        read_needs(file)
+
+
+def test_the_jail_view_follows_the_specs_mounts_before_anything_is_applied() -> None:
+    """Read from the host through the spec's mounts alone (the jail root does not exist): the mounts
+    screen asks this before an entry is deleted."""
+    spec = preset("joblet-production")
+    shell = {n.program: n for n in jail_program_needs(spec, SystemRoot("/"))}["/bin/sh"]
+    assert shell.missing == [] and {"bin", "lib64"} <= shell.mounts
+    data = spec.model_dump(mode="json")
+    data["mounts"] = [m for m in data["mounts"] if m["target"] == "bin"]  # no lib64, lib or usr
+    broken = {n.program: n for n in jail_program_needs(parse_spec(data), SystemRoot("/"))}["/bin/sh"]
+    assert ("its ELF loader", needs_loader()) in broken.missing and ("the library", "libc.so.6") in broken.missing
+
+
+def needs_loader() -> str:
+    with open("/bin/sh", "rb") as file:
+        interpreter = read_needs(file).interpreter
+    assert interpreter is not None
+    return interpreter

@@ -7,10 +7,15 @@ writer left, so EROFS for root means read-only for everyone, and an absent path 
 merely unreadable). The script uses sh built-ins plus coreutils' `stat` and `readlink`, which every
 jail that runs commands has. `exec_checks(spec, system)` returns the checks; the probes run once,
 on the first check that needs them.
+
+Before any probe, `tui_jail.verify.loader` reads the ELF loader and libraries those programs need,
+as the jail sees them: when they are missing, nothing can run there, and the check (and every probe
+that then fails) names what is missing and the mount that would bring it.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import posixpath
 import subprocess
@@ -27,6 +32,7 @@ from tui_jail.mountinfo import parse_mountinfo
 from tui_jail.plan import make_plan
 from tui_jail.spec import Spec
 from tui_jail.system import SystemRoot
+from tui_jail.verify import loader
 
 PROBE = r"""
 LC_ALL=C; export LC_ALL
@@ -49,6 +55,7 @@ for what in "$@"; do
 done
 """
 HIDEPID = {0: ("hidepid=0", "hidepid=off"), 1: ("hidepid=1", "hidepid=noaccess"), 2: ("hidepid=2", "hidepid=invisible")}
+LOADS = "exec: the jail's shell and the probes' programs can load"
 NS_LINK = {"mount": "mnt", "pid": "pid", "ipc": "ipc", "uts": "uts", "net": "net"}
 
 
@@ -103,6 +110,7 @@ def exec_checks(spec: Spec, system: SystemRoot) -> list[Check]:
     root_asks = ["procs", "mounts", *(f"ns:{NS_LINK[n]}" for n in settings.namespaces)]
     root_asks += [f"write:{p}" for p in readonly + writable] + [f"exists:{p}" for p in hidden]
     as_user, as_root = _Probe(spec, system, False, user_asks), _Probe(spec, system, True, root_asks)
+    programs = functools.cache(lambda: loader.jail_program_needs(spec, system))
 
     def check(name: str, body: Callable[[], CheckResult]) -> Check:
         def run() -> CheckResult:
@@ -111,12 +119,17 @@ def exec_checks(spec: Spec, system: SystemRoot) -> list[Check]:
             try:
                 return body()
             except ProbeFailed as exc:
+                broken = [needs for needs in programs() if needs.missing]
+                if broken:  # the probe's shell could not start: say what it lacks and which mount brings it
+                    detail = f"{exc}; {'; '.join(needs.describe() for needs in broken)}"
+                    return CheckResult(name, "fail", detail, loader.host_fix(system, broken))
                 fix = "apply the jail, then run `tui-jail exec` by hand to see why"
                 return CheckResult(name, "fail", str(exc), fix)
 
         return Check(name, run)
 
     checks = [
+        Check(LOADS, lambda: _programs_load(system, programs())),
         check("exec: capability sets", lambda: _capabilities(spec, system, as_user.get("status"))),
         check("exec: no_new_privs", lambda: _no_new_privs(as_user.get("status"))),
         check("exec: PID 1 of a new PID namespace", lambda: _pid_one(as_user.get("pid"))),
@@ -147,6 +160,16 @@ def exec_checks(spec: Spec, system: SystemRoot) -> list[Check]:
     if settings.proc is not None:
         checks.append(check("exec: fresh /proc", lambda: _proc(spec, as_root.get("mount"), as_root.get("proc"))))
     return checks
+
+
+def _programs_load(system: SystemRoot, programs: list[loader.Needs]) -> CheckResult:
+    broken = [needs for needs in programs if needs.missing]
+    if broken:
+        return CheckResult(LOADS, "fail", "; ".join(n.describe() for n in broken), loader.host_fix(system, broken))
+    found = ", ".join(
+        needs.program if needs.path == needs.program else f"{needs.program} ({needs.path})" for needs in programs
+    )
+    return CheckResult(LOADS, "pass", f"ELF loader and libraries present for {found}")
 
 
 def _hidden_paths(spec: Spec, system: SystemRoot, mounted: set[str]) -> list[str]:
