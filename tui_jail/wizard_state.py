@@ -181,6 +181,18 @@ class WizardState:
             str(mount.get("source", "")), str(mount.get("target", "")), index, optional=bool(mount.get("optional"))
         )
 
+    def shell_loses(self, index: int) -> str | None:
+        """For an exec jail: what its /bin/sh would lack without mount `index` (its ELF loader, a library)."""
+        from tui_jail.spec import SpecError
+        from tui_jail.verify.loader import shell_loses
+
+        if self.kind != "exec":
+            return None
+        try:
+            return shell_loses(self.spec(), self.system, index)
+        except SpecError:
+            return None
+
     def put_mount(self, index: int | None, mount: dict[str, Any]) -> None:
         if index is None:
             self.mounts.append(mount)

@@ -29,6 +29,8 @@ class MountsScreen(StepScreen):
         Binding("p", "flip('persist')", "fstab"),
     ]
 
+    _warned: int | None = None  # the row whose deletion was just warned about
+
     def compose_body(self) -> ComposeResult:
         root = self.state.data.get("root", "?")
         yield Label(f"Bind mounts into {root} (the jail root on the host).", classes="intro")
@@ -80,6 +82,12 @@ class MountsScreen(StepScreen):
 
     def action_remove(self) -> None:
         if (index := self._current()) is not None:
+            # an entry the jail's own shell needs: warn first, delete on a second d
+            if self._warned != index and (loses := self.state.shell_loses(index)):
+                self._warned = index
+                self.notify(f"{loses}. Press d again to delete it anyway.", severity="warning", timeout=10)
+                return
+            self._warned = None
             del self.state.mounts[index]
             self.refresh_table()
 

@@ -188,3 +188,16 @@ def _host_top(system: SystemRoot, path: str) -> str | None:
         if system.lstat(candidate) is not None:
             return "/" + candidate.strip("/").split("/")[0]
     return None
+
+
+def shell_loses(spec: Spec, system: SystemRoot, index: int) -> str | None:
+    """What the jail's own /bin/sh would lack without `spec.mounts[index]` (None: nothing), for the mounts
+    screen to say before that entry is deleted."""
+    kept = spec.mounts[:index] + spec.mounts[index + 1 :]
+    before = program_needs(JailView(spec, system, spec.mounts), PROGRAMS[0])
+    after = program_needs(JailView(spec, system, kept), PROGRAMS[0])
+    lost = [item for item in after.missing if item not in before.missing]
+    if not lost:
+        return None
+    lacks = ", ".join(f"{what} {name}" for what, name in lost)
+    return f"the jail's {PROGRAMS[0]} needs {spec.mounts[index].source}: without it, it lacks {lacks}"
