@@ -143,6 +143,7 @@ def _report(exc: Exception) -> int:
 def _message(exc: Exception) -> str:
     # Only here, past Refused (all exec ever raises), are the spec's and the planner's errors imported:
     # they bring pydantic, which a refused job should not wait for.
+    from tui_jail.paths.resolve import PathRefused
     from tui_jail.plan import PlanError
     from tui_jail.presets import UnknownPreset
     from tui_jail.spec import SpecError
@@ -150,7 +151,7 @@ def _message(exc: Exception) -> str:
 
     if isinstance(exc, UnknownPreset) and exc.args:
         return str(exc.args[0])
-    if isinstance(exc, (SpecError, PlanError, UnknownPreset, YamlError)):
+    if isinstance(exc, (SpecError, PlanError, UnknownPreset, YamlError, PathRefused)):
         return str(exc)
     if isinstance(exc, PermissionError):
         return f"{exc.strerror}: {exc.filename} (tui-jail reads and changes system files: run it as root)"

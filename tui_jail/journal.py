@@ -10,7 +10,7 @@ transaction:
 - `log`        one line per event: `begin N` before step N is attempted and `undo N` once its undo
                is complete, each on disk before going on; `done N` after step N, carried to disk
                by the next one; `mount N {...}`, the identity of the mount step N makes, changes
-               or takes down, on disk before it does (see `tui_jail.paths.binds`); `end STATUS` once
+               or takes down, written before it does (see `tui_jail.paths.binds`); `end STATUS` once
                confirmed or rolled back (what is left to know when `state.json` is damaged).
 - `reserve`    64 KiB of nothing, freed when the transaction ends or a rollback starts: on a full disk
                the rollback still has room to restore files and to record its end.
@@ -334,9 +334,11 @@ class Journal:
         return state
 
     def record_mount(self, index: int, identity: dict[str, Any]) -> None:
-        """The mount step `index` is about to make or change, on disk before it does: an undo then
-        acts on that very mount and no other."""
-        append_line(self.dir / "log", f"mount {index} {json.dumps(identity)}")
+        """The mount step `index` is about to make or change, in the log before it does: an undo then
+        acts on that very mount and no other. Not fsynced: a mount outlives only a crash of the
+        process, and then the page cache still holds the line; a crash of the machine takes the
+        mount with it."""
+        append_line(self.dir / "log", f"mount {index} {json.dumps(identity)}", sync=False)
 
     def record(self, word: str, index: int) -> None:
         # a rollback goes by `begin` and `undo`; a `done` only tells `recover` a step was not cut short

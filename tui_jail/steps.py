@@ -186,8 +186,10 @@ def _undo_mount(op: Op, system: SystemRoot, identity: Identity | None) -> bool:
             identity["source_ino"],
         ):
             raise mounts.MountError(f"{source} is not what was mounted at {target} any more; not mounting it again")
-    mounts.bind(system, source, target, readonly=op["readonly"])
+    remade = mounts.bind(system, source, target, readonly=op["readonly"])
     mounts.check(system, [mounts.Expected(target, source, op["readonly"])])
+    if op.get("mounts_of"):  # the jail's record (restored before this undo) names the mount that is back
+        applied.replace_identity(system.root, op["mounts_of"], target, remade)
     return True
 
 

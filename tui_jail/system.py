@@ -1,8 +1,9 @@
 """Read-only access to a system root (`--root DIR`): files, stats, users, live mounts.
 
 Everything the planner and the verification checks read goes through `SystemRoot`, so that `--root`
-is honoured everywhere: paths are given as seen inside DIR and mapped to DIR on the host. Nothing
-here writes; writing is the transaction's job.
+is honoured everywhere: paths are given as seen inside DIR, and files, stats and listings are
+resolved by the path layer (inside DIR, trusted links only: an absolute link never reaches the
+host). Nothing here writes; writing is the transaction's job.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from functools import cached_property
 from pathlib import Path
 
 from tui_jail.mountinfo import MountEntry, read_mountinfo
+from tui_jail.paths import files
 
 
 @dataclass(frozen=True)
@@ -67,14 +69,9 @@ class SystemRoot:
         return None
 
     def read_text(self, path: str) -> str | None:
-        try:
-            # newline="": a \r (CRLF files) is content to keep byte for byte, not a newline to translate
-            with open(self.host(path), encoding="utf-8", errors="surrogateescape", newline="") as file:
-                return file.read()
-        except FileNotFoundError:
-            return None
-        except NotADirectoryError:
-            return None
+        # newline="": a \r (CRLF files) is content to keep byte for byte, not a newline to translate
+        data = files.read_bytes(self.root, path)
+        return None if data is None else data.decode("utf-8", errors="surrogateescape")
 
     def read_regular(self, path: str, limit: int) -> str:
         """A regular file's text (see `read_regular`); a path through a non-directory is absent."""
@@ -85,26 +82,17 @@ class SystemRoot:
         return data.decode("utf-8", errors="surrogateescape")
 
     def lstat(self, path: str) -> os.stat_result | None:
-        try:
-            return os.lstat(self.host(path))
-        except (FileNotFoundError, NotADirectoryError):
-            return None
+        return files.stat_of(self.root, path, follow_last=False)
 
     def stat(self, path: str) -> os.stat_result | None:
-        try:
-            return os.stat(self.host(path))
-        except (FileNotFoundError, NotADirectoryError):
-            return None
+        return files.stat_of(self.root, path)
 
     def is_dir(self, path: str) -> bool:
         st = self.stat(path)
         return st is not None and stat.S_ISDIR(st.st_mode)
 
     def listdir(self, path: str) -> list[str] | None:
-        try:
-            return sorted(os.listdir(self.host(path)))
-        except (FileNotFoundError, NotADirectoryError):
-            return None
+        return files.list_dir(self.root, path)
 
     def glob(self, pattern: str) -> list[str]:
         """In-root paths matching an absolute glob pattern, sorted as sshd's Include does."""

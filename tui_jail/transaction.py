@@ -116,10 +116,15 @@ def _mount_ops(plan: Plan, system: SystemRoot) -> list[Step]:
     if ops:
         ops.append({"op": "check", "mounts": _expected_mounts(ops)})
     sources = _fstab_sources(plan)
+    recorded = {m.target: m for m in applied.read_applied_mounts(system.root, plan.name)}
     for target in plan.unmounts:
         entry = live.get(target)
         readonly = bool(entry and entry.readonly)
-        ops.append({"op": "umount", "target": target, "source": sources.get(target), "readonly": readonly})
+        op: Op = {"op": "umount", "target": target, "source": sources.get(target), "readonly": readonly}
+        if target in recorded:  # only the very mount the jail made, as its applied record knows it
+            made = recorded[target]
+            op.update(source=made.source, identity=made.identity(), mounts_of=plan.name)
+        ops.append(op)
     return [(op, None, None) for op in ops]
 
 

@@ -51,11 +51,12 @@ def check(system: SystemRoot, expected: Iterable[Expected]) -> None:
     """Raise MountError at the first mount point that is not live, not bound from its source, or not
     read-only/read-write as expected (asked of each mount itself: statx and statvfs, no table read)."""
     for want in expected:
-        if not binds.is_mount_point(system.root, want.target):
+        live = binds.live(system.root, want.target)
+        if live is None:
             raise MountError(f"the mount table does not show {want.target} mounted")
-        if want.source is not None and not binds.same_object(system.root, want.source, want.target):
+        if want.source is not None and binds.object_of(system.root, want.source) != (live.dev, live.ino):
             raise MountError(f"the mount table shows {want.target} mounted, but not from {want.source}")
-        if want.readonly is not None and binds.is_readonly(system.root, want.target) != want.readonly:
+        if want.readonly is not None and live.readonly != want.readonly:
             raise MountError(f"the mount table does not show {want.target} {'ro' if want.readonly else 'rw'}")
 
 

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from tui_jail.paths import binds
-from tui_jail.paths.files import Root, read_bytes
+from tui_jail.paths.files import Root, atomic_write, read_bytes
 
 JAILS_DIR = "/var/lib/tui-jail/jails"  # the same directory as launchfile.JAILS_DIR
 
@@ -49,6 +49,15 @@ def read_applied_mounts(root: Root, name: str) -> list[AppliedMount]:
     return parse(data) if data is not None else []
 
 
+def replace_identity(root: Root, name: str, target: str, identity: binds.Identity) -> None:
+    """A mount of the jail made anew (a rollback re-binding what a remove took down): its record
+    names the new mount, so that a later remove takes down that one."""
+    ids = {key: identity[key] for key in binds.IDENTITY_KEYS}
+    recorded = read_applied_mounts(root, name)
+    mounts = [AppliedMount(**{**asdict(m), **ids}) if m.target == target else m for m in recorded]
+    atomic_write(root, record_path(name), render(mounts), 0o600, 0, 0)
+
+
 def parse(data: bytes) -> list[AppliedMount]:
     try:
         entries = json.loads(data)["mounts"]
@@ -70,7 +79,7 @@ def after_steps(
     for op, identity in steps:
         kind = op["op"]
         if kind == "bind" and identity is not None:
-            keep = {k: identity[k] for k in ("mount_id", "source_dev", "source_ino", "boot_id")}
+            keep = {k: identity[k] for k in binds.IDENTITY_KEYS}
             live[op["target"]] = AppliedMount(op["target"], op["source"], bool(op.get("readonly")), **keep)
         elif kind == "remount" and op["target"] in live:
             old = live[op["target"]]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from tui_jail import faults
@@ -25,6 +26,7 @@ from tui_jail.paths.resolve import Entry, PathRefused, resolved, writable_by_oth
 
 Identity = dict[str, Any]  # target, source, mount_id, source_dev, source_ino, boot_id
 Record = Callable[[Identity], None]
+IDENTITY_KEYS = ("mount_id", "source_dev", "source_ino", "boot_id")  # what makes a mount the one recorded
 
 
 def _identity(target: str, source: str, ms: kernel.MountStat) -> Identity:
@@ -84,8 +86,7 @@ def current(root: Root, target: str) -> Identity | None:
 
 def matches(live: Identity | None, recorded: Identity) -> bool:
     """The live mount is the one recorded: same boot, same mount, same object mounted."""
-    keys = ("mount_id", "source_dev", "source_ino", "boot_id")
-    return live is not None and all(live[key] == recorded.get(key) for key in keys)
+    return live is not None and all(live[key] == recorded.get(key) for key in IDENTITY_KEYS)
 
 
 def is_mount_point(root: Root, path: str) -> bool:
@@ -113,10 +114,35 @@ def set_readonly(
         return True
 
 
-def is_readonly(root: Root, target: str) -> bool:
-    with resolved(root, target, follow_last=False) as entry:
-        fd, _ = entry.existing()
-        return bool(os.fstatvfs(fd).f_flag & os.ST_RDONLY)
+@dataclass(frozen=True)
+class Live:
+    """What is mounted at a mount point: the object it shows, and whether it is read-only."""
+
+    dev: int
+    ino: int
+    readonly: bool
+
+
+def live(root: Root, target: str) -> Live | None:
+    """The mount whose root is at `target` (None when nothing is mounted there): one resolution."""
+    try:
+        with resolved(root, target, follow_last=False) as entry:
+            if entry.fd is None or not kernel.mount_stat(entry.fd).mount_root:
+                return None
+            st = entry.stat
+            assert st is not None
+            return Live(st.st_dev, st.st_ino, bool(os.fstatvfs(entry.fd).f_flag & os.ST_RDONLY))
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def object_of(root: Root, path: str) -> tuple[int, int] | None:
+    """The device and inode `path` names (links followed as the layer follows them), None when absent."""
+    try:
+        with resolved(root, path) as entry:
+            return None if entry.stat is None else (entry.stat.st_dev, entry.stat.st_ino)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
 
 
 def unmount(root: Root, target: str, *, expect: Identity | None = None, record: Record | None = None) -> bool:
@@ -137,11 +163,3 @@ def unmount(root: Root, target: str, *, expect: Identity | None = None, record: 
         faults.point("path")
         kernel.unmount(entry.dir_fd, entry.name)
         return True
-
-
-def same_object(root: Root, source: str, target: str) -> bool:
-    """`target` shows the very file or directory `source` names (dev and inode)."""
-    with resolved(root, source) as src, resolved(root, target, follow_last=False) as tgt:
-        if src.stat is None or tgt.stat is None:
-            return False
-        return (src.stat.st_dev, src.stat.st_ino) == (tgt.stat.st_dev, tgt.stat.st_ino)

@@ -156,6 +156,30 @@ def read_bytes(root: Root, path: str) -> bytes | None:
         return file.read()
 
 
+def stat_of(root: Root, path: str, *, follow_last: bool = True) -> os.stat_result | None:
+    """The stat of what `path` names (of a last link itself unless `follow_last`); None when absent."""
+    try:
+        with resolved(root, path, follow_last=follow_last) as entry:
+            return entry.stat
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def list_dir(root: Root, path: str) -> list[str] | None:
+    """A directory's entries, sorted; None when it is absent or not a directory."""
+    try:
+        with resolved(root, path) as entry:
+            if entry.fd is None:
+                return None
+            fd = os.open(_proc(entry.fd), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    try:
+        return sorted(os.listdir(fd))
+    finally:
+        os.close(fd)
+
+
 def make_dirs(root: Root, path: str, mode: int) -> None:
     """mkdir -p with `mode` for the directories created (root-owned), each fsynced in its parent."""
     walked = ""
