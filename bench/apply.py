@@ -7,7 +7,7 @@ backups, detached watchdog, paths, bind mounts, fsynced file writes. Floor, meas
 run: the same `sshd -t` on the candidate config, the same directories and bind mounts and the same
 files written with fsync + rename, nothing else. Target ratio ≤ 1.5. Besides the journal and the
 watchdog, the issue asks of every apply work the floor leaves out: findmnt --verify on the
-candidate fstab (beside sshd -t), a findmnt check of the mounts made, the device nodes.
+candidate fstab (beside sshd -t), a check of the mounts made (statx and statvfs of each), the device nodes.
 Lag: apply with a 1 s timeout, then poll the journal until the watchdog reports the rollback done;
 target ≤ 1 s. Runs in its own private mount namespace (it re-executes itself under unshare).
 

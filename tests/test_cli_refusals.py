@@ -4,6 +4,7 @@ never 'internal error' nor a traceback, and nothing is written (issue 13, items 
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -92,11 +93,18 @@ def test_a_begin_without_its_end_is_one_line_naming_the_file(
         assert tree_digest(sample_root) == before
 
 
+def _link_to_a_device(root: Path) -> None:
+    """/etc/conf.d -> /dev/zero, resolved inside the root (as every path is): the root's own /dev/zero."""
+    (root / "dev").mkdir(exist_ok=True)
+    os.mknod(root / "dev/zero", stat.S_IFCHR | 0o666, os.makedev(1, 5))
+    os.symlink("/dev/zero", root / "etc/conf.d")
+
+
 @pytest.mark.parametrize(
     ("make", "needle"),
     [
         (lambda root: (root / "etc/conf.d").mkdir(), "not a regular file"),
-        (lambda root: os.symlink("/dev/zero", root / "etc/conf.d"), "not a regular file"),
+        (_link_to_a_device, "not a regular file"),
         (lambda root: os.mkfifo(root / "etc/conf.d"), "not a regular file"),
     ],
 )

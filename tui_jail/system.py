@@ -74,11 +74,15 @@ class SystemRoot:
         return None if data is None else data.decode("utf-8", errors="surrogateescape")
 
     def read_regular(self, path: str, limit: int) -> str:
-        """A regular file's text (see `read_regular`); a path through a non-directory is absent."""
-        try:
-            data = read_regular(self.host(path), limit)
-        except NotADirectoryError:
-            raise FileNotFoundError(path) from None
+        """A regular file's text (see `read_regular`), resolved inside DIR; absent: FileNotFoundError."""
+        st = self.stat(path)
+        if st is None:
+            raise FileNotFoundError(path)
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError("not a regular file")
+        data = files.read_bytes(self.root, path, limit=limit)  # refuses one swapped for a device since
+        if data is None:
+            raise FileNotFoundError(path)
         return data.decode("utf-8", errors="surrogateescape")
 
     def lstat(self, path: str) -> os.stat_result | None:

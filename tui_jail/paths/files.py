@@ -140,8 +140,9 @@ def append_line(root: Root, path: str, line: str, *, sync: bool = True) -> None:
             os.close(fd)
 
 
-def read_bytes(root: Root, path: str) -> bytes | None:
-    """A regular file's content (None when absent): for backups and the plan's view of a file."""
+def read_bytes(root: Root, path: str, *, limit: int | None = None) -> bytes | None:
+    """A regular file's content (None when absent): for backups and the plan's view of a file. With
+    `limit`, a larger file raises ValueError."""
     try:
         with resolved(root, path) as entry:
             if entry.fd is None:
@@ -153,7 +154,10 @@ def read_bytes(root: Root, path: str) -> bytes | None:
     except (FileNotFoundError, NotADirectoryError):  # a directory on the way is missing
         return None
     with os.fdopen(fd, "rb") as file:
-        return file.read()
+        data = file.read() if limit is None else file.read(limit + 1)
+    if limit is not None and len(data) > limit:
+        raise ValueError(f"larger than {limit // 1024} KiB")
+    return data
 
 
 def stat_of(root: Root, path: str, *, follow_last: bool = True) -> os.stat_result | None:
