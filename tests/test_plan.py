@@ -299,18 +299,155 @@ def test_unrelated_match_is_not_reported(sample_root: Path) -> None:
 # --- the jail tree ---------------------------------------------------------------------------------
 
 
-def test_root_chain_is_fixed_and_symlinks_refused(sample_root: Path) -> None:
-    (sample_root / "chroot").mkdir(mode=0o775)
-    os.chmod(sample_root / "chroot", 0o775)
-    os.chown(sample_root / "chroot", 1001, 1001)
-    plan = make_plan(seedbox(), SystemRoot(sample_root))
-    fix = next(p for p in plan.paths if p.path == "/chroot")
-    assert (fix.action, fix.uid, fix.mode) == ("fix", 0, 0o755)
-    os.rmdir(sample_root / "chroot")
+def test_a_symlink_in_the_root_chain_is_refused(sample_root: Path) -> None:
     (sample_root / "elsewhere").mkdir()
     os.symlink("elsewhere", sample_root / "chroot")
     with pytest.raises(PlanError, match="symlink"):
         make_plan(seedbox(), SystemRoot(sample_root))
+
+
+def shared_dir(root: Path, path: str, mode: int, uid: int = 0, gid: int = 0) -> Path:
+    host = root / path.lstrip("/")
+    host.mkdir(parents=True, exist_ok=True)
+    os.chown(host, uid, gid)
+    os.chmod(host, mode)
+    return host
+
+
+def exec_jail(root: str, **exec_settings: Any) -> Spec:
+    return parse_spec({"name": "job", "kind": "exec", "root": root, "exec": {"user": "nobody", **exec_settings}})
+
+
+SHARED_PARENTS = [
+    ("/tmp", 0o1777, 0, "writable by others"),  # the sample root's own /tmp
+    ("/var/tmp", 0o1777, 0, "writable by others"),
+    ("/home/alice", 0o700, 1001, "owned by uid 1001"),
+    ("/srv/share", 0o2775, 0, "writable by others"),
+    ("/srv/open", 0o777, 0, "writable by others"),
+]
+
+
+@pytest.mark.parametrize(("parent", "mode", "uid", "why"), SHARED_PARENTS)
+def test_an_sftp_root_under_a_shared_directory_is_refused_not_fixed(
+    sample_root: Path, parent: str, mode: int, uid: int, why: str
+) -> None:
+    """The plan used to chmod /tmp to 1755 and chown /home/alice to root (and remove never gave them back)."""
+    host = shared_dir(sample_root, parent, mode, uid)
+    spec = parse_spec({**seedbox().model_dump(mode="json"), "root": f"{parent}/jail"})
+    with pytest.raises(PlanError) as info:
+        make_plan(spec, SystemRoot(sample_root))
+    message = str(info.value)
+    assert message.startswith(f"root: {parent} ") and why in message and "sshd" in message, message
+    assert (stat.S_IMODE(host.stat().st_mode), host.stat().st_uid) == (mode, uid)
+
+
+@pytest.mark.parametrize("parent", ["/tmp", "/var/tmp"])
+def test_an_exec_root_under_a_sticky_shared_directory_is_planned_without_touching_it(
+    sample_root: Path, parent: str
+) -> None:
+    """sshd's rule does not bind an exec jail: a sticky 1777 directory lets nobody rename the root-owned
+    jail root away, so it is used as it is."""
+    shared_dir(sample_root, parent, 0o1777)
+    plan = make_plan(exec_jail(f"{parent}/job"), SystemRoot(sample_root))
+    assert [p.path for p in plan.path_changes if not p.path.startswith(f"{parent}/job")] == []
+    assert not any(p.action == "fix" for p in plan.paths)
+
+
+@pytest.mark.parametrize(
+    ("parent", "mode", "uid", "why"),
+    [
+        ("/home/alice", 0o755, 1001, "owned by uid 1001"),  # alice can rename the jail root away
+        ("/srv/open", 0o777, 0, "writable by others"),  # anyone can, without the sticky bit
+        ("/srv/share", 0o2775, 0, "writable by others"),  # the group can
+    ],
+)
+def test_an_exec_root_where_another_user_can_swap_a_component_is_refused(
+    sample_root: Path, parent: str, mode: int, uid: int, why: str
+) -> None:
+    shared_dir(sample_root, parent, mode, uid)
+    with pytest.raises(PlanError) as info:
+        make_plan(exec_jail(f"{parent}/job"), SystemRoot(sample_root))
+    assert str(info.value).startswith(f"root: {parent} ") and why in str(info.value), str(info.value)
+
+
+def test_an_existing_jail_root_someone_else_owns_is_refused(sample_root: Path) -> None:
+    shared_dir(sample_root, "/chroot/rclone-sftp", 0o755, 1001)
+    with pytest.raises(PlanError, match=r"root: /chroot/rclone-sftp .*owned by uid 1001"):
+        make_plan(seedbox(), SystemRoot(sample_root))
+    shared_dir(sample_root, "/srv/job", 0o1777)  # sticky or not, the jail root itself is the jail's
+    with pytest.raises(PlanError, match=r"root: /srv/job .*writable by others"):
+        make_plan(exec_jail("/srv/job"), SystemRoot(sample_root))
+
+
+# --- children: what a user planted in a source is not bound -----------------------------------------
+
+
+def test_children_skip_untrusted_links_and_odd_names_with_a_note(sample_root: Path) -> None:
+    share = shared_dir(sample_root, "/srv/share", 0o755, 1001, 1001)  # the user's own directory
+    (share / "movies").mkdir()
+    os.symlink("/etc", share / "leak")
+    os.lchown(share / "leak", 1001, 1001)
+    (share / "bad\nname").mkdir()
+    (share / "bidi\u202egnp.exe").mkdir()
+    os.symlink("movies", share / "root-link")  # root's own link, but in a directory the user can write
+    spec = parse_spec(
+        {**seedbox().model_dump(mode="json"), "mounts": [{"source": "/srv/share", "target": "s", "children": True}]}
+    )
+    plan = make_plan(spec, SystemRoot(sample_root))
+    assert [m.source for m in plan.mounts] == ["/srv/share/movies"]
+    assert len(plan.skipped) == 4, plan.skipped
+    assert all("\n" not in note for note in plan.skipped)
+    assert any("leak" in note and "symlink" in note for note in plan.skipped), plan.skipped
+
+
+def test_children_keep_a_trusted_link(sample_root: Path) -> None:
+    os.symlink("vendor-tool", sample_root / "opt/vendor-link")  # root's, in root's 0755 /opt
+    plan = make_plan(filled_preset("joblet-builder"), SystemRoot(sample_root))
+    assert "/opt/vendor-link" in {m.source for m in plan.mounts}
+    assert plan.skipped == []
+
+
+# --- writes never go through a bind ----------------------------------------------------------------
+
+
+def test_a_copy_through_a_bind_is_refused(sample_root: Path) -> None:
+    shared_dir(sample_root, "/srv/appconf", 0o755)
+    (sample_root / "srv/appconf/passwd").write_text("app's own\n")
+    spec = exec_jail("/srv/job", copies=["/etc/passwd"])
+    spec = parse_spec({**spec.model_dump(mode="json"), "mounts": [{"source": "/srv/appconf", "target": "etc"}]})
+    with pytest.raises(PlanError, match=r"exec\.copies: /etc/passwd .*bind mount at /srv/job/etc"):
+        make_plan(spec, SystemRoot(sample_root))
+
+
+@pytest.mark.parametrize("where", ["masks", "workdir"])
+def test_a_path_created_through_a_bind_is_refused(sample_root: Path, where: str) -> None:
+    shared_dir(sample_root, "/srv/appconf", 0o755)
+    settings: dict[str, Any] = {"masks": ["etc/app/secret"]} if where == "masks" else {"workdir": "etc/work"}
+    spec = exec_jail("/srv/job", **settings)
+    spec = parse_spec({**spec.model_dump(mode="json"), "mounts": [{"source": "/srv/appconf", "target": "etc"}]})
+    with pytest.raises(PlanError, match="inside the bind mount at /srv/job/etc"):
+        make_plan(spec, SystemRoot(sample_root))
+
+
+# --- CRLF files: the managed block is found again --------------------------------------------------
+
+
+def test_crlf_files_keep_one_block_and_remove_takes_them_out(sample_root: Path) -> None:
+    main = sample_root / "etc/ssh/sshd_config"
+    main.write_text(main.read_text().replace("Include /etc/ssh/sshd_config.d/*.conf\n", ""))  # appended block
+    system = SystemRoot(sample_root)
+    write_files_and_paths(make_plan(seedbox(), system), sample_root)
+    for path in (sample_root / "etc/fstab", main):
+        path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    again = make_plan(seedbox(), system)
+    for path in ("/etc/fstab", "/etc/ssh/sshd_config"):
+        change = next(f for f in again.files if f.path == path)
+        assert change.after is not None and change.after.count("# BEGIN tui-jail rclone-sftp") == 1, change.after
+    removal = plan_removal("rclone-sftp", system, seedbox())
+    for path in ("/etc/fstab", "/etc/ssh/sshd_config"):
+        change = next(f for f in removal.files if f.path == path)
+        assert change.after is not None and "tui-jail" not in change.after, change.after
+        assert "\r\n" in change.after  # the admin's lines keep their endings
 
 
 def test_builder_sees_opt_but_joblet(sample_root: Path) -> None:

@@ -22,7 +22,8 @@ from tui_jail.difftext import unified_diff
 from tui_jail.launchfile import JAILS_DIR, jail_launch_path, render_launch
 from tui_jail.launchfile import STATE_DIR as STATE_DIR  # re-exported: the state layout lives with the launch file
 from tui_jail.mountinfo import MountEntry
-from tui_jail.spec import DEVICES, Mount, Spec
+from tui_jail.paths.applied import read_applied_mounts
+from tui_jail.spec import DEVICES, Mount, Spec, unreadable_text
 from tui_jail.system import SystemRoot
 from tui_jail.yamlio import dump_yaml
 
@@ -174,8 +175,21 @@ def make_plan(spec: Spec, system: SystemRoot) -> Plan:
     plan.paths = _plan_paths(spec, system, mounts, live)
     plan.mounts = [_mount_step(spec, system, mount, live) for mount in mounts]
     plan.files = _plan_files(spec, system, mounts, plan)
+    plan.unmounts = _jail_mounts(spec.name, system, live, keep={m.target for m in plan.mounts})
     plan.tree = render_tree(spec, plan)
     return plan
+
+
+def _jail_mounts(name: str, system: SystemRoot, live: dict[str, MountEntry], keep: set[str]) -> list[str]:
+    """The live mounts this jail made that are not in `keep`, deepest first: what converging to a spec
+    that dropped them (or removing the jail) unmounts. Known from the jail's applied mounts record (every
+    bind it made, live-only ones too) and its fstab block (jails applied before the record existed); the
+    transaction unmounts only a mount that is still the one recorded."""
+    targets = {m.target for m in read_applied_mounts(system.root, name)}
+    with _blocks_of(fstab.FSTAB):
+        body = managed_block.block_body(system.read_text(fstab.FSTAB) or "", name)
+    targets.update(target for _, target, _, _ in fstab.parse_entries(body or ""))
+    return sorted((t for t in targets - keep if t in live), key=lambda t: (-t.count("/"), t))
 
 
 def _expand_mounts(spec: Spec, system: SystemRoot, plan: Plan) -> list[Mount]:
@@ -193,8 +207,12 @@ def _expand_mounts(spec: Spec, system: SystemRoot, plan: Plan) -> list[Mount]:
         entries = system.listdir(mount.source)
         if entries is None:
             raise PlanError(f"mounts: {mount.source} does not exist or is not a directory (children: true)")
+        source_dir = system.stat(mount.source)
         for entry in entries:
             if entry in mount.exclude:
+                continue
+            if why := _untrusted_entry(system, mount.source, source_dir, entry):
+                plan.skipped.append(f"{posixpath.join(mount.source, ascii(entry)[1:-1])} ({why}: not bound)")
                 continue
             out.append(
                 Mount(
@@ -205,6 +223,23 @@ def _expand_mounts(spec: Spec, system: SystemRoot, plan: Plan) -> list[Mount]:
                 )
             )
     return sorted(out, key=lambda m: m.target.count("/"))
+
+
+def _untrusted_entry(system: SystemRoot, source: str, source_dir: os.stat_result | None, entry: str) -> str:
+    """Why an entry of a `children` source is not bound ('' when it is). A user who can write the source
+    plants a link (`leak -> /etc`) to have the host's directory bound into the jail; a name with control
+    or invisible characters would be written into fstab and shown in the plan as something else. A link
+    is trusted as the path layer trusts one: root's, in a directory no one else can write."""
+    if unreadable_text(entry):
+        return "its name has control or invisible characters"
+    st = system.lstat(posixpath.join(source, entry))
+    if st is None or not stat.S_ISLNK(st.st_mode):
+        return ""
+    if st.st_uid != 0:
+        return f"a symlink owned by uid {st.st_uid}"
+    if source_dir is None or source_dir.st_uid != 0 or source_dir.st_mode & 0o022:
+        return "a symlink in a directory others can write"
+    return ""
 
 
 def _mount_step(spec: Spec, system: SystemRoot, mount: Mount, live: dict[str, MountEntry]) -> MountStep:
@@ -223,6 +258,7 @@ def _same_object(system: SystemRoot, source: str, target: str) -> bool:
 
 def _plan_paths(spec: Spec, system: SystemRoot, mounts: list[Mount], live: dict[str, MountEntry]) -> list[PathStep]:
     steps: dict[str, PathStep] = {}
+    binds = _binds(spec, mounts)
 
     def want(
         path: str,
@@ -265,33 +301,49 @@ def _plan_paths(spec: Spec, system: SystemRoot, mounts: list[Mount], live: dict[
         for copy in settings.copies:
             for parent in _parents_within(spec.root, spec.jail_path(copy.lstrip("/"))):
                 want(parent, "dir", 0o755, reason="parent")
-            fix = _copy_owner_fix(spec, system, copy, mounts)
+            fix = _copy_owner_fix(spec, system, copy, binds)
             if fix is not None:
                 steps[fix.path] = fix
-    _refuse_writes_through_mounts(spec, mounts, steps)
+    _refuse_writes_through_mounts(binds, steps)
     return list(steps.values())
 
 
-def _refuse_writes_through_mounts(spec: Spec, mounts: list[Mount], steps: dict[str, PathStep]) -> None:
+Binds = dict[str, Mount]  # bind target as seen on the host → its mount
+
+
+def _binds(spec: Spec, mounts: list[Mount]) -> Binds:
+    return {spec.jail_path(m.target): m for m in mounts}
+
+
+def _bind_holding(path: str, binds: Binds, *, itself: bool = False) -> str | None:
+    """The bind target `path` lies under (or is, with `itself`): one set lookup per parent, so checking
+    every write is linear in the writes, not writes × mounts."""
+    candidate = path if itself else posixpath.dirname(path)
+    while candidate not in binds:
+        if candidate in ("/", ""):
+            return None
+        candidate = posixpath.dirname(candidate)
+    return candidate
+
+
+def _refuse_writes_through_mounts(binds: Binds, steps: dict[str, PathStep]) -> None:
     """Creating a path below a bind target would create it in the host directory bound there."""
-    targets = [spec.jail_path(m.target) for m in mounts]
     for step in steps.values():
-        if step.action == "none":
-            continue
-        for target in targets:
-            if step.path.startswith(target + "/"):
-                raise PlanError(
-                    f"{step.path} would be created inside the bind mount at {target}, that is in the "
-                    f"host's {next(m.source for m in mounts if spec.jail_path(m.target) == target)}; "
-                    "create it there first or choose another target"
-                )
+        target = None if step.action == "none" else _bind_holding(step.path, binds)
+        if target is not None:
+            raise PlanError(
+                f"{step.path} would be created inside the bind mount at {target}, that is in the "
+                f"host's {binds[target].source}; create it there first or choose another target"
+            )
 
 
 def _root_chain(spec: Spec, system: SystemRoot, steps: dict[str, PathStep]) -> None:
-    """Every component of the jail root: a real directory, uid 0, not group/world writable —
-    what sshd's safely_chroot demands at login time, and what nothing else checks earlier."""
+    """Every component of the jail root: a real directory, created when missing. One that exists is used
+    as it is or refused, never changed (chmod'ing a shared /tmp breaks every user of it); see
+    `_chain_problem` for what is refused."""
     path = ""
-    for part in spec.root.strip("/").split("/"):
+    parts = spec.root.strip("/").split("/")
+    for depth, part in enumerate(parts, 1):
         path += "/" + part
         st = system.lstat(path)
         if st is not None and stat.S_ISLNK(st.st_mode):
@@ -300,20 +352,41 @@ def _root_chain(spec: Spec, system: SystemRoot, steps: dict[str, PathStep]) -> N
             raise PlanError(f"root: {path} exists and is not a directory")
         if st is None:
             steps[path] = PathStep(path, "dir", 0o755, reason="jail root chain")
-        elif st.st_uid != 0 or st.st_mode & 0o022:
-            steps[path] = PathStep(
-                path,
-                "dir",
-                stat.S_IMODE(st.st_mode) & ~0o022,
-                0,
-                st.st_gid if st.st_uid == 0 else 0,
-                action="fix",
-                reason="sshd needs root-owned, not group/world-writable",
+            continue
+        problem = _chain_problem(st, spec.kind, is_root=depth == len(parts))
+        if problem:
+            raise PlanError(
+                f"root: {path} is {problem}; tui-jail does not change a directory it did not create: "
+                "choose a jail root elsewhere (e.g. /chroot/<name>)"
             )
-        else:
-            steps[path] = PathStep(
-                path, "dir", stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, action="none", reason="jail root chain"
-            )
+        steps[path] = PathStep(
+            path, "dir", stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, action="none", reason="jail root chain"
+        )
+
+
+def _chain_problem(st: os.stat_result, kind: str, *, is_root: bool) -> str:
+    """Why an existing directory on the way to the jail root cannot be used as it is ('' when it can).
+
+    sftp: sshd's safely_chroot refuses the login unless every component is owned by root and not
+    writable by group or others. exec: no sshd rule, only what would let another user swap a component
+    for one of their own between the plan and a job's start — a directory they own (they can rename
+    anything in it, or chmod it) or one their group or everyone can write without the sticky bit (then
+    anyone may rename the next component). A sticky one (/tmp, 1777) lets only an entry's owner rename it,
+    and the next component is root's. The jail root itself is the jail's: no one else may write it at all."""
+    writable = st.st_mode & 0o022
+    if st.st_uid != 0:
+        owner = f"owned by uid {st.st_uid}"
+        return f"{owner} (sshd wants every component of a ChrootDirectory root-owned)" if kind == "sftp" else owner
+    if not writable:
+        return ""
+    mode = f"writable by others (mode {stat.S_IMODE(st.st_mode):04o})"
+    if kind == "sftp":
+        return f"{mode}; sshd refuses a ChrootDirectory with a group- or world-writable component"
+    if is_root:
+        return f"{mode}, so another user could plant their own entries (mount points) in the jail"
+    if not st.st_mode & stat.S_ISVTX:
+        return f"{mode} without the sticky bit, so another user could rename the jail root away"
+    return ""
 
 
 def _parents_within(root: str, path: str) -> list[str]:
@@ -359,7 +432,8 @@ def _plan_files(spec: Spec, system: SystemRoot, mounts: list[Mount], plan: Plan)
     if spec.sftp is not None:
         files += _plan_sshd(spec, system, plan)
     if spec.exec is not None:
-        files += [_copy_change(spec, system, copy, mounts) for copy in spec.exec.copies]
+        binds = _binds(spec, mounts)
+        files += [_copy_change(spec, system, copy, binds) for copy in spec.exec.copies]
         if spec.exec.allow_root:
             plan.warnings.append(
                 "exec.allow_root: jobs may run as root in the jail (exec.user or --user root); the "
@@ -402,32 +476,31 @@ def _copy_owner(st: os.stat_result) -> tuple[int, int, int]:
     return stat.S_IMODE(st.st_mode) & 0o777, st.st_uid, st.st_gid
 
 
-def _copy_target(spec: Spec, copy: str, mounts: list[Mount]) -> str:
+def _copy_target(spec: Spec, copy: str, binds: Binds) -> str:
     """Where a copy lands in the jail; never through a bind, which would write the host's file."""
     target = spec.jail_path(copy.lstrip("/"))
-    for mount in mounts:
-        bound = spec.jail_path(mount.target)
-        if target == bound or target.startswith(bound + "/"):
-            raise PlanError(
-                f"exec.copies: {copy} would be written through the bind mount at {bound}, into the host's "
-                f"{mount.source}; copy it somewhere not mounted over"
-            )
+    bound = _bind_holding(target, binds, itself=True)
+    if bound is not None:
+        raise PlanError(
+            f"exec.copies: {copy} would be written through the bind mount at {bound}, into the host's "
+            f"{binds[bound].source}; copy it somewhere not mounted over"
+        )
     return target
 
 
-def _copy_change(spec: Spec, system: SystemRoot, copy: str, mounts: list[Mount]) -> FileChange:
+def _copy_change(spec: Spec, system: SystemRoot, copy: str, binds: Binds) -> FileChange:
     st = _copy_source(copy, system)
-    target = _copy_target(spec, copy, mounts)
+    target = _copy_target(spec, copy, binds)
     content = _copy_content(system, copy)
     owner = _copy_owner(st)
     secret = not st.st_mode & stat.S_IROTH
     return FileChange(target, system.read_text(target), content, owner[0], owner, secret)
 
 
-def _copy_owner_fix(spec: Spec, system: SystemRoot, copy: str, mounts: list[Mount]) -> PathStep | None:
+def _copy_owner_fix(spec: Spec, system: SystemRoot, copy: str, binds: Binds) -> PathStep | None:
     """An existing copy whose mode or owner is not its source's (an older tui-jail wrote every copy 0644
     root:root) is fixed in place; a copy whose content changes gets the source's owner from its write."""
-    target = _copy_target(spec, copy, mounts)
+    target = _copy_target(spec, copy, binds)
     current = system.lstat(target)
     if current is None or not stat.S_ISREG(current.st_mode):
         return None
@@ -504,19 +577,16 @@ def _plan_sshd_blocks(spec: Spec, system: SystemRoot, plan: Plan, main: str) -> 
 
 
 def plan_removal(name: str, system: SystemRoot, spec: Spec | None) -> Plan:
-    """Take a jail down: unmount its mounts (deepest first), remove its fstab block, its sshd block or
-    drop-in, its state file and its launch file. The jail tree itself is left in place (it may hold data)."""
+    """Take a jail down: unmount every mount it made (deepest first), remove its fstab block, its sshd
+    block or drop-in, its state file and its launch file. The jail tree itself is left in place (it may
+    hold data), and the plan says so."""
     plan = Plan(name=name, kind=spec.kind if spec else "unknown", root=spec.root if spec else "", removal=True)
     fstab_text = system.read_text(fstab.FSTAB) or ""
-    targets: list[str] = []
-    with _blocks_of(fstab.FSTAB):
-        body = managed_block.block_body(fstab_text, name)
-    if body:
-        targets += [target for _, target, _, _ in fstab.parse_entries(body)]
-    if spec is not None:
-        targets += [spec.jail_path(m.target) for m in _expand_mounts(spec, system, plan)]
     live = system.mounts()
-    plan.unmounts = sorted({t for t in targets if t in live}, key=lambda t: -t.count("/"))
+    plan.unmounts = _jail_mounts(name, system, live, keep=set())
+    if spec is not None:  # what the applied spec names, should a bind be in neither record
+        named = {spec.jail_path(m.target) for m in _expand_mounts(spec, system, plan)} & set(live)
+        plan.unmounts = sorted(named | set(plan.unmounts), key=lambda t: (-t.count("/"), t))
     plan.files.append(_change(system, fstab.FSTAB, fstab.set_jail_block(fstab_text, name, [])))
     main = system.read_text(sshd_config.SSHD_CONFIG)
     with _blocks_of(sshd_config.SSHD_CONFIG):
@@ -532,6 +602,11 @@ def plan_removal(name: str, system: SystemRoot, spec: Spec | None) -> Plan:
     plan.skipped.clear()
     if not plan.has_changes:
         plan.warnings.append(f"no jail named {name!r} is set up under {system.root}")
+    elif spec is not None and system.lstat(spec.root) is not None:
+        plan.warnings.append(
+            f"left in place: the jail tree under {spec.root} (its directories, mount points and device nodes; "
+            "it may hold data): delete it by hand once the jail is gone"
+        )
     plan.tree = "\n".join(f"unmount {t}" for t in plan.unmounts)
     return plan
 

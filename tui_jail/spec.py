@@ -65,14 +65,22 @@ class SpecError(ValueError):
     """A spec that cannot be used; the message names the field and the value."""
 
 
-def _no_control(value: str) -> str:
+def unreadable_text(value: str) -> str:
+    """What makes `value` read as something else ('' for nothing): a newline or control character
+    splits a config line; an invisible format character (bidi override, zero width, BOM) shows a
+    path as another."""
     if CONTROL_RE.search(value):
-        raise ValueError(f"contains a newline or control character: {value!r}")
+        return "a newline or control character"
     if not value.isascii():
-        # invisible format characters (bidi overrides, zero-width, BOM) make a path read as another
         for char in value:
             if unicodedata.category(char) == "Cf":
-                raise ValueError(f"contains the invisible format character U+{ord(char):04X}: {value!r}")
+                return f"the invisible format character U+{ord(char):04X}"
+    return ""
+
+
+def _no_control(value: str) -> str:
+    if problem := unreadable_text(value):
+        raise ValueError(f"contains {problem}: {value!r}")
     return value
 
 

@@ -27,13 +27,14 @@ def find_block(text: str, name: str) -> BlockSpan | None:
     the block stops could delete the admin's lines."""
     if begin_marker(name) not in text:
         return None  # the common case, without a regex pass over a large file
+    # \r?: a file an editor saved with CRLF endings keeps its block (else a second one was appended)
     pattern = re.compile(
-        rf"^{re.escape(begin_marker(name))}[ \t]*\n.*?^{re.escape(end_marker(name))}[ \t]*(?:\n|\Z)",
+        rf"^{re.escape(begin_marker(name))}[ \t]*\r?\n.*?^{re.escape(end_marker(name))}[ \t]*\r?(?:\n|\Z)",
         re.M | re.S,
     )
     match = pattern.search(text)
     if match is None:
-        if re.search(rf"^{re.escape(begin_marker(name))}[ \t]*$", text, re.M):
+        if re.search(rf"^{re.escape(begin_marker(name))}[ \t]*\r?$", text, re.M):
             raise ValueError(f"found '{begin_marker(name)}' without its '{end_marker(name)}'")
         return None
     return BlockSpan(match.start(), match.end())

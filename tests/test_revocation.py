@@ -1,0 +1,81 @@
+"""Revocation: re-applying a spec that drops a mount converges (the bind is unmounted and its fstab line
+removed in the same transaction), and `remove` takes down every mount the jail made, from its applied
+record, even one the current spec no longer names (issue 13, item 4). Real binds, in the suite's private
+mount namespace."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import nsenv
+import pytest
+from txn_helpers import seedbox, wait_watchdogs_gone
+
+from tui_jail import transaction
+from tui_jail.backends import fstab, managed_block
+from tui_jail.plan import make_plan, plan_removal
+from tui_jail.spec import Spec, parse_spec
+from tui_jail.system import SystemRoot
+
+pytestmark = [pytest.mark.ns, nsenv.needs_private_ns]
+
+
+@pytest.fixture
+def world(sample_root: Path) -> Iterator[Path]:
+    yield sample_root
+    wait_watchdogs_gone(sample_root)
+    system = SystemRoot(sample_root)
+    for point in sorted(system.mounts(), key=lambda p: -p.count("/")):
+        if point != "/":
+            subprocess.run(["umount", str(system.host(point))], check=False)
+
+
+def without(spec: Spec, target: str) -> Spec:
+    data = spec.model_dump(mode="json")
+    data["mounts"] = [m for m in data["mounts"] if m["target"] != target]
+    return parse_spec(data)
+
+
+def applied(spec: Spec, system: SystemRoot, *, remove: bool = False) -> None:
+    plan = plan_removal(spec.name, system, spec) if remove else make_plan(spec, system)
+    state = transaction.apply(plan, system, environ={})
+    transaction.confirm(system.root, state.id, {})
+
+
+def fstab_targets(system: SystemRoot, name: str) -> set[str]:
+    body = managed_block.block_body(system.read_text(fstab.FSTAB) or "", name) or ""
+    return {target for _, target, _, _ in fstab.parse_entries(body)}
+
+
+def test_dropping_a_mount_unmounts_it_and_removes_its_fstab_line(world: Path) -> None:
+    system = SystemRoot(world)
+    full = seedbox()
+    dropped = full.jail_path("IncomingTV")
+    applied(full, system)
+    assert dropped in system.mounts() and dropped in fstab_targets(system, full.name)
+
+    smaller = without(full, "IncomingTV")
+    plan = make_plan(smaller, system)
+    assert plan.unmounts == [dropped], plan.summary()
+    applied(smaller, system)
+    assert dropped not in system.mounts()
+    assert dropped not in fstab_targets(system, full.name)
+    assert full.jail_path("incomingmovies") in system.mounts()  # the others stay
+    assert not make_plan(smaller, system).has_changes  # converged
+
+
+def test_remove_takes_down_every_mount_the_jail_made(world: Path) -> None:
+    system = SystemRoot(world)
+    full = seedbox()
+    applied(full, system)
+    targets = {full.jail_path(m.target) for m in full.mounts}
+    assert targets <= set(system.mounts())
+    # the applied spec on disk names fewer mounts than the jail made: the record still knows them all
+    plan = plan_removal(full.name, system, without(full, "IncomingTV"))
+    assert set(plan.unmounts) == targets
+    assert any("left in place" in note and full.root in note for note in plan.warnings), plan.warnings
+    applied(full, system, remove=True)
+    assert not targets & set(system.mounts())
+    assert fstab_targets(system, full.name) == set()
