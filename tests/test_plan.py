@@ -429,6 +429,14 @@ def test_a_path_created_through_a_bind_is_refused(sample_root: Path, where: str)
         make_plan(spec, SystemRoot(sample_root))
 
 
+def test_a_dropped_device_is_named_as_left_in_place(sample_root: Path) -> None:
+    system = SystemRoot(sample_root)
+    write_files_and_paths(make_plan(seedbox(), system), sample_root)
+    plan = make_plan(seedbox(devices=["null"]), system)
+    note = "left in place: /chroot/rclone-sftp/dev/zero (the applied spec made it; delete it by hand)"
+    assert plan.warnings == [note]
+
+
 # --- CRLF files: the managed block is found again --------------------------------------------------
 
 

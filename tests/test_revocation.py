@@ -59,6 +59,7 @@ def test_dropping_a_mount_unmounts_it_and_removes_its_fstab_line(world: Path) ->
     smaller = without(full, "IncomingTV")
     plan = make_plan(smaller, system)
     assert plan.unmounts == [dropped], plan.summary()
+    assert f"left in place: {dropped} (the applied spec made it; delete it by hand)" in plan.warnings
     applied(smaller, system)
     assert dropped not in system.mounts()
     assert dropped not in fstab_targets(system, full.name)

@@ -23,14 +23,25 @@ from tui_jail.launchfile import JAILS_DIR, jail_launch_path, render_launch
 from tui_jail.launchfile import STATE_DIR as STATE_DIR  # re-exported: the state layout lives with the launch file
 from tui_jail.mountinfo import MountEntry
 from tui_jail.paths.applied import read_applied_mounts
-from tui_jail.spec import DEVICES, Mount, Spec, unreadable_text
+from tui_jail.spec import DEVICES, Mount, Spec, SpecError, parse_spec, unreadable_text
 from tui_jail.system import SystemRoot
-from tui_jail.yamlio import dump_yaml
+from tui_jail.yamlio import YamlError, dump_yaml, load_yaml_text
 
 
 def jail_state_path(name: str) -> str:
     """Where an applied jail's spec is kept (read by `verify`, `remove`; `exec` reads the launch file)."""
     return f"{JAILS_DIR}/{name}.yaml"
+
+
+def applied_spec(system: SystemRoot, name: str) -> Spec | None:
+    """The spec the jail was last applied with (None: never applied, or its record cannot be read)."""
+    text = system.read_text(jail_state_path(name))
+    if text is None:
+        return None
+    try:
+        return parse_spec(load_yaml_text(text, source=jail_state_path(name)))
+    except (SpecError, YamlError):
+        return None  # the fstab and sshd blocks and the mounts record still name the jail
 
 
 class PlanError(ValueError):
@@ -176,8 +187,25 @@ def make_plan(spec: Spec, system: SystemRoot) -> Plan:
     plan.mounts = [_mount_step(spec, system, mount, live) for mount in mounts]
     plan.files = _plan_files(spec, system, mounts, plan)
     plan.unmounts = _jail_mounts(spec.name, system, live, keep={m.target for m in plan.mounts})
+    plan.warnings += _left_behind(spec, system, plan)
     plan.tree = render_tree(spec, plan)
     return plan
+
+
+def _left_behind(spec: Spec, system: SystemRoot, plan: Plan) -> list[str]:
+    """What the applied spec made that this one drops and the transaction does not remove (yet): the
+    mount points of dropped binds and dropped device nodes stay in the jail tree, empty."""
+    old = applied_spec(system, spec.name)
+    if old is None or old.root != spec.root:
+        return []
+    kept = {p.path for p in plan.paths}
+    dropped = [spec.jail_path(f"dev/{d}") for d in old.devices if d not in spec.devices]
+    dropped += plan.unmounts
+    return [
+        f"left in place: {path} (the applied spec made it; delete it by hand)"
+        for path in dropped
+        if path not in kept and system.lstat(path) is not None
+    ]
 
 
 def _jail_mounts(name: str, system: SystemRoot, live: dict[str, MountEntry], keep: set[str]) -> list[str]:

@@ -8,10 +8,9 @@ import argparse
 from tui_jail.commands.apply import add_transaction_options, run_transaction
 from tui_jail.commands.common import Subparsers, add_root, check_watchdogs
 from tui_jail.commands.plan import show_plan
-from tui_jail.plan import jail_state_path, plan_removal
-from tui_jail.spec import Spec, SpecError, check_jail_name, parse_spec
+from tui_jail.plan import applied_spec, plan_removal
+from tui_jail.spec import check_jail_name
 from tui_jail.system import SystemRoot
-from tui_jail.yamlio import load_yaml_text
 
 
 def add_parser(subparsers: Subparsers) -> None:
@@ -38,20 +37,10 @@ def jail_name(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _applied_spec(system: SystemRoot, name: str) -> Spec | None:
-    text = system.read_text(jail_state_path(name))
-    if text is None:
-        return None
-    try:
-        return parse_spec(load_yaml_text(text))
-    except SpecError:
-        return None  # the fstab and sshd blocks still name the jail: remove those
-
-
 def run(args: argparse.Namespace) -> int:
     check_watchdogs(args.root)  # before planning (see apply)
     system = SystemRoot(args.root)
-    plan = plan_removal(args.name, system, _applied_spec(system, args.name))
+    plan = plan_removal(args.name, system, applied_spec(system, args.name))
     if args.dry_run:
         show_plan(plan, as_json=args.json)
         return 0
