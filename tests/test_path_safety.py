@@ -23,6 +23,7 @@ from tui_jail import journal, steps, transaction
 from tui_jail.backends import mounts, sshd
 from tui_jail.errors import Refused
 from tui_jail.journal import Journal, Op, TxnState
+from tui_jail.mountinfo import read_mountinfo
 from tui_jail.paths import applied, binds, files
 from tui_jail.paths.resolve import PathRefused
 from tui_jail.plan import make_plan, plan_removal
@@ -166,6 +167,21 @@ def test_rollback_leaves_a_mount_that_is_not_the_one_it_made(root: Path) -> None
     subprocess.run(["mount", "--bind", str(root / "other"), str(root / "jail")], check=True)
     assert not steps.undo(op, 0, SystemRoot(root), txn, txn.mount_records())
     assert "/jail" in SystemRoot(root).mounts()
+
+
+@needs_private_ns
+def test_rollback_does_not_call_a_covered_bind_undone(root: Path) -> None:
+    op, txn = _bind(root, "/jail")
+    (root / "other").mkdir()
+    subprocess.run(["mount", "--bind", str(root / "other"), str(root / "jail")], check=True)
+    # positive control: the mount at the top of the target is not ours, yet ours is still there beneath
+    assert not binds.matches(binds.current(root, "/jail"), txn.mount_records()[0])
+    assert sum(1 for e in read_mountinfo() if e.mount_point == str(root / "jail")) == 2
+    with pytest.raises(mounts.MountError, match="covered by another mount"):
+        steps.undo(op, 0, SystemRoot(root), txn, txn.mount_records())
+    subprocess.run(["umount", str(root / "jail")], check=True)
+    assert steps.undo(op, 0, SystemRoot(root), txn, txn.mount_records())
+    assert "/jail" not in SystemRoot(root).mounts()
 
 
 @needs_private_ns

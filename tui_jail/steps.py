@@ -15,7 +15,7 @@ import stat
 
 from tui_jail.backends import mounts
 from tui_jail.journal import Journal, Op
-from tui_jail.paths import applied, files
+from tui_jail.paths import applied, binds, files
 from tui_jail.paths.binds import Identity
 from tui_jail.paths.resolve import resolved
 from tui_jail.system import SystemRoot
@@ -170,7 +170,11 @@ def _undo_mount(op: Op, system: SystemRoot, identity: Identity | None) -> bool:
     if identity is None:
         return False
     if kind == "bind":
-        return mounts.umount(system, target, expect=identity)
+        if mounts.umount(system, target, expect=identity):
+            return True
+        if binds.still_mounted(identity):  # not at the top of its target: something was mounted over it
+            raise mounts.MountError(f"the bind this transaction made at {target} is covered by another mount")
+        return False
     if kind == "remount":
         if not mounts.remount(system, target, op["was"], expect=identity):
             return False

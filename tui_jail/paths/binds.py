@@ -89,6 +89,13 @@ def matches(live: Identity | None, recorded: Identity) -> bool:
     return live is not None and all(live[key] == recorded.get(key) for key in IDENTITY_KEYS)
 
 
+def still_mounted(identity: Identity) -> bool | None:
+    """The recorded mount is still mounted somewhere (under another mount, say); None: cannot tell."""
+    if identity.get("boot_id") != kernel.boot_id():
+        return False
+    return kernel.mount_exists(identity["mount_id"])
+
+
 def is_mount_point(root: Root, path: str) -> bool:
     return current(root, path) is not None
 

@@ -8,6 +8,7 @@ Each call raises OSError with the kernel's errno, like `os` does. Numbers are th
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 import struct
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ AT_SYMLINK_NOFOLLOW = 0x100
 _SYS_OPEN_TREE = 428
 _SYS_MOVE_MOUNT = 429
 _SYS_MOUNT_SETATTR = 442
+_SYS_STATMOUNT = 457  # Linux 6.8
+_STATMOUNT_SB_BASIC = 0x1
 _OPEN_TREE_CLONE = 1
 _MOVE_MOUNT_F_EMPTY_PATH = 0x4
 _MOVE_MOUNT_T_EMPTY_PATH = 0x40
@@ -92,6 +95,24 @@ def unmount(parent_fd: int, name: str) -> None:
     always be busy: the descriptor holds it.)"""
     path = f"/proc/self/fd/{parent_fd}/{name}".encode("utf-8", "surrogateescape")
     _checked(_libc.umount2(path, _UMOUNT_NOFOLLOW))
+
+
+def mount_exists(mount_id: int) -> bool | None:
+    """Whether the mount with this unique ID is still mounted anywhere in this namespace (statmount);
+    None when the kernel cannot say (no statmount, or IDs that are not the unique kind)."""
+    if _unique_ids is None:  # not asked yet in this process
+        root = os.open("/", os.O_PATH | os.O_CLOEXEC)
+        try:
+            mount_stat(root)
+        finally:
+            os.close(root)
+    if not _unique_ids:
+        return None
+    request = struct.pack("=IIQQ", 24, 0, mount_id, _STATMOUNT_SB_BASIC)
+    buf = ctypes.create_string_buffer(4096)
+    if _libc.syscall(_SYS_STATMOUNT, request, buf, len(buf), 0) == 0:
+        return True
+    return False if ctypes.get_errno() == errno.ENOENT else None
 
 
 def boot_id() -> str:
