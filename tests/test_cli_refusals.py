@@ -22,6 +22,7 @@ SEEDBOX: dict[str, Any] = {
     "mounts": [{"source": "/tank/IncomingTV", "target": "tv"}],
     "sftp": {"users": ["media"], "addresses": ["203.0.113.7"]},
 }
+LONG_ROOT = "/srv/" + "j" * 250
 EXEC: dict[str, Any] = {"name": "job", "kind": "exec", "root": "/srv/job", "exec": {"user": "nobody"}}
 
 
@@ -122,6 +123,9 @@ def test_a_copy_that_is_not_a_regular_file_is_refused(
         ("root", {**SEEDBOX, "root": "/chroot/" + "x" * 300}),
         ("mounts[0].source", {**SEEDBOX, "mounts": [{"source": "/tank/" + "y" * 256, "target": "tv"}]}),
         ("mounts[0].target", {**SEEDBOX, "mounts": [{"source": "/tank/tv", "target": "/".join(["z" * 200] * 25)}]}),
+        # fine as paths of their own, too long once inside a long jail root
+        ("exec.copies[0]", {**EXEC, "root": LONG_ROOT, "exec": {"copies": ["/" + "/".join(["c" * 250] * 16)]}}),
+        ("exec.masks[0]", {**EXEC, "root": LONG_ROOT, "exec": {"masks": ["/".join(["m" * 250] * 16)]}}),
     ],
 )
 def test_a_name_too_long_for_the_kernel_is_one_line(

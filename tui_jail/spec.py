@@ -353,7 +353,17 @@ class Spec(_Model):
             self._check_mount(index, mount)
         if len(set(self.devices)) != len(self.devices):
             raise ValueError(f"devices: a device is listed twice: {list(self.devices)}")
+        if self.exec is not None:
+            inside = [("exec.workdir", self.exec.workdir)] if self.exec.workdir else []
+            inside += [(f"exec.masks[{i}]", mask) for i, mask in enumerate(self.exec.masks)]
+            inside += [(f"exec.copies[{i}]", copy.lstrip("/")) for i, copy in enumerate(self.exec.copies)]
+            for field, relative in inside:
+                self._check_length(field, relative)
         return self
+
+    def _check_length(self, field: str, relative: str) -> None:
+        if len(self.jail_path(relative).encode("utf-8", "surrogateescape")) > PATH_MAX:
+            raise ValueError(f"{field}: too long for the kernel inside the jail root (over {PATH_MAX} bytes)")
 
     def _check_mount(self, index: int, mount: Mount) -> None:
         """A bind must not reach the jail itself or the kernel's filesystems, nor cover its devices."""
@@ -370,8 +380,7 @@ class Spec(_Model):
                     f"{field}.source: {source} contains the jail root {self.root} (a bind of it would hold the jail "
                     f"itself); bind its entries with children: true and exclude: [{entry}]"
                 )
-        if len(self.jail_path(mount.target).encode("utf-8", "surrogateescape")) > PATH_MAX:
-            raise ValueError(f"{field}.target: too long for the kernel inside the jail root (over {PATH_MAX} bytes)")
+        self._check_length(f"{field}.target", mount.target)
         device = mount.target.removeprefix("dev/")
         if (mount.target == "dev" and self.devices) or (mount.target.startswith("dev/") and device in DEVICES):
             raise ValueError(f"{field}.target: {mount.target} would cover the jail's own device nodes (devices:)")
