@@ -40,15 +40,16 @@ HUNG_GRACE = 10.0  # past the deadline, an applier still holding the lock this l
 
 
 class Memory:
-    """What the watchdog read of its transaction: the steps and every backup when armed, then the
-    last state and log it saw (the log holds the identity of each mount made), so it can roll back
-    whatever becomes of the files."""
+    """What the watchdog holds of its transaction: the steps and every backup, read when armed; the
+    last state it read; the log open (only ever appended to, it holds the steps begun and the
+    identity of each mount made: read through the descriptor, it is whole even once deleted). So it
+    can roll back whatever becomes of the files."""
 
     def __init__(self, root: str, txn_id: str) -> None:
         self.root, self.id = root, txn_id
         self.directory = layout.transaction_dir(root, txn_id)
         self.state: dict[str, Any] = layout.read_state(self.directory)
-        self.log = b""
+        self.log = os.open(os.path.join(self.directory, "log"), os.O_RDONLY | os.O_CLOEXEC)
         self.ops: list[dict[str, Any]] | None = None
         self.backups: dict[int, bytes] = {}
         try:
@@ -64,20 +65,19 @@ class Memory:
             print(f"watchdog: no copy of the undo in memory: {exc}", file=sys.stderr)
 
     def current(self) -> dict[str, Any]:
-        """The state as written now; the last one read when it is damaged or gone. The log is read
-        again when it has grown (it is only appended to)."""
+        """The state as written now; the last one read when it is damaged or gone."""
         try:  # noqa: SIM105 — contextlib costs the watchdog's start-up (see `_armed`)
             self.state = layout.read_state(self.directory)
         except (OSError, layout.Damaged):
             pass
-        try:
-            log = os.path.join(self.directory, "log")
-            if os.stat(log).st_size > len(self.log):
-                with open(log, "rb") as file:
-                    self.log = file.read()
-        except OSError:
-            pass
         return self.state
+
+    def log_lines(self) -> list[str]:
+        chunks, offset = [], 0
+        while chunk := os.pread(self.log, 1 << 16, offset):
+            chunks.append(chunk)
+            offset += len(chunk)
+        return b"".join(chunks).decode(errors="replace").splitlines()
 
 
 def _detach() -> None:
@@ -176,7 +176,7 @@ def _rolled_back(memory: Memory) -> bool:
     from tui_jail.journal import Journal
     from tui_jail.rollback import rollback
 
-    log = memory.log.decode(errors="replace").splitlines()
+    log = memory.log_lines()
     journal = Journal.remembered(Path(memory.root), memory.id, memory.ops, memory.backups, memory.state, log)
     state = rollback(journal, reason)
     print(f"watchdog: {state.status} {state.error}", file=sys.stderr)

@@ -54,7 +54,7 @@ def by_hand(txn: journal.Journal) -> list[str]:
     """What to restore by hand when the steps cannot be read: the plan as applied, and the backups."""
     out = ["  it cannot be undone automatically. Restore by hand what the plan it applied lists:"]
     plan = txn.dir / "plan.txt"
-    changed = [text[6:] for text in txn.plan_text().splitlines() if text.startswith("+++ b/")]
+    changed = [text[5:] for text in txn.plan_text().splitlines() if text.startswith("+++ b/")]
     out.append(f"    {plan} (every file it changed, with its diff; its paths and mounts)" if plan.exists() else "")
     out += [f"    file {path}" for path in changed]
     backups = sorted(txn.dir.glob("backup/*"))
