@@ -44,8 +44,18 @@ def test_any_anchor_or_alias_is_refused(text: str) -> None:
 
 @pytest.mark.parametrize("opening", ["[", "{a: ", "- "])
 def test_deep_nesting_is_one_line_not_a_recursion_error(opening: str) -> None:
-    text = opening * 5000 if opening != "- " else "".join("  " * i + "-\n" for i in range(400))
+    text = opening * 2000 if opening != "- " else "".join("  " * i + "-\n" for i in range(200))
     one_line_error(text, "nested deeper than")
+
+
+def test_deep_flow_nesting_is_refused_before_the_scanner_spends_seconds() -> None:
+    start = time.perf_counter()
+    one_line_error("a: " + "[" * 50000, "nested deeper than")
+    assert time.perf_counter() - start < 0.5  # ruamel's scanner alone took 3 s on 10,000 `[`
+
+
+def test_brackets_inside_strings_still_load() -> None:
+    assert load_yaml_text('a: "[[[[x]]]]"\nb: [c, {d: [e]}]\n') == {"a": "[[[[x]]]]", "b": ["c", {"d": ["e"]}]}
 
 
 def test_ordinary_nesting_still_loads() -> None:

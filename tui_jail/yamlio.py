@@ -7,6 +7,7 @@ capped (the composer recurses, deep nesting was a RecursionError) and so is the 
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from ruamel.yaml.events import AliasEvent
 
 from tui_jail.system import read_regular
 
-MAX_BYTES = 256 * 1024  # the largest preset is 3 KiB
+MAX_BYTES = 64 * 1024  # the largest preset is 3 KiB; ruamel reads ~20 KiB of spec per second here
 MAX_DEPTH = 32  # a spec nests 4 levels deep
 
 
@@ -54,6 +55,10 @@ def _yaml() -> YAML:
 def load_yaml_text(text: str, *, source: str = "<spec>") -> Any:
     if len(text) > MAX_BYTES:
         raise YamlError(f"{source}: larger than {MAX_BYTES // 1024} KiB; a spec is a few kilobytes")
+    if _bracket_depth(text) > MAX_DEPTH:
+        # before ruamel sees it: its scanner keeps a possible key per open [ or { and rescans them all
+        # per token (seconds for ten thousand `[`), however early the composer stops
+        raise YamlError(f"{source}: nested deeper than {MAX_DEPTH} levels")
     try:
         return _yaml().load(text)
     except YAMLError as exc:
@@ -63,6 +68,19 @@ def load_yaml_text(text: str, *, source: str = "<spec>") -> Any:
         raise YamlError(f"{source}:{where}: {problem}") from None
     except RecursionError:  # the scanner's own recursion, should a document get past the composer's bound
         raise YamlError(f"{source}: nested too deeply") from None
+
+
+_NOT_BRACKETS = re.compile(r"[^][{}]+")
+
+
+def _bracket_depth(text: str) -> int:
+    """The deepest nesting of flow brackets, quotes not considered (a bracket inside a string counts:
+    that only overestimates, and a real spec has no 32 unclosed ones)."""
+    depth = deepest = 0
+    for char in _NOT_BRACKETS.sub("", text):
+        depth = depth + 1 if char in "[{" else max(depth - 1, 0)
+        deepest = max(deepest, depth)
+    return deepest
 
 
 def load_yaml_file(path: Path) -> Any:
