@@ -62,7 +62,7 @@ class Memory:
                     with open(os.path.join(backup_dir, name), "rb") as file:
                         self.backups[int(name)] = file.read()
         except (OSError, ValueError) as exc:  # rolled back from what is on disk then, if anything
-            print(f"watchdog: no copy of the undo in memory: {exc}", file=sys.stderr)
+            _log(f"no copy of the undo in memory: {exc}")
 
     def current(self) -> dict[str, Any]:
         """The state as written now; the last one read when it is damaged or gone."""
@@ -78,6 +78,14 @@ class Memory:
             chunks.append(chunk)
             offset += len(chunk)
         return b"".join(chunks).decode(errors="replace").splitlines()
+
+
+def _log(line: str) -> None:
+    """A line in watchdog.log, if it can be written: a full disk must not stop the rollback."""
+    try:  # noqa: SIM105 — contextlib costs the watchdog's start-up (see `_armed`)
+        os.write(2, f"watchdog: {line}\n".encode(errors="replace"))
+    except OSError:
+        pass
 
 
 def _detach() -> None:
@@ -133,7 +141,7 @@ def watch(memory: Memory) -> int:
                 if not left and state["status"] == "applying" and _hung(state):
                     _kill_hung_applier(state.get("applier_pid", 0))
             except OSError as exc:  # the journal's directory deleted, or its lock made a directory
-                print(f"watchdog: cannot take the journal lock: {exc}", file=sys.stderr)
+                _log(f"cannot take the journal lock: {exc}")
                 _repair_lock(memory.root)
                 time.sleep(POLL)
                 continue
@@ -154,9 +162,9 @@ def _repair_lock(root: str) -> None:
     from tui_jail.journal import repair_lock
 
     try:
-        print(f"watchdog: {repair_lock(Path(root)) or 'the lock was not the matter'}", file=sys.stderr)
+        _log(repair_lock(Path(root)) or "the lock was not the matter")
     except OSError as exc:  # a full disk: tried again at the next look
-        print(f"watchdog: could not repair the journal lock: {exc}", file=sys.stderr)
+        _log(f"could not repair the journal lock: {exc}")
 
 
 def _hung(state: dict[str, Any]) -> bool:
@@ -179,7 +187,7 @@ def _rolled_back(memory: Memory) -> bool:
     log = memory.log_lines()
     journal = Journal.remembered(Path(memory.root), memory.id, memory.ops, memory.backups, memory.state, log)
     state = rollback(journal, reason)
-    print(f"watchdog: {state.status} {state.error}", file=sys.stderr)
+    _log(f"{state.status} {state.error}")
     memory.state = {**memory.state, "status": state.status}  # what stands when the journal is gone
     return not _watched(memory.current())  # else the end could not be saved (a full disk): again
 
