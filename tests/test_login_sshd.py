@@ -2,16 +2,18 @@
 
 Inside the suite's private namespace: the sample root's /etc/ssh is bound over the scratch /etc/ssh and
 an sshd reads it (its PidFile is in the root, where tui-jail finds it to reload); users log in with ssh
-from 127.0.0.x source addresses. `alice` is an ordinary user; `tjadmin` is a second uid-0 account (the
+from 127.0.0.x source addresses. `alice` is an ordinary user; `tjroot` is a second uid-0 account (the
 host's own root has no key this test may install) standing for root.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,13 +53,9 @@ class Site:
 @pytest.fixture
 def site(sample_root: Path, tmp_path: Path) -> Iterator[Site]:
     nsenv.private_world(tmp_path / "world")
-    nsenv.tmpfs_over("/mnt")
-    if subprocess.run(["id", "tjadmin"], capture_output=True).returncode != 0:
-        subprocess.run(
-            ["useradd", "-o", "-u", "0", "-g", "0", "-m", "-d", "/mnt/tjadmin", "-s", "/bin/bash", "tjadmin"],
-            check=True,
-        )
-    admin = nsenv.add_user("tjadmin", Path("/mnt"))
+    nsenv.tmpfs_over("/mnt")  # fresh each test: the users are made anew, and deleted after
+    subprocess.run(["useradd", "-o", "-u", "0", "-g", "0", "-m", "-d", "/mnt/tjroot", "-s", "/bin/bash", "tjroot"])
+    admin = nsenv.add_user("tjroot", Path("/mnt"))
     alice = nsenv.add_user("alice", Path("/mnt"))
     su_l = SU_L.read_bytes()
     # `su -` without a password prompt (the login proves who alice is here): pam_permit
@@ -73,6 +71,8 @@ def site(sample_root: Path, tmp_path: Path) -> Iterator[Site]:
                 subprocess.run([sys.executable, "-m", "tui_jail", "--root", str(sample_root), "rollback", txn.id])
             wait_watchdogs_gone(sample_root)
     finally:
+        for user in ("tjroot", "alice"):  # -f: tjroot's uid 0 runs every process here
+            subprocess.run(["userdel", "-f", user], capture_output=True)
         SU_L.write_bytes(su_l)
         subprocess.run(["umount", "/etc/ssh"], check=True)
 
@@ -87,3 +87,82 @@ def test_su_keeps_the_login_user(site: Site) -> None:
     assert applied.returncode == 1, applied.stdout
     assert "your own connection (alice from 127.0.0.2) would get chrootdirectory" in applied.stderr, applied.stderr
     assert journal.transactions(site.root) == []
+
+
+class Master:
+    """A ControlMaster connection of `user` from `bind`: every command run through it is a new shell
+    over the same connection."""
+
+    def __init__(self, site: Site, user: nsenv.TestUser, bind: str, socket_dir: Path) -> None:
+        self.site, self.user, self.bind = site, user, bind
+        self.options = [
+            "-o",
+            f"ControlPath={socket_dir}/{bind}",
+            "-o",
+            "ControlMaster=auto",
+            "-o",
+            "ControlPersist=300",
+        ]
+        opened = self.run("true")
+        assert opened.returncode == 0, opened.stderr
+
+    def run(self, command: str) -> subprocess.CompletedProcess[str]:
+        return self.site.ssh(self.user, command, self.bind, *self.options)
+
+    def close(self) -> None:
+        self.site.ssh(self.user, "", self.bind, *self.options, "-O", "exit")
+
+
+@pytest.fixture
+def masters(site: Site) -> Iterator[Callable[[nsenv.TestUser, str], Master]]:
+    # a short directory: a control socket's path must fit in sockaddr_un
+    socket_dir = Path(tempfile.mkdtemp(prefix="cm", dir="/tmp"))
+    opened: list[Master] = []
+
+    def open_master(user: nsenv.TestUser, bind: str) -> Master:
+        opened.append(Master(site, user, bind, socket_dir))
+        return opened[-1]
+
+    yield open_master
+    for master in opened:
+        master.close()
+    shutil.rmtree(socket_dir, ignore_errors=True)
+
+
+def test_confirm_needs_a_connection_made_after_the_change(site: Site, masters: Callable[..., Master]) -> None:
+    """A ControlMaster connection opened before the apply stays open: a new shell over it is no new
+    login, and its confirm is refused; a connection opened after the change is accepted."""
+    spec = site.spec("media", "127.0.0.2")
+    before = masters(site.admin, "127.0.0.3")
+    applied = site.ssh(site.admin, site.tui_jail("apply", "--spec", str(spec), "--yes"), "127.0.0.1")
+    assert applied.returncode == 0, applied.stderr
+    txn = journal.transactions(site.root)[-1]
+
+    old = before.run(site.tui_jail("confirm", txn.id))
+    assert old.returncode == 1, old.stdout
+    assert "confirm from a new SSH login: this connection (tjroot from 127.0.0.3" in old.stderr, old.stderr
+    assert f"ssh -o ControlPath=none tjroot@127.0.0.1 -p {site.server.port}" in old.stderr
+    assert txn.state().status == "pending"
+
+    after = masters(site.admin, "127.0.0.4")
+    new = after.run(site.tui_jail("confirm", txn.id))
+    assert new.returncode == 0, new.stderr
+    assert txn.state().status == "confirmed"
+
+
+def test_a_change_sshd_never_saw_is_confirmed_from_any_session(site: Site, masters: Callable[..., Master]) -> None:
+    """A re-apply that only adds a mount leaves sshd's config as it was: nothing new for a login to
+    prove, so the connection that was open all along may confirm it."""
+    spec = site.spec("media", "127.0.0.2")
+    admin = masters(site.admin, "127.0.0.3")
+    first = site.ssh(site.admin, site.tui_jail("apply", "--spec", str(spec), "--yes"), "127.0.0.1")
+    assert first.returncode == 0, first.stderr
+    assert masters(site.admin, "127.0.0.4").run(site.tui_jail("confirm")).returncode == 0
+    (site.root / "tank/extra").mkdir(parents=True)
+    spec.write_text(spec.read_text().replace("mounts:\n", "mounts:\n  - source: /tank/extra\n    target: extra\n"))
+    mounts_only = admin.run(site.tui_jail("apply", "--spec", str(spec), "--yes"))
+    assert mounts_only.returncode == 0, mounts_only.stderr
+    assert "from any session" in mounts_only.stdout
+    kept = admin.run(site.tui_jail("confirm"))
+    assert kept.returncode == 0, kept.stderr
+    assert journal.transactions(site.root)[-1].state().status == "confirmed"

@@ -1,7 +1,7 @@
-"""`sudo` (env_reset) and `su -` drop SSH_CONNECTION: the session is then found in the environment
-an ancestor was started with, so preflight still protects the admin's own connection and a confirm
-from the session that applied is still refused. Each test puts an `env -i` (what sudo's env_reset
-does) between a shell that has the variable and tui-jail."""
+"""Reading the process tree (session.py) with real processes; and, where no sshd is above (another SSH
+server, a shell given the variable), SSH_CONNECTION from the environment an ancestor was started with,
+as `sudo` (env_reset) and `su -` drop it. Those tests put an `env -i` (what sudo's env_reset does)
+between a shell that has the variable and tui-jail."""
 
 from __future__ import annotations
 
@@ -54,11 +54,13 @@ def test_apply_and_confirm_under_sudo_know_their_session(wizard_root: Path) -> N
     assert state.ssh_connection == APPLYING and state.user == "admin"
     assert "preflight: your connection (admin from 198.51.100.4) is not jailed by the candidate config" in state.notes
 
-    same = under_sudo(APPLYING, *tui_jail, "confirm")
-    assert same.returncode == 1 and "confirm from a new SSH login" in same.stderr
-    new_login = under_sudo(LATER, *tui_jail, "confirm")
-    assert new_login.returncode == 0, new_login.stderr
-    assert journal.Journal(wizard_root, state.id).state().status == "confirmed"
+    assert state.needs_new_login
+    # no sshd above these shells: whatever their SSH_CONNECTION says, neither is a login sshd accepted
+    # after the change (a real new login confirms in test_login_sshd.py)
+    for ssh_connection in (APPLYING, LATER):
+        refused = under_sudo(ssh_connection, *tui_jail, "confirm")
+        assert refused.returncode == 1 and "this session is not an SSH login" in refused.stderr, refused.stderr
+    assert journal.Journal(wizard_root, state.id).state().status == "pending"
 
 
 def test_process_facts_of_a_real_child() -> None:

@@ -15,6 +15,7 @@ import nsenv
 import pytest
 from wizard_support import T0, keys, pending_transaction, txn_status, until, walk, wizard
 
+from tui_jail import journal
 from tui_jail.journal import transactions
 from tui_jail.sandbox import bind_host_binaries
 
@@ -23,6 +24,13 @@ SIZE = (80, 24)
 applies = pytest.mark.skipif(
     os.geteuid() != 0 or not nsenv.in_private_mount_ns(), reason="applies for real: needs root in a private mount ns"
 )
+
+
+@pytest.fixture(autouse=True)
+def _steady_transaction_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The panel shows the transaction's id in the confirm command: one made of the clock and random bytes
+    would differ in every run."""
+    monkeypatch.setattr(journal, "new_id", lambda jail, now: f"20231114-221320-{jail}-5eed")
 
 
 def drive(*steps: str, until_status: str | None = None):

@@ -100,8 +100,11 @@ def test_confirm_over_ssh_needs_a_new_session(world: Path) -> None:
     with pytest.raises(Refused, match="new SSH login"):
         transaction.confirm(world, state.id, session)
     assert journal.Journal(world, state.id).state().status == "pending"
+    # another SSH_CONNECTION alone (a tmux pane's stale one) proves nothing: only a login sshd accepted
+    # after the change does (tests/test_login_sshd.py, against a real sshd)
     other = {**session, "SSH_CONNECTION": "127.0.0.1 50001 127.0.0.1 22"}
-    assert transaction.confirm(world, state.id, other).status == "confirmed"
+    with pytest.raises(Refused, match="this session is not an SSH login"):
+        transaction.confirm(world, state.id, other)
 
 
 def test_confirm_same_session_when_asked(world: Path) -> None:

@@ -61,7 +61,8 @@ async def test_apply_then_a_new_login_confirms_and_verify_passes(wizard_root: Pa
         await pilot.press("escape")
         assert isinstance(app.screen, ApplyScreen)  # no walking away from a pending change
 
-        transaction.confirm(wizard_root, None, NEW_LOGIN)  # the admin's new ssh session
+        # another session confirms (that only a new login may: tests/test_login_sshd.py, against a real sshd)
+        transaction.confirm(wizard_root, None, NEW_LOGIN, same_session=True)
         await until(pilot, lambda: txn_status(app) == "confirmed")
         assert "confirmed from 198.51.100.4 50111" in panel_text(app)
 

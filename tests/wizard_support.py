@@ -38,6 +38,7 @@ def wizard(
         save_dir=save_dir or root,
         root_label="SANDBOX",
         confirm_timeout=confirm_timeout,
+        program="tui-jail",  # the running entry point's path would vary with the checkout
     )
 
 
@@ -127,6 +128,7 @@ def pending_transaction(root: Path) -> str:
         ssh_connection="198.51.100.4 50022 192.0.2.1 22",
         watchdog_pid=os.getpid(),
         watchdog_start=process_start(os.getpid()),
+        new_login_after=1,
     )
     state.set_deadline(90)
     state.deadline = T0 + 90  # what the wizard's fixed clock counts down from

@@ -20,6 +20,7 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
 
+from tui_jail import entry
 from tui_jail.journal import DEFAULT_TIMEOUT
 from tui_jail.screens.step import BACK
 from tui_jail.system import SystemRoot
@@ -111,10 +112,12 @@ def make_app(
     theme: str = DEFAULT_THEME,
     root_label: str | None = None,
     confirm_timeout: float = DEFAULT_TIMEOUT,
+    program: str | None = None,
 ) -> WizardApp:
     """The wizard on `root` (default /). `sandbox=True` labels every screen SANDBOX; the caller
     makes the sandbox root (`tui_jail.sandbox`) and passes it as `root`. `root_label` is shown in
-    place of the root's path (tests: a temporary path); `confirm_timeout` is the apply's deadline."""
+    place of the root's path (tests: a temporary path); `confirm_timeout` is the apply's deadline;
+    `program` how the screens tell the admin to run tui-jail (default: `entry.program()`)."""
     state = WizardState(
         system=SystemRoot(root or Path("/")),
         sandbox=sandbox,
@@ -123,5 +126,6 @@ def make_app(
         save_dir=save_dir or Path.cwd(),
         root_label=root_label,
         confirm_timeout=confirm_timeout,
+        program=program or entry.program(),
     )
     return WizardApp(state, theme=theme)

@@ -90,6 +90,9 @@ class TxnState:
     watchdog_pid: int = 0
     user: str = ""
     ssh_connection: str = ""
+    # boot clock ticks (session.boot_ticks) when the reloaded sshd listened again: a confirmation must come
+    # from a connection accepted after it; 0 when any session may confirm (no sshd change, no SSH login)
+    new_login_after: int = 0
     notes: list[str] = field(default_factory=list)
     error: str = ""
     watchdog_start: int = 0  # the watchdog's start time (see journal_layout.running)
@@ -119,6 +122,10 @@ class TxnState:
         if not self.watchdog_running():
             return "gone"
         return "re-armed" if any(note.startswith("watchdog re-armed") for note in self.notes) else "armed"
+
+    @property
+    def needs_new_login(self) -> bool:
+        return self.new_login_after > 0
 
     def applied_from(self, environ: Mapping[str, str]) -> bool:
         """`environ` is the SSH session that applied this: a confirmation from it proves no new login works."""

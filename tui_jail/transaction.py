@@ -20,7 +20,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from tui_jail import arming, bootguard, faults, journal, steps
+from tui_jail import arming, bootguard, entry, faults, journal, session, steps
 from tui_jail.admin import admin_connection
 from tui_jail.errors import Refused
 from tui_jail.fsops import remove_tree
@@ -167,7 +167,8 @@ def pending_refusal(root: Path) -> str:
         return f"damaged journal entry {found[-1].problem}: roll it back first (tui-jail recover)"
     return (
         f"transaction {state.id} ({state.action} {state.jail}) is {state.status}: "
-        f"confirm it (tui-jail confirm) or roll it back (tui-jail rollback) first"
+        f"confirm it ({entry.command(root, 'confirm', state.id)}) or roll it back "
+        f"({entry.command(root, 'rollback', state.id)}) first"
     )
 
 
@@ -219,6 +220,7 @@ def _apply_locked(
     ops, backups, contents = build_steps(plan, system)
     now = time.time()
     connection = admin_connection(environ)
+    over_ssh = connection is not None
     state = TxnState(
         id=journal.new_id(plan.name, now),
         jail=plan.name,
@@ -258,6 +260,8 @@ def _apply_locked(
             txn.record("begin", index)
             faults.point("apply")
             note = steps.do(op, system, contents.get(index), txn, index)
+            if op["op"] == "reload" and over_ssh:
+                state.new_login_after = session.boot_ticks()  # sshd serves the change from now on
             faults.point("apply")
             txn.record("done", index)
             if note:
@@ -317,8 +321,9 @@ def _readable_state(txn: Journal) -> TxnState:
 
 
 def confirm(root: Path, txn_id: str | None, environ: Mapping[str, str], *, same_session: bool = False) -> TxnState:
-    """Keep the change. Over SSH, only from a new login (its SSH_CONNECTION differs from the applying
-    one: that login proves access still works), unless `same_session`."""
+    """Keep the change. When it changed sshd's config over SSH, only from a new login — one whose
+    connection sshd accepted after it served the change: that login proves access still works —
+    unless `same_session`. Any session may confirm any other transaction."""
     txn = _pending(root, txn_id)
     try:
         with journal.locked(root, wait=30):
@@ -330,12 +335,8 @@ def confirm(root: Path, txn_id: str | None, environ: Mapping[str, str], *, same_
             if not state.seconds_left():
                 raise Refused(f"transaction {state.id}: the deadline has passed; it is being rolled back")
             here = environ.get("SSH_CONNECTION", "")
-            if state.applied_from(environ) and not same_session:
-                raise Refused(
-                    f"confirm from a new SSH login: this is the connection that applied {state.id}, and only a "
-                    "new login proves that logins still work (with ControlMaster, ssh shares one connection "
-                    "between sessions: log in with ssh -o ControlPath=none), or pass --same-session"
-                )
+            if state.needs_new_login and not same_session:
+                _require_new_login(root, state)
             state.status = "confirmed"
             state.notes.append(f"confirmed from {here or 'a local session'}")
             txn.write_state(state)
@@ -343,6 +344,36 @@ def confirm(root: Path, txn_id: str | None, environ: Mapping[str, str], *, same_
         raise Refused("the journal is locked by another tui-jail process; try again") from None
     stop_timer(state.id)
     return state
+
+
+def _require_new_login(root: Path, state: TxnState) -> None:
+    """Refuse, saying why and what to do, unless this process runs in a connection sshd accepted
+    after it served the change (the connection's monitor process started later)."""
+    login = session.own_login()
+    if login is not None and login.accepted > state.new_login_after:
+        return
+    served = _clock_time(session.wall_time(state.new_login_after))
+    if login is None:
+        why = "this session is not an SSH login (a console, or a tmux or screen started earlier)"
+        ssh = "ssh -o ControlPath=none to this host"
+    else:
+        ago = (state.new_login_after - login.accepted) / session.TICKS
+        why = (
+            f"this connection ({login.describe()}) was opened at {_clock_time(session.wall_time(login.accepted))}, "
+            f"{ago:.0f} s before sshd served the change at {served} (a new shell over a ControlMaster connection "
+            "is still the old connection)"
+        )
+        _, _, server, port = login.connection.split()
+        ssh = f"ssh -o ControlPath=none {login.user}@{server}" + (f" -p {port}" if port != "22" else "")
+    raise Refused(
+        f"confirm from a new SSH login: {why}, and only a login made after the change proves that logins still "
+        f"work. In a new terminal: {ssh}, then run {entry.command(root, 'confirm', state.id)} "
+        "(or pass --same-session to confirm without that proof)"
+    )
+
+
+def _clock_time(seconds: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(seconds))
 
 
 def extend(root: Path, txn_id: str | None, seconds: float) -> TxnState:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tui_jail import entry
 from tui_jail.journal import DEFAULT_TIMEOUT
 from tui_jail.system import SystemRoot
 
@@ -59,6 +60,7 @@ class WizardState:
     clock: Callable[[], float] = field(default=lambda: 0.0)
     save_dir: Path = field(default_factory=Path.cwd)
     root_label: str | None = None  # shown instead of the root's path (tests: a temporary dir's name varies)
+    program: str = entry.NAME  # how the admin runs tui-jail from a new login (entry.program)
     confirm_timeout: float = DEFAULT_TIMEOUT
     preset: str | None = None
     origin: str = ""  # "preset seedbox-sftp" or the file it was opened from
@@ -108,8 +110,7 @@ class WizardState:
 
     def command(self, *words: str) -> str:
         """The exact CLI command for this root, as the admin would type it in another session."""
-        root = "" if str(self.system.root) == "/" else f" --root {self.system.root}"
-        return self.shown(" ".join(("tui-jail" + root, *words)))
+        return self.shown(entry.command(self.system.root, *words, name=self.program))
 
     def admin(self) -> Connection | None:
         from tui_jail.admin import admin_connection

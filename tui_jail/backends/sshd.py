@@ -15,6 +15,7 @@ import re
 import shutil
 import signal
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -228,11 +229,49 @@ def reload_sshd(system: SystemRoot, pidfile: str = "/run/sshd.pid") -> str:
     daemon = running_sshd(system, pidfile)
     if daemon is None:
         return "sshd is not running: nothing to reload"
+    listening = _listening(daemon.pid)
     if str(system.root) == "/" and Path("/run/systemd/system").is_dir():
         sh.Command("systemctl")("reload", "ssh")
-        return "systemctl reload ssh"
-    os.kill(daemon.pid, signal.SIGHUP)
-    return f"SIGHUP to sshd pid {daemon.pid}"
+        done = "systemctl reload ssh"
+    else:
+        os.kill(daemon.pid, signal.SIGHUP)
+        done = f"SIGHUP to sshd pid {daemon.pid}"
+    _wait_listening_anew(daemon.pid, listening)
+    return done
+
+
+def _wait_listening_anew(pid: int, before: set[int], timeout: float = 10.0) -> None:
+    """Until the daemon re-executed by the reload listens on sockets of its own: a connection the old
+    one accepted meanwhile still got the old config. A daemon handed its sockets (socket activation:
+    nothing of its own) is not waited for; one that never comes back, only until `timeout`."""
+    give_up = time.monotonic() + timeout
+    while before and time.monotonic() < give_up and os.path.exists(f"/proc/{pid}"):
+        now = _listening(pid)
+        if now and not now & before:
+            return
+        time.sleep(0.01)
+
+
+def _listening(pid: int) -> set[int]:
+    """Inodes of the TCP sockets `pid` listens on."""
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return set()
+    sockets = set()
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+            if link.startswith("socket:["):
+                sockets.add(int(link[8:-1]))
+    listening = set()
+    for table in ("tcp", "tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A":  # TCP_LISTEN
+                    listening.add(int(fields[9]))
+    return sockets & listening
 
 
 def configured_pidfile(system: SystemRoot) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tui_jail import journal
+from tui_jail import entry, journal
 from tui_jail.commands.common import (
     Subparsers,
     add_json,
@@ -87,14 +87,14 @@ def run_transaction(plan: Plan, system: SystemRoot, args: argparse.Namespace) ->
 
 
 def pending_message(state: TxnState, system: SystemRoot) -> str:
-    root = "" if str(system.root) == "/" else f" --root {system.root}"
     where = (
         "from a NEW ssh login (not a shared one: ssh -o ControlPath=none)"
-        if state.ssh_connection
+        if state.needs_new_login
         else "from any session"
     )
+    confirm, rollback = (entry.command(system.root, word, state.id) for word in ("confirm", "rollback"))
     return (
         f"applied as transaction {state.id}, pending confirmation.\n"
-        f"Confirm within {state.timeout:g} s {where}:  tui-jail{root} confirm {state.id}\n"
-        f"Otherwise everything is rolled back at the deadline (or now: tui-jail{root} rollback {state.id})."
+        f"Confirm within {state.timeout:g} s {where}:  {confirm}\n"
+        f"Otherwise everything is rolled back at the deadline (or now: {rollback})."
     )

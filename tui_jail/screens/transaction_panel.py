@@ -94,9 +94,9 @@ class TransactionPanel(Vertical):
         self.query_one("#countdown-left", Label).update(f"{left:.0f} s left")
 
     def _texts(self, txn: TxnState) -> tuple[str, Text]:
-        confirm = self.state.command("confirm")
+        confirm = self.state.command("confirm", txn.id)
         if txn.status == "pending":
-            if txn.ssh_connection:
+            if txn.needs_new_login:
                 howto = Text.assemble(
                     "Prove logins still work: log in anew (ssh -o ControlPath=none) and run\n  ",
                     (confirm, "bold"),

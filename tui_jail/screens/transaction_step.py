@@ -52,7 +52,7 @@ class TransactionStep(StepScreen):
     def action_keep(self) -> None:
         assert self.txn is not None
         if self.txn.applied_from(self.state.environ):
-            self.app.push_screen(KeepModal(self.state.command("confirm")), self._keep_answered)
+            self.app.push_screen(KeepModal(self.state.command("confirm", self.txn.id)), self._keep_answered)
         else:
             self.act("keep")
 

@@ -1,0 +1,36 @@
+"""How to run tui-jail again from another login: the command the admin is told to type.
+
+A new root login has the login PATH, not this session's (an activated venv, sudo's secure_path): when
+`tui-jail` is not found there, the command names the running entry point by its absolute path, so
+it is not "command not found" with the rollback's clock running.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+NAME = "tui-jail"
+# root's PATH in a new login (Debian's login.defs ENV_SUPATH; what sshd sets for root)
+LOGIN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def program() -> str:
+    """`tui-jail` when a new root login finds it, else the absolute path of the running one."""
+    if shutil.which(NAME, path=LOGIN_PATH):
+        return NAME
+    script = Path(sys.argv[0] or NAME)
+    if script.name == NAME:
+        return os.path.abspath(script)
+    beside = Path(sys.executable).parent / NAME  # run as `python -m tui_jail` from a venv
+    if beside.is_file():
+        return str(beside)
+    return f"{sys.executable} -m tui_jail"
+
+
+def command(root: Path, *words: str, name: str | None = None) -> str:
+    """The exact command line for the system root `root`, as typed in another session."""
+    where = [] if str(root) == "/" else ["--root", str(root)]
+    return " ".join([name or program(), *where, *words])
