@@ -5,7 +5,8 @@
 printed) so the newcomer can look at what was written. The sandbox wizard first re-executes itself
 in a private mount namespace (`unshare -m --propagation private`): its bind mounts never reach the
 host's mount table and vanish with the namespace — once the wizard and any rollback watchdog it
-started have exited.
+started have exited. Leaving the wizard with a change pending prints, after the UI is gone, when it
+rolls back and the command that keeps it.
 """
 
 from __future__ import annotations
@@ -34,9 +35,28 @@ def run(args: argparse.Namespace) -> int:
         root = new_sandbox()
         bind_host_binaries(root)
     make_app(root=root, sandbox=args.sandbox).run()
+    for line in pending_lines(root):  # the screen that showed the countdown is gone
+        print(line)
     if args.sandbox:
         print(f"tui-jail: the sandbox root is {root} (delete it when done)", file=sys.stderr)
     return 0
+
+
+def pending_lines(root: Path) -> list[str]:
+    """One line for each change left pending: when it rolls back, and the command that keeps it."""
+    import time
+
+    from tui_jail import entry, journal
+
+    lines = []
+    for txn in journal.unfinished(root):
+        state, _ = txn.state_or_stand_in()
+        if state.status == "pending":
+            at = time.strftime("%H:%M:%S", time.localtime(state.deadline))
+            where = "from a new login" if state.needs_new_login else "from any session"
+            confirm = entry.command(root, "confirm", state.id)
+            lines.append(f"tui-jail: {state.jail} is pending: it rolls back at {at} unless `{confirm}` runs {where}")
+    return lines
 
 
 def _reexec_in_private_namespace() -> None:
