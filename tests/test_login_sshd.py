@@ -8,11 +8,13 @@ host's own root has no key this test may install) standing for root.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +23,7 @@ import nsenv
 import pytest
 from txn_helpers import seedbox_text, wait_watchdogs_gone
 
-from tui_jail import journal
+from tui_jail import journal, session
 
 pytestmark = [
     pytest.mark.ns,
@@ -166,3 +168,87 @@ def test_a_change_sshd_never_saw_is_confirmed_from_any_session(site: Site, maste
     kept = admin.run(site.tui_jail("confirm"))
     assert kept.returncode == 0, kept.stderr
     assert journal.transactions(site.root)[-1].state().status == "confirmed"
+
+
+@contextlib.contextmanager
+def logged_in(site: Site, user: nsenv.TestUser, bind: str, *, terminal: bool) -> Iterator[session.Login]:
+    """An SSH login held open (a shell with a terminal, or a command without one) while the body runs."""
+    tty = ["-tt"] if terminal else ["-T"]
+    argv = ["ssh", *nsenv.ssh_base_opts(user, bind), *tty, "-p", str(site.server.port), "127.0.0.1", "sleep 600"]
+    client = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield wait_for_login(user.name, bind, client)
+    finally:
+        client.kill()  # our own ssh client, by its pid: sshd ends the login
+        client.wait()
+
+
+def wait_for_login(user: str, bind: str, client: subprocess.Popen[bytes], timeout: float = 30) -> session.Login:
+    give_up = time.monotonic() + timeout
+    while time.monotonic() < give_up and client.poll() is None:
+        for login in session.active_logins():
+            if login.user == user and login.address == bind:
+                return login
+        time.sleep(0.05)
+    raise AssertionError(f"no login of {user} from {bind} appeared (ssh exit {client.poll()})")
+
+
+@pytest.fixture
+def tmux(site: Site) -> Iterator[Callable[[str], tuple[int, str]]]:
+    """A tmux server started before any SSH login (no SSH_CONNECTION in it, none above it); runs a
+    command in a new pane and returns its exit status and output."""
+    socket = Path(tempfile.mkdtemp(prefix="tm", dir="/tmp")) / "tmux"
+    server_env = {k: v for k, v in os.environ.items() if not k.startswith("SSH_")} | {"TERM": "xterm"}
+    tmux = ["tmux", "-f", "/dev/null", "-S", str(socket)]
+    subprocess.run([*tmux, "new-session", "-d", "-s", "admin"], env=server_env, check=True)
+    runs = iter(range(1000))
+
+    def in_pane(command: str) -> tuple[int, str]:
+        out = socket.parent / f"out{next(runs)}"
+        subprocess.run([*tmux, "new-window", "-d", f"{command} >{out} 2>&1; echo $? >{out}.tmp; mv {out}.tmp {out}.rc"])
+        give_up = time.monotonic() + 120
+        while not Path(f"{out}.rc").exists():
+            assert time.monotonic() < give_up, "the pane's command did not finish"
+            time.sleep(0.05)
+        return int(Path(f"{out}.rc").read_text()), out.read_text()
+
+    yield in_pane
+    subprocess.run([*tmux, "kill-server"], check=False)  # our own server, by its socket
+    shutil.rmtree(socket.parent, ignore_errors=True)
+
+
+def test_from_tmux_every_login_with_a_terminal_is_the_admins(
+    site: Site, tmux: Callable[[str], tuple[int, str]]
+) -> None:
+    """The admin is logged in over SSH as root from 127.0.0.3 and applies from a pane of a tmux server
+    started earlier (nothing of SSH above it): a spec jailing root from 127.0.0.3 is refused, naming that login."""
+    spec = site.spec("tjroot", "127.0.0.3")
+    with logged_in(site, site.admin, "127.0.0.3", terminal=True) as login:
+        assert login.has_terminal
+        status, output = tmux(site.tui_jail("apply", "--spec", str(spec), "--yes"))
+    assert status == 1, output
+    assert f"the active SSH login tjroot from 127.0.0.3 ({login.terminals}, sshd pid {login.monitor})" in output
+    assert "would get chrootdirectory" in output and "tmux or screen" in output
+    assert journal.transactions(site.root) == []
+
+
+def test_from_tmux_sessions_without_a_terminal_are_noted_and_a_new_login_confirms(
+    site: Site, tmux: Callable[[str], tuple[int, str]]
+) -> None:
+    """Applied from tmux with SSH logins about: the sftp-like session (no terminal) is only listed, and
+    the change counts as made over SSH: the pane cannot confirm it, a new login can."""
+    spec = site.spec("media", "127.0.0.2")
+    with (
+        logged_in(site, site.admin, "127.0.0.3", terminal=True),
+        logged_in(site, site.alice, "127.0.0.2", terminal=False) as quiet,
+    ):
+        status, output = tmux(site.tui_jail("apply", "--spec", str(spec), "--yes"))
+        assert status == 0, output
+        state = journal.transactions(site.root)[-1].state()
+        assert f"preflight: SSH sessions without a terminal, not checked: {quiet.describe()}" in state.notes
+        assert any(note.startswith("preflight: the SSH login tjroot from 127.0.0.3 (pts/") for note in state.notes)
+        assert "from a NEW ssh login" in output
+        status, output = tmux(site.tui_jail("confirm", state.id))
+        assert status == 1 and "this session is not an SSH login" in output, output
+    confirmed = site.ssh(site.admin, site.tui_jail("confirm", state.id), "127.0.0.4")
+    assert confirmed.returncode == 0, confirmed.stderr

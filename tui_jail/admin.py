@@ -13,16 +13,26 @@ import os
 from collections.abc import Mapping
 
 from tui_jail.backends.sshd import Connection
-from tui_jail.session import LOGIN_USER
+from tui_jail.session import LOGIN_USER, Login
 
 
 def admin_connection(environ: Mapping[str, str]) -> Connection | None:
     """The admin's own SSH connection as `sshd -T -C` wants it, or None when not logged in over SSH."""
-    fields = environ.get("SSH_CONNECTION", "").split()
+    named = (environ.get(name) for name in (LOGIN_USER, "SUDO_USER", "LOGNAME", "USER"))
+    return connection_of(environ.get("SSH_CONNECTION", ""), next((name for name in named if name), ""))
+
+
+def login_connection(login: Login) -> Connection | None:
+    """An active login (see `session.active_logins`) as `sshd -T -C` wants it."""
+    return connection_of(login.connection, login.user)
+
+
+def connection_of(ssh_connection: str, user: str) -> Connection | None:
+    """`user` over the connection SSH_CONNECTION describes; None when it describes none."""
+    fields = ssh_connection.split()
     if len(fields) != 4 or not fields[3].isdigit():
         return None
-    named = (environ.get(name) for name in (LOGIN_USER, "SUDO_USER", "LOGNAME", "USER"))
-    user = next((name for name in named if name), "") or _process_user()
+    user = user or _process_user()
     try:
         client, server = _plain_address(fields[0]), _plain_address(fields[2])
     except ValueError:

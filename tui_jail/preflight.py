@@ -1,7 +1,9 @@
 """Preflight: everything that must hold before a transaction changes anything; refuse otherwise.
 
-- the admin's own connection (from SSH_CONNECTION and SUDO_USER/the login user) must not get a
-  ChrootDirectory or ForceCommand from the candidate sshd config (`sshd -T -C`, all five attributes);
+- the admin's own connection (its SSH_CONNECTION and user, see `admin`) must not get a ChrootDirectory or
+  ForceCommand from the candidate sshd config (`sshd -T -C`, all five attributes); nor, when tui-jail
+  runs in no SSH login (tmux or screen started earlier, a console), any active SSH login with a terminal
+  (`session.logins_to_protect`; those without one are listed in a note);
 - `sshd -t` accepts the candidate config;
 - the jail root chain passes sshd's `safely_chroot` rule (checked only at login time by sshd);
 - `findmnt --verify` finds nothing new (errors or warnings) in the candidate fstab, and every bind
@@ -19,11 +21,12 @@ import tempfile
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
-from tui_jail.admin import admin_connection
+from tui_jail.admin import admin_connection, login_connection
 from tui_jail.backends import fstab, managed_block
 from tui_jail.backends.sshd import Connection, candidate_config, check_config, effective_config
 from tui_jail.errors import Refused
 from tui_jail.plan import Plan
+from tui_jail.session import Login, logins_to_protect
 from tui_jail.system import SystemRoot
 
 SSH_DIR = "/etc/ssh/"
@@ -31,8 +34,11 @@ _SUMMARY = re.compile(r"^\d+ parse errors?, ")
 _OPTION = re.compile(r"^(bind|ro|rw|nofail|x-systemd\.requires-mounts-for=\S+)$")
 
 
-def run_preflight(plan: Plan, system: SystemRoot, environ: Mapping[str, str]) -> list[str]:
-    """Raise Refused with the first reason; return notes of what was checked."""
+def run_preflight(
+    plan: Plan, system: SystemRoot, environ: Mapping[str, str], logins: list[Login] | None = None
+) -> list[str]:
+    """Raise Refused with the first reason; return notes of what was checked. `logins`: the other SSH
+    logins to keep open (default: `session.logins_to_protect`)."""
     checks: list[Callable[[], str]] = [lambda: _sources(plan, system), lambda: _chroot_chain(plan, system)]
     overrides = {f.path: f.after for f in plan.changed_files if f.path.startswith(SSH_DIR)}
     if overrides:
@@ -40,6 +46,9 @@ def run_preflight(plan: Plan, system: SystemRoot, environ: Mapping[str, str]) ->
         connection = admin_connection(environ)
         if connection is not None:
             checks.append(lambda: _own_connection(system, overrides, connection))
+        logins = logins_to_protect(system.root) if logins is None else logins
+        checks += [_login_check(system, overrides, login) for login in logins if login.has_terminal]
+        checks.append(lambda: _unchecked_logins(logins))
     fstab_change = next((f for f in plan.changed_files if f.path == fstab.FSTAB), None)
     if fstab_change is not None and fstab_change.after is not None:
         after = fstab_change.after
@@ -50,17 +59,47 @@ def run_preflight(plan: Plan, system: SystemRoot, environ: Mapping[str, str]) ->
 
 
 def _own_connection(system: SystemRoot, overrides: dict[str, str | None], connection: Connection) -> str:
+    who = f"your own connection ({connection.user} from {connection.addr})"
+    _not_jailed(system, overrides, connection, who, "that would lock you out")
+    return f"your connection ({connection.user} from {connection.addr}) is not jailed by the candidate config"
+
+
+def _login_check(system: SystemRoot, overrides: dict[str, str | None], login: Login) -> Callable[[], str]:
+    """An active SSH login with a terminal (an admin's shell) is checked as the admin's own would be."""
+
+    def check() -> str:
+        connection = login_connection(login)
+        if connection is None:
+            return f"the SSH login {login.describe()} shows no address: not checked"
+        who = f"the active SSH login {login.describe()}"
+        _not_jailed(
+            system,
+            overrides,
+            connection,
+            who,
+            "its next login would be locked out (tui-jail runs in no SSH login here, as from a tmux or screen "
+            "started earlier, so every SSH login with a terminal is checked as the admin's own)",
+        )
+        return f"the SSH login {login.describe()} is not jailed by the candidate config"
+
+    return check
+
+
+def _unchecked_logins(logins: list[Login]) -> str:
+    """Logins without a terminal are sftp, scp and commands (the jail's own users among them): listed only."""
+    listed = ", ".join(login.describe() for login in logins if not login.has_terminal)
+    return f"SSH sessions without a terminal, not checked: {listed}" if listed else ""
+
+
+def _not_jailed(
+    system: SystemRoot, overrides: dict[str, str | None], connection: Connection, who: str, consequence: str
+) -> None:
     with candidate_config(system, overrides) as config:
         settings = effective_config(config, connection)
     for keyword in ("chrootdirectory", "forcecommand"):
         value = settings.get(keyword, "none")
         if value != "none":
-            raise Refused(
-                f"your own connection ({connection.user} from {connection.addr}) would get {keyword} {value} "
-                "with this config: that would lock you out",
-                field="sftp",
-            )
-    return f"your connection ({connection.user} from {connection.addr}) is not jailed by the candidate config"
+            raise Refused(f"{who} would get {keyword} {value} with this config: {consequence}", field="sftp")
 
 
 def _sshd_syntax(system: SystemRoot, overrides: dict[str, str | None]) -> str:

@@ -43,7 +43,8 @@ class Login:
     terminals: str  # `pts/3`, `pts/3,pts/4` or `notty`
     monitor: int  # pid of the connection's `sshd: USER [priv]`
     accepted: int  # the monitor's start, clock ticks since boot: when the connection was accepted
-    config: str  # the config file of the sshd that accepted it
+    daemon: int  # pid of the listening sshd that accepted it
+    config: str  # its config file, as a path in its own mount namespace
 
     @property
     def has_terminal(self) -> bool:
@@ -179,28 +180,45 @@ def _login(session: int, connection: str) -> Login:
         terminals=match.group(2),
         monitor=monitor,
         accepted=started(monitor),
+        daemon=listener,
         config=_config_file(listener),
     )
 
 
 def _config_file(listener: int) -> str:
-    """The `-f CONFIG` on the listener's command line (kept in its title), as a path on this host."""
+    """The `-f CONFIG` on the listener's command line (sshd keeps it in its title)."""
     words = title(listener).split()
     config = next((words[i + 1] for i, word in enumerate(words[:-1]) if word == "-f"), DEFAULT_CONFIG)
-    return config if config.startswith("/") else os.path.join(f"/proc/{listener}/cwd", config)
+    if config.startswith("/"):
+        return config
+    try:
+        return os.path.join(os.readlink(f"/proc/{listener}/cwd"), config)
+    except OSError:
+        return config
 
 
 def serves_root(login: Login, root: Path) -> bool:
     """Whether `login` came through the sshd of the system root `root`: on `/`, every one; under
-    another root (tests, CI and simulated hosts share one process table) only an sshd whose config
-    lies inside it, or is the same file as its `etc/ssh/sshd_config` (bound elsewhere)."""
+    another root (tests, CI and simulated hosts share one process table) only an sshd whose config,
+    seen in the daemon's own mount namespace, is a file inside the root: the root's
+    `etc/ssh/sshd_config` (perhaps bound over another path), or a path below it."""
     if str(root) == "/":
         return True
-    config = Path(login.config)
+    config = Path(f"/proc/{login.daemon}/root") / login.config.lstrip("/")
+    inside = Path(login.config) if login.config.startswith(f"{root}/") else root / DEFAULT_CONFIG.lstrip("/")
     try:
-        return config.resolve().is_relative_to(root.resolve()) or config.samefile(root / DEFAULT_CONFIG.lstrip("/"))
+        return config.samefile(inside)
     except OSError:
         return False
+
+
+def logins_to_protect(root: Path) -> list[Login]:
+    """The SSH logins an apply on `root` must not lock out besides the admin's own: none when this
+    process runs in an SSH login (that one is the admin's); else — a tmux or screen server started
+    earlier, a console — every active login of the root's sshd, as any of them may be the admin."""
+    if own_login() is not None:
+        return []
+    return [login for login in active_logins() if serves_root(login, root)]
 
 
 # --- this process's environment -------------------------------------------------------------------

@@ -201,8 +201,11 @@ def apply(
             except OSError as exc:
                 raise Refused(f"nothing changed: could not start the rollback watchdog: {exc}") from None
             with watchdog:  # its interpreter starts up while the preflight runs
-                notes = run_preflight(plan, system, environ)
-                return _apply_locked(plan, system, timeout, environ, notes, watchdog)
+                logins = session.logins_to_protect(system.root)
+                notes = run_preflight(plan, system, environ, logins)
+                # from tmux or screen with SSH logins about, one of them is the admin's: as over SSH
+                over_ssh = admin_connection(environ) is not None or any(login.has_terminal for login in logins)
+                return _apply_locked(plan, system, timeout, environ, notes, watchdog, over_ssh)
     except Busy:
         raise Refused(pending_refusal(system.root)) from None
     except OSError as exc:  # the journal's directory or lock could not be made
@@ -216,11 +219,11 @@ def _apply_locked(
     environ: Mapping[str, str],
     notes: list[str],
     watchdog: arming.Watchdog,
+    over_ssh: bool,
 ) -> TxnState:
     ops, backups, contents = build_steps(plan, system)
     now = time.time()
     connection = admin_connection(environ)
-    over_ssh = connection is not None
     state = TxnState(
         id=journal.new_id(plan.name, now),
         jail=plan.name,
