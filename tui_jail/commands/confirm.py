@@ -1,7 +1,8 @@
 """`tui-jail confirm [TXN]`: keep a pending transaction (or, with --extend, push its deadline back).
 
-Over SSH the confirmation is accepted only from a session other than the applying one: a new
-login that works is the proof that logins still work. `--same-session` accepts the applying one."""
+A change to sshd's config made over SSH is confirmed only from a new login: a connection sshd
+accepted after it served the change (see `transaction.confirm`), as one that works is the proof that
+logins still work. `--same-session` confirms without that proof. Other changes: from any session."""
 
 from __future__ import annotations
 
@@ -17,13 +18,15 @@ def add_parser(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "confirm",
         help="keep a pending transaction (run it from a new SSH login)",
-        description="Confirm the pending transaction TXN (default: the latest). When it was applied over SSH, "
-        "run this from a NEW login: that it works proves logins still work.",
+        description="Confirm the pending transaction TXN (default: the latest). When it changed sshd's config "
+        "over SSH, run this from a NEW login (ssh -o ControlPath=none): that it works proves logins still work.",
     )
     parser.add_argument("txn", metavar="TXN", nargs="?", help="transaction id (default: the pending one)")
     add_root(parser)
     parser.add_argument(
-        "--same-session", action="store_true", help="accept the confirmation from the session that applied"
+        "--same-session",
+        action="store_true",
+        help="confirm from a session that is no new login (the applying one, a tmux pane): no proof that logins work",
     )
     parser.add_argument(
         "--extend",
