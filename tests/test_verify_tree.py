@@ -84,6 +84,18 @@ def test_symlinked_component_is_judged_by_its_target(applied: tuple[Spec, System
     assert chain_result(spec.root, system).detail.startswith("/chroot: mode 0770")
 
 
+def test_an_exec_jail_is_judged_by_the_exec_rule(sample_root: Path) -> None:
+    """A sticky 1777 /tmp on the way lets no one swap the jail root (the plan uses it as it is); sshd's
+    stricter rule does not bind an exec jail. A plain 0777 one does let them."""
+    system = SystemRoot(sample_root)
+    (sample_root / "tmp/job").mkdir()
+    assert chain_result("/tmp/job", system, "exec").status == "pass"
+    assert chain_result("/tmp/job", system, "sftp").status == "fail"
+    os.chmod(sample_root / "tmp", 0o777)
+    result = chain_result("/tmp/job", system, "exec")
+    assert (result.status, result.detail.split(" (")[0]) == ("fail", "/tmp is writable by others")
+
+
 def test_a_file_in_the_chain_fails(sample_root: Path) -> None:
     (sample_root / "chroot").write_text("not a dir")
     result = chain_result("/chroot/box", SystemRoot(sample_root))

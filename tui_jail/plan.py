@@ -368,7 +368,7 @@ def _refuse_writes_through_mounts(binds: Binds, steps: dict[str, PathStep]) -> N
 def _root_chain(spec: Spec, system: SystemRoot, steps: dict[str, PathStep]) -> None:
     """Every component of the jail root: a real directory, created when missing. One that exists is used
     as it is or refused, never changed (chmod'ing a shared /tmp breaks every user of it); see
-    `_chain_problem` for what is refused."""
+    `chain_problem` for what is refused."""
     path = ""
     parts = spec.root.strip("/").split("/")
     for depth, part in enumerate(parts, 1):
@@ -381,7 +381,7 @@ def _root_chain(spec: Spec, system: SystemRoot, steps: dict[str, PathStep]) -> N
         if st is None:
             steps[path] = PathStep(path, "dir", 0o755, reason="jail root chain")
             continue
-        problem = _chain_problem(st, spec.kind, is_root=depth == len(parts))
+        problem = chain_problem(st, spec.kind, is_root=depth == len(parts))
         if problem:
             raise PlanError(
                 f"root: {path} is {problem}; tui-jail does not change a directory it did not create: "
@@ -392,7 +392,7 @@ def _root_chain(spec: Spec, system: SystemRoot, steps: dict[str, PathStep]) -> N
         )
 
 
-def _chain_problem(st: os.stat_result, kind: str, *, is_root: bool) -> str:
+def chain_problem(st: os.stat_result, kind: str, *, is_root: bool) -> str:
     """Why an existing directory on the way to the jail root cannot be used as it is ('' when it can).
 
     sftp: sshd's safely_chroot refuses the login unless every component is owned by root and not

@@ -12,7 +12,7 @@ import posixpath
 import stat
 
 from tui_jail.checks import Check, CheckResult
-from tui_jail.plan import Plan
+from tui_jail.plan import Plan, chain_problem
 from tui_jail.spec import Spec
 from tui_jail.system import SystemRoot
 
@@ -24,7 +24,7 @@ TOLERATED = ("dev/log",)
 
 def tree_checks(spec: Spec, system: SystemRoot, plan: Plan) -> list[Check]:
     return [
-        Check(CHAIN, lambda: chain_result(spec.root, system)),
+        Check(CHAIN, lambda: chain_result(spec.root, system, spec.kind)),
         Check(CONTENTS, lambda: contents_result(spec, system, plan)),
     ]
 
@@ -35,13 +35,19 @@ def chroot_components(root: str) -> list[str]:
     return ["/"] + ["/" + "/".join(parts[: i + 1]) for i in range(len(parts)) if parts[i]]
 
 
-def chain_result(root: str, system: SystemRoot) -> CheckResult:
+def chain_result(root: str, system: SystemRoot, kind: str = "sftp") -> CheckResult:
+    """sftp: sshd's rule for every component. exec: the planner's rule (no component another user
+    could swap: a sticky 1777 /tmp on the way is fine there)."""
     for path in chroot_components(root):
         st = system.stat(path)  # follows symlinks, as sshd's stat() does
         if st is None:
             return CheckResult(CHAIN, "fail", f"{path} does not exist", f"apply the jail: it creates {root}")
         if not stat.S_ISDIR(st.st_mode):
             return CheckResult(CHAIN, "fail", f"{path} is not a directory", f"make {path} a directory owned by root")
+        if kind == "exec":
+            if problem := chain_problem(st, kind, is_root=path == root):
+                return CheckResult(CHAIN, "fail", f"{path} is {problem}", "move the jail under a root-only directory")
+            continue
         problems = []
         if st.st_uid != 0:
             problems.append(f"owned by uid {st.st_uid}")
@@ -54,6 +60,8 @@ def chain_result(root: str, system: SystemRoot) -> CheckResult:
                 f"{path}: {', '.join(problems)}; sshd refuses the chroot with 'bad ownership or modes'",
                 f"chown root {path} && chmod go-w {path}",
             )
+    if kind == "exec":
+        return CheckResult(CHAIN, "pass", f"no other user can change a component of {root}")
     return CheckResult(CHAIN, "pass", f"every component of {root} is a root-owned directory, not group/world writable")
 
 
