@@ -89,7 +89,7 @@ def assert_refused(result: subprocess.CompletedProcess[str], reason: str, marker
 
 EXPECTED_CHECKS = {
     "joblet-production": {
-        "the jail's shell and the probes' programs can load",
+        "loader and libraries",
         "capability sets",
         "no_new_privs",
         "PID 1 of a new PID namespace",
@@ -99,7 +99,7 @@ EXPECTED_CHECKS = {
         "fresh /proc",
     },
     "joblet-builder": {
-        "the jail's shell and the probes' programs can load",
+        "loader and libraries",
         "capability sets",
         "no_new_privs",
         "PID 1 of a new PID namespace",
@@ -111,7 +111,7 @@ EXPECTED_CHECKS = {
         "fresh /proc",
     },
     "awf-host-chroot": {
-        "the jail's shell and the probes' programs can load",
+        "loader and libraries",
         "capability sets",
         "no_new_privs",
         "PID 1 of a new PID namespace",
@@ -337,7 +337,7 @@ def test_verify_names_the_missing_loader_and_the_mount_that_brings_it(world: Pat
     data["mounts"] = [m for m in data["mounts"] if m["target"] != "lib64"]
     spec = parse_spec(data)
     results = {r.name: r for r in run_checks(exec_checks(spec, applied(world, spec)))}
-    loads = results["exec: the jail's shell and the probes' programs can load"]
+    loads = results["exec: loader and libraries"]
     assert loads.status == "fail"
     assert "/bin/sh cannot run in the jail: missing its ELF loader /lib64/ld-linux-x86-64.so.2" in loads.detail
     assert loads.fix == "add to mounts: {source: /lib64, target: lib64, readonly: true}"

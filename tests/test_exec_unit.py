@@ -276,3 +276,15 @@ def needs_loader() -> str:
         interpreter = read_needs(file).interpreter
     assert interpreter is not None
     return interpreter
+
+
+def test_the_cli_asks_an_exec_jail_for_a_job_run_not_a_new_login(sample_root: Path) -> None:
+    from tui_jail.commands.apply import pending_message
+    from tui_jail.journal import TxnState
+
+    over_ssh = "198.51.100.4 50022 192.0.2.1 22"
+    state = TxnState("t1", "joblet-production", "apply", "pending", 0.0, 0.0, 300.0, ssh_connection=over_ssh)
+    message = pending_message(state, SystemRoot(sample_root), exec_jail=True)
+    assert f"--root {sample_root} exec joblet-production -- true" in message
+    assert "changes no sshd config" in message and "from any session" in message
+    assert "login" not in message

@@ -1,13 +1,22 @@
 """The exec flow in the wizard: the mounts screen warns before deleting an entry the jail's own shell
-needs (its ELF loader or a library), and deletes it on a second press."""
+needs (its ELF loader or a library), and deletes it on a second press; the apply step of an exec jail
+asks for its own proof (a job run in it: x runs `tui-jail exec JAIL -- true`), not a new SSH login,
+and k keeps it without the new-login warning."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import time
 from pathlib import Path
 
-from wizard_support import keys, run_async, walk, wizard
+import nsenv
+import pytest
+from test_wizard_apply import APPLIER, applied, panel_text
+from wizard_support import keys, run_async, txn_status, until, walk, wizard
 
+from tui_jail.sandbox import bind_host_binaries
+from tui_jail.screens.keep_modal import KeepModal
 from tui_jail.screens.mounts import MountsScreen
 
 
@@ -36,3 +45,21 @@ async def test_deleting_the_mount_that_holds_the_shells_loader_is_warned_about_f
         assert "Press d again" in message
         await keys(pilot, "d")
         assert [m["target"] for m in app.state.mounts] == ["bin", "lib"]
+
+
+@pytest.mark.ns
+@pytest.mark.skipif(os.geteuid() != 0 or not nsenv.in_private_mount_ns(), reason="needs root in a private mount ns")
+@run_async
+async def test_an_exec_jail_is_proven_by_a_job_and_kept_without_the_login_ritual(wizard_root: Path) -> None:
+    bind_host_binaries(wizard_root)  # unmounted with everything else by the fixture
+    app = wizard(wizard_root, environ=APPLIER, clock=time.time)  # applied over SSH, from this session
+    async with app.run_test(size=(100, 30)) as pilot:
+        await applied(pilot, "joblet-production")
+        text = panel_text(app)
+        assert "No sshd change: prove the jail runs its job" in text and "exec joblet-production -- true" in text
+        assert "log in anew" not in text
+        await keys(pilot, "x")
+        await until(pilot, lambda: "the jail ran `true`: exit status 0" in panel_text(app), timeout=60)
+        await keys(pilot, "k")
+        assert not isinstance(app.screen, KeepModal)  # no warning about new logins: sshd was not touched
+        await until(pilot, lambda: txn_status(app) == "confirmed")

@@ -265,6 +265,12 @@ class WizardState:
         plan = self.plan or self.make_plan()
         return apply(plan, self.system, timeout=self.confirm_timeout, environ=self.environ)
 
+    def prove_exec(self) -> str:
+        """Run `tui-jail exec NAME -- true` (the proof an exec jail's confirmation asks for); one line."""
+        from tui_jail.verify.exec import run_exec_proof
+
+        return self.shown(run_exec_proof(self.name, self.system))
+
     def confirm(self, txn: TxnState) -> TxnState:
         from tui_jail.transaction import confirm
 

@@ -82,19 +82,27 @@ def run_transaction(plan: Plan, system: SystemRoot, args: argparse.Namespace) ->
         if input("Apply these changes? [y/N] ").strip().lower() not in ("y", "yes"):
             raise Refused("not applied")
     state = apply(plan, system, timeout=args.confirm_timeout)
-    print(pending_message(state, system))
+    print(pending_message(state, system, exec_jail=plan.kind == "exec"))
     return 0
 
 
-def pending_message(state: TxnState, system: SystemRoot) -> str:
+def pending_message(state: TxnState, system: SystemRoot, *, exec_jail: bool = False) -> str:
+    """How to confirm. An exec jail changes no sshd file: no login can be locked out, so the confirmation
+    is for the jail itself, and the proof is a job run in it, not a new SSH login."""
     where = (
         "from a NEW ssh login (not a shared one: ssh -o ControlPath=none)"
         if state.needs_new_login
         else "from any session"
     )
     confirm, rollback = (entry.command(system.root, word, state.id) for word in ("confirm", "rollback"))
+    proof = entry.command(system.root, "exec", state.jail, "--", "true")
     return (
         f"applied as transaction {state.id}, pending confirmation.\n"
-        f"Confirm within {state.timeout:g} s {where}:  {confirm}\n"
+        + (
+            f"This exec jail changes no sshd config: confirm once the jail runs its job. Prove it:  {proof}\n"
+            if exec_jail and not state.needs_new_login
+            else ""
+        )
+        + f"Confirm within {state.timeout:g} s {where}:  {confirm}\n"
         f"Otherwise everything is rolled back at the deadline (or now: {rollback})."
     )

@@ -9,11 +9,12 @@ Back is refused, so the admin never walks away from a change that is about to be
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import ScrollableContainer
 from textual.widgets import Button, Label, Static
 
@@ -31,8 +32,19 @@ class ApplyScreen(TransactionStep):
     STEP = "Apply"
     NEXT_LABEL = "Apply"
     CSS_PATH = "apply.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("x", "prove", "exec -- true")]
     busy = True  # preflight or the apply itself is running
     fix_at: str | None = None  # the step that fixes what preflight refused (Next goes there)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "prove":  # an exec jail's proof: a job run in it, while the change is pending
+            return self.state.kind == "exec" and self.txn is not None and self.txn.status == "pending"
+        return super().check_action(action, parameters)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="prove", description="exec JAIL -- true")
+    def action_prove(self) -> None:
+        result = self.state.prove_exec()
+        self.app.call_from_thread(self.panel.show_proof, result)
 
     def compose_body(self) -> ComposeResult:
         yield Label(f"Preflight for {self.state.name}: checking before anything changes…", id="phase")

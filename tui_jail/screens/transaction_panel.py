@@ -64,6 +64,7 @@ class TransactionPanel(Vertical):
         self.state = state
         self.intro = intro
         self.txn: TxnState | None = None
+        self.proof = ""  # the last `exec JAIL -- true` result, for an exec jail
 
     def compose(self) -> ComposeResult:
         yield Label(self.intro, id="txn-headline")
@@ -85,6 +86,11 @@ class TransactionPanel(Vertical):
         self.query_one("#txn-howto", Static).update(howto)
         self.tick()
 
+    def show_proof(self, result: str) -> None:
+        self.proof = result
+        if self.txn is not None:
+            self.show(self.txn)
+
     def tick(self) -> None:
         if self.txn is None or self.txn.status != "pending":
             return
@@ -96,7 +102,15 @@ class TransactionPanel(Vertical):
     def _texts(self, txn: TxnState) -> tuple[str, Text]:
         confirm = self.state.command("confirm", txn.id)
         if txn.status == "pending":
-            if txn.needs_new_login:
+            if self.state.kind == "exec" and txn.jail == self.state.name and not txn.needs_new_login:
+                # no sshd file changed: the confirmation is for the jail itself, proven by a job run in it
+                howto = Text.assemble(
+                    "No sshd change: prove the jail runs its job instead (x runs it here):\n  ",
+                    (self.state.command("exec", txn.jail, "--", "true"), "bold"),
+                    "\nthen keep it (k).",
+                    *(("\n", self.proof) if self.proof else ()),
+                )
+            elif txn.needs_new_login:
                 howto = Text.assemble(
                     "Prove logins still work: log in anew (ssh -o ControlPath=none) and run\n  ",
                     (confirm, "bold"),

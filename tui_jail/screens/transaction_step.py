@@ -51,7 +51,8 @@ class TransactionStep(StepScreen):
 
     def action_keep(self) -> None:
         assert self.txn is not None
-        if self.txn.applied_from(self.state.environ):
+        # a transaction that changed no sshd file (an exec jail) needs no new login: nothing to warn about
+        if self.txn.needs_new_login and self.txn.applied_from(self.state.environ):
             self.app.push_screen(KeepModal(self.state.command("confirm", self.txn.id)), self._keep_answered)
         else:
             self.act("keep")

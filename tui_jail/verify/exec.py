@@ -55,7 +55,7 @@ for what in "$@"; do
 done
 """
 HIDEPID = {0: ("hidepid=0", "hidepid=off"), 1: ("hidepid=1", "hidepid=noaccess"), 2: ("hidepid=2", "hidepid=invisible")}
-LOADS = "exec: the jail's shell and the probes' programs can load"
+LOADS = "exec: loader and libraries"
 NS_LINK = {"mount": "mnt", "pid": "pid", "ipc": "ipc", "uts": "uts", "net": "net"}
 
 
@@ -91,6 +91,16 @@ class _Probe:
             kind, key, value = [*line.split("\t", 2), "", ""][:3]
             found[kind][key] = found[kind].get(key, "") + value + "\n" if kind == "mount" else value.strip()
         return found
+
+
+def run_exec_proof(name: str, system: SystemRoot) -> str:
+    """`tui-jail exec NAME -- true`, as the admin would type it to prove the jail runs a job: one line."""
+    argv = [sys.executable, "-m", "tui_jail", "exec", name, "--root", str(system.root), "--", "true"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    if done.returncode == 0:
+        return "the jail ran `true`: exit status 0"
+    reason = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+    return f"it did not run: {reason}"
 
 
 def exec_checks(spec: Spec, system: SystemRoot) -> list[Check]:
