@@ -6,7 +6,6 @@ and k keeps it without the new-login warning."""
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -19,19 +18,16 @@ from tui_jail.sandbox import bind_host_binaries
 from tui_jail.screens.keep_modal import KeepModal
 from tui_jail.screens.mounts import MountsScreen
 
-
-def with_host_binaries(root: Path) -> Path:
-    """The sample root, its /bin, /lib, /lib64 and /usr links to the host's: real programs to read
-    (nothing is mounted or written outside the root)."""
-    for name in ("bin", "lib", "lib64", "usr"):
-        shutil.rmtree(root / name)
-        (root / name).symlink_to(Path("/") / name)
-    return root
+pytestmark = [
+    pytest.mark.ns,
+    pytest.mark.skipif(os.geteuid() != 0 or not nsenv.in_private_mount_ns(), reason="needs root in a private mount ns"),
+]
 
 
 @run_async
-async def test_deleting_the_mount_that_holds_the_shells_loader_is_warned_about_first(sample_root: Path) -> None:
-    app = wizard(with_host_binaries(sample_root))
+async def test_deleting_the_mount_that_holds_the_shells_loader_is_warned_about_first(wizard_root: Path) -> None:
+    bind_host_binaries(wizard_root)  # real programs to read; unmounted by the fixture (nothing is applied)
+    app = wizard(wizard_root)
     async with app.run_test(size=(100, 30)) as pilot:
         await keys(pilot, *walk("joblet-production", "mounts"))
         assert isinstance(app.screen, MountsScreen)
@@ -47,8 +43,6 @@ async def test_deleting_the_mount_that_holds_the_shells_loader_is_warned_about_f
         assert [m["target"] for m in app.state.mounts] == ["bin", "lib"]
 
 
-@pytest.mark.ns
-@pytest.mark.skipif(os.geteuid() != 0 or not nsenv.in_private_mount_ns(), reason="needs root in a private mount ns")
 @run_async
 async def test_an_exec_jail_is_proven_by_a_job_and_kept_without_the_login_ritual(wizard_root: Path) -> None:
     bind_host_binaries(wizard_root)  # unmounted with everything else by the fixture
