@@ -277,9 +277,7 @@ class Host:
 
     def sftp(self, user: nsenv.TestUser, *commands: str) -> subprocess.CompletedProcess[str]:
         """A real sftp from the seedbox address."""
-        argv = ["sftp", "-b", "-", "-P", str(self.port), *nsenv.ssh_base_opts(user, SEEDBOX), self.address]
-        stdin = "".join(c + "\n" for c in commands)
-        return subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=60)
+        return nsenv.sftp_batch(user, self.port, list(commands), bind=SEEDBOX, host=self.address, timeout=60)
 
     def stop(self) -> None:
         """sshd and its sessions by pid; then any watchdog tui-jail left running here, by its journal's pid."""

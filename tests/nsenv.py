@@ -655,10 +655,16 @@ def ssh_run(
 
 
 def sftp_batch(
-    user: TestUser, port: int, commands: list[str], *, bind: str = "127.0.0.2", timeout: float = 30
+    user: TestUser,
+    port: int,
+    commands: list[str],
+    *,
+    bind: str = "127.0.0.2",
+    host: str = "127.0.0.1",
+    timeout: float = 30,
 ) -> subprocess.CompletedProcess[str]:
-    """Run sftp batch ``commands`` (``sftp -b -``); a failing command makes it exit non-zero."""
-    argv = ["sftp", "-b", "-", "-P", str(port), *ssh_base_opts(user, bind), "127.0.0.1"]
+    """Run sftp batch ``commands`` (``sftp -b -``) against ``host``; a failing command makes it exit non-zero."""
+    argv = ["sftp", "-b", "-", "-P", str(port), *ssh_base_opts(user, bind), host]
     stdin = "".join(c + "\n" for c in commands)
     return subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout)
 
