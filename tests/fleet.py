@@ -150,7 +150,8 @@ def shared_world(work: Path) -> Shared:
     """Scratch /etc (the fleet's /etc copies start from it) with the media user, root's key, the wheels."""
     nsenv.private_world(work)
     nsenv.tmpfs_over("/home")
-    media = nsenv.add_user("seedy", Path("/home"))
+    # a user of its own: tmpfs_over gives a fresh /home, where an earlier module's user has no home left
+    media = nsenv.add_user("fleetmedia", Path("/home"))
     key = work / "root-key"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
     opt, sbin = work / "opt", work / "sbin"
@@ -218,10 +219,12 @@ class Host:
         for path in ("root", "srv", "var/lib"):
             (self.dir / path).mkdir(parents=True, mode=0o700 if path == "root" else 0o755)
         subprocess.run(["cp", "-a", "/etc", str(self.dir / "etc")], check=True)
+        # a host without tui-jail's work: an earlier module of the suite may have left some in the scratch /etc
         for stale in (self.dir / "etc/ssh/sshd_config.d").glob("50-tui-jail-*"):
             stale.unlink()
-        with open(self.dir / "etc/fstab", "a") as fstab:
-            fstab.write(f"# fleet host {self.name}\n")  # each host's diff shows its own context
+        fstab = self.dir / "etc/fstab"
+        kept = re.sub(r"(?ms)^# BEGIN tui-jail .*?^# END tui-jail [^\n]*\n", "", fstab.read_text())
+        fstab.write_text(f"{kept}# fleet host {self.name}\n")  # each host's diff shows its own context
         ssh = self.dir / "etc/ssh"
         (ssh / "fleet-keys").write_text(KEYS_COMMAND)
         (ssh / "fleet-keys").chmod(0o755)
