@@ -23,9 +23,9 @@ from tui_jail.errors import Refused
 from tui_jail.launcher import prepare
 from tui_jail.launchfile import jail_launch_path
 from tui_jail.libc import StepFailed
-from tui_jail.plan import make_plan
+from tui_jail.plan import PlanError, make_plan, render_state
 from tui_jail.presets import preset_text
-from tui_jail.spec import Spec, parse_spec
+from tui_jail.spec import Spec, SpecError, parse_spec
 from tui_jail.system import SystemRoot
 from tui_jail.verify.exec import _hidden_paths
 from tui_jail.verify.loader import jail_program_needs
@@ -288,3 +288,35 @@ def test_the_cli_asks_an_exec_jail_for_a_job_run_not_a_new_login(sample_root: Pa
     assert f"--root {sample_root} exec joblet-production -- true" in message
     assert "changes no sshd config" in message and "from any session" in message
     assert "login" not in message
+
+
+def test_exec_of_an_sftp_jail_says_it_is_one(sample_root: Path) -> None:
+    state = sample_root / "var/lib/tui-jail/jails/rclone-sftp.yaml"
+    state.parent.mkdir(parents=True)
+    seedbox = preset_text("seedbox-sftp").replace("<media-user>", "media").replace("<seedbox-ip>", "192.0.2.9")
+    state.write_text(render_state(parse_spec(load_yaml_text(seedbox))))
+    done = subprocess.run(
+        [sys.executable, "-m", "tui_jail", "exec", "rclone-sftp", "--root", str(sample_root), "--", "true"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1 and done.stderr.count("\n") == 1
+    assert "rclone-sftp is an sftp jail" in done.stderr and "no applied exec jail" not in done.stderr
+
+
+def test_root_as_the_specs_exec_user_needs_allow_root() -> None:
+    data = preset("joblet-production").model_dump(mode="json")
+    data["exec"]["user"] = "root"
+    with pytest.raises(SpecError, match="exec: user: root runs every job as uid 0 in the jail; say allow_root: true"):
+        parse_spec(data)
+    data["exec"]["allow_root"] = True
+    assert parse_spec(data).exec is not None
+
+
+def test_a_copy_is_never_written_through_a_bind(sample_root: Path) -> None:
+    """A copy below a mount's target would land in the host's source: /etc/passwd over itself here."""
+    data = preset("joblet-production").model_dump(mode="json")
+    data["mounts"].append({"source": "/etc", "target": "etc", "readonly": True})
+    with pytest.raises(PlanError, match=r"exec\.copies: /etc/passwd would be written through the bind mount at"):
+        make_plan(parse_spec(data), SystemRoot(sample_root))
