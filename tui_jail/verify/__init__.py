@@ -15,7 +15,7 @@ from tui_jail.plan import PlanError, make_plan
 from tui_jail.spec import Spec
 from tui_jail.system import SystemRoot
 from tui_jail.verify.mounts import mount_checks
-from tui_jail.verify.tree import tree_checks
+from tui_jail.verify.tree import chain_result, tree_checks
 
 
 def checks_for(spec: Spec, system: SystemRoot, *, admin: Connection | None) -> list[Check]:
@@ -23,6 +23,10 @@ def checks_for(spec: Spec, system: SystemRoot, *, admin: Connection | None) -> l
     try:
         plan = make_plan(spec, system)
     except PlanError as exc:
+        # the planner refuses a root chain it may not change; the chain check names that cause itself
+        chain = chain_result(spec.root, system, spec.kind)
+        if chain.status == "fail":
+            return [Check(chain.name, lambda: chain)]
         failure = CheckResult("plan", "fail", str(exc), "fix what the plan names, then apply the jail")
         return [Check("plan", lambda: failure)]
     checks = tree_checks(spec, system, plan) + mount_checks(spec, system, plan)
