@@ -202,45 +202,40 @@ def test_positive_control_util_linux_mount_follows_the_users_swap(arena: Path) -
 _fresh = {"suppress_health_check": [HealthCheck.function_scoped_fixture], "deadline": None, "database": None}
 
 
-@settings(max_examples=24, **_fresh)  # type: ignore[arg-type]
-@given(stop=st.integers(0, 24), pick=st.integers(0, 1000), sentinel=st.sampled_from(sorted(SENTINELS)))
-def test_a_swap_at_any_stop_of_an_apply_changes_no_sentinel(
-    sample_root: Path, tmp_path_factory: pytest.TempPathFactory, stop: int, pick: int, sentinel: str
+@settings(max_examples=40, **_fresh)  # type: ignore[arg-type]
+@given(
+    phase=st.sampled_from(["apply", "rollback"]),
+    stop=st.integers(0, 24),
+    pick=st.integers(0, 1000),
+    sentinel=st.sampled_from(sorted(SENTINELS)),
+)
+def test_a_swap_at_any_stop_of_an_apply_or_a_rollback_changes_no_sentinel(
+    sample_root: Path, tmp_path_factory: pytest.TempPathFactory, phase: str, stop: int, pick: int, sentinel: str
 ) -> None:
-    root = _fresh_root(sample_root, tmp_path_factory)
+    _race(_fresh_root(sample_root, tmp_path_factory), phase, stop, pick, sentinel)
+
+
+def _race(root: Path, phase: str, stop: int, pick: int, sentinel: str) -> None:
+    """One example: the apply (or the rollback of an applied jail) stopped at `stop`, the user's swap
+    of the `pick`-th component they can write, then every check, and everything rolled back."""
     try:
         _prepare(root)
         before = _sentinels(root)
+        if phase == "rollback":
+            _apply(root)
+        pending = journal.unfinished(root)
+
+        def work() -> None:
+            if pending:
+                transaction.rollback_txn(root, pending[0].id, "race")
+            else:
+                _apply(root)
 
         def attack() -> None:
             components = _components(root)
             _swap(root, components[pick % len(components)], SENTINELS[sentinel])
 
-        _run_stopped(f"path@{stop}:stop", lambda: _apply(root), attack)
-        _assert_safe(root, before)
-        _finish(root)
-        _assert_safe(root, before)
-    finally:
-        _clean(root)
-
-
-@settings(max_examples=16, **_fresh)  # type: ignore[arg-type]
-@given(stop=st.integers(0, 17), pick=st.integers(0, 1000), sentinel=st.sampled_from(sorted(SENTINELS)))
-def test_a_swap_at_any_stop_of_a_rollback_changes_no_sentinel(
-    sample_root: Path, tmp_path_factory: pytest.TempPathFactory, stop: int, pick: int, sentinel: str
-) -> None:
-    root = _fresh_root(sample_root, tmp_path_factory)
-    try:
-        _prepare(root)
-        before = _sentinels(root)
-        _apply(root)
-        (txn,) = journal.unfinished(root)
-
-        def attack() -> None:
-            components = _components(root)
-            _swap(root, components[pick % len(components)], SENTINELS[sentinel])
-
-        _run_stopped(f"path@{stop}:stop", lambda: transaction.rollback_txn(root, txn.id, "race"), attack)
+        _run_stopped(f"path@{stop}:stop", work, attack)
         _assert_safe(root, before)
         _finish(root)
         _assert_safe(root, before)

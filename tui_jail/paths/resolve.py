@@ -114,8 +114,8 @@ def resolve(root_fd: int, path: str, *, follow_last: bool = True) -> Entry:
             if stat.S_ISLNK(st.st_mode) and (parts or follow_last):
                 target = _trusted_target(fd, st, dir_stat, here)
                 links += 1
-                if links > _MAX_LINKS:
-                    raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path)
+                if links > _MAX_LINKS:  # e.g. DIR/bin -> /bin, which inside DIR names itself
+                    raise PathRefused(f"{path}: too many symbolic links, each resolved inside the root")
                 if target.startswith("/"):
                     while len(chain) > 1:
                         os.close(chain.pop()[0])
