@@ -230,6 +230,35 @@ def test_a_job_cannot_type_into_the_admins_terminal(world: Path, tmp_path: Path,
         assert not pwned.exists()
 
 
+def test_with_its_own_pty_a_job_injects_only_into_that_one(world: Path, tmp_path: Path) -> None:
+    """--pty: the job leads a session on a new pty (an interactive shell works); TIOCSTI now succeeds,
+    into the job's own terminal, and the admin's shell runs nothing."""
+    applied(world, preset_spec("joblet-production"))
+    pwned = tmp_path / "PWNED"
+    job = ["/usr/bin/python3", "-I", "-S", "-c", INJECTOR, f"id > {pwned}\n"]
+    argv = exec_argv(world, "joblet-production", job)
+    argv.insert(argv.index("--"), "--pty")
+    terminal = Terminal()
+    try:
+        terminal.type(shlex.join(argv) + "; echo EXEC-$((6*7))")
+        terminal.wait_for("EXEC-42")
+        terminal.type("echo DONE-$((2*3))")
+        terminal.wait_for("DONE-6")
+    finally:
+        terminal.close()
+    assert b"INJECTED" in terminal.output  # relayed from the job's own terminal
+    assert not pwned.exists()
+
+
+def test_with_its_own_pty_a_job_reads_piped_input_to_its_end(world: Path) -> None:
+    applied(world, preset_spec("joblet-production"))
+    argv = exec_argv(world, "joblet-production", ["/bin/cat"])
+    argv.insert(argv.index("--"), "--pty")
+    done = subprocess.run(argv, input="piped line\n", capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done
+    assert done.stdout.count("piped line") == 2  # the terminal's echo, then cat's copy
+
+
 # --- 3. copies of secrets ----------------------------------------------------------------------------
 
 SECRETS = {"/etc/shadow": (0o640, 0, 42), "/etc/ssh/ssh_host_ed25519_key": (0o600, 0, 0)}

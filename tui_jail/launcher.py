@@ -7,15 +7,16 @@ read-only/read-write as it should, a missing user, a capability the kernel does 
     caller: close every descriptor but 0-2 · a standard one that is a directory or O_PATH → /dev/null
             · per-run /tmp · unshare(mount, pid, + ipc/uts/net) · make every mount private
        └─fork──► child = PID 1 of the new PID namespace:
-                 drop the controlling tty · fresh procfs · /tmp · masks · chroot · chdir
-                 · bounding set · ambient · user switch · inh/prm/eff · no_new_privs
+                 drop the controlling tty (--pty: setsid on a new pty) · fresh procfs · /tmp
+                 · masks · chroot · chdir · bounding set · ambient · user switch · inh/prm/eff · no_new_privs
                  · read the sets back · exec
 
 What a hostile job could otherwise reach: a descriptor of the caller's that names a host directory
 walks straight out of any chroot (`/proc/self/fd/3/etc/...`), so none but 0, 1 and 2 survives, and a
 standard one that is a directory or an `O_PATH` descriptor becomes /dev/null; the caller's terminal
 as controlling tty would let the job push input into the admin's shell (TIOCSTI), so the job gives it
-up (`TIOCNOTTY`) and has none; and the capabilities that break a chroot
+up (`TIOCNOTTY`) and has none — or, with `--pty`, leads a session on a new pty of its own, relayed by
+`tui_jail.ptyrelay`; and the capabilities that break a chroot
 (`capdrop.CHROOT_BREAKING`: open_by_handle_at, mount, ptrace…) are removed from every set of every
 job on top of the spec's — that matters to a jail allowed to run as root (`allow_root`), the only way uid 0
 gets in.
@@ -63,7 +64,7 @@ PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 PASSED_ENV = ("TERM", "LANG", "LC_ALL")
 PR_SET_PDEATHSIG = 1
 AF_INET, SOCK_DGRAM, SOCK_CLOEXEC, SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 2, 2, 0o2000000, 0x8913, 0x8914, 0x1
-TIOCNOTTY, ENXIO = 0x5422, 6
+TIOCNOTTY, TIOCSCTTY, ENXIO = 0x5422, 0x540E, 6
 SYS_CLOSE_RANGE = 436  # the same number on every architecture (added after the syscall tables were unified)
 F_GETFL = 3
 # Test-only: protections a test switches off in its own process to show the escape each one closes
@@ -91,13 +92,17 @@ class Launch:
         tmp: str | None,  # host path of the per-run tmp, created by run() and removed afterwards
         masks: tuple[str, ...],  # host paths of the mount points /dev/null is bound over
         bits: list[int],  # the capabilities to remove, as bits the running kernel knows
+        pty: bool = False,  # a terminal of its own (`tui_jail.ptyrelay`) instead of no controlling one
     ) -> None:
         self.name, self.root, self.argv, self.env = name, root, argv, env
         self.uid, self.gid, self.groups, self.cwd = uid, gid, groups, cwd
         self.namespaces, self.proc, self.tmp, self.masks, self.bits = namespaces, proc, tmp, masks, bits
+        self.pty = pty
 
 
-def prepare(name: str, root: str, argv: list[str], *, user: str | None = None, root_probe: bool = False) -> Launch:
+def prepare(
+    name: str, root: str, argv: list[str], *, user: str | None = None, root_probe: bool = False, pty: bool = False
+) -> Launch:
     """Everything `run` needs, from the jail's launch file and the system root `root`; refuses on any
     mismatch. uid 0 only if the spec allows root, or for `root_probe`: verify's own probe, which runs
     as root in the jail (with the chroot-breaking capabilities removed like any job's)."""
@@ -137,6 +142,7 @@ def prepare(name: str, root: str, argv: list[str], *, user: str | None = None, r
         tmp=tmp,
         masks=tuple(_host(root, mask) for mask in jail["masks"]),
         bits=bits,
+        pty=pty,
     )
 
 
@@ -268,21 +274,30 @@ def _fork_and_wait(launch: Launch) -> int:
         _mount("making every mount private", None, "/", None, MS_REC | MS_PRIVATE)
     except StepFailed as exc:
         raise Refused(str(exc)) from None
+    terminal = os.openpty() if launch.pty else None  # (the caller's side, the job's side), close-on-exec
     read_end, write_end = os.pipe()  # both close-on-exec: the pipe closes empty when the command starts
     try:
         pid = os.fork()
     except OSError as exc:
-        os.close(read_end)
-        os.close(write_end)
+        for fd in (read_end, write_end, *(terminal or ())):
+            os.close(fd)
         raise Refused(f"fork: {exc.strerror}") from None
     if pid == 0:
         os.close(read_end)
-        _enter(launch, write_end)
+        _enter(launch, write_end, terminal)
     os.close(write_end)
+    if terminal is not None:
+        os.close(terminal[1])  # the job holds it now: its last close ends the relay
     previous = {sig: _signal.signal(sig, _killer(pid)) for sig in (_signal.SIGTERM, _signal.SIGHUP)}
     try:
         with os.fdopen(read_end, "rb") as errors:
             reason = errors.read().decode(errors="replace").strip()
+        if terminal is not None:
+            if not reason:
+                from tui_jail import ptyrelay
+
+                ptyrelay.relay(terminal[0])
+            os.close(terminal[0])
         _, status = os.waitpid(pid, 0)
     except KeyboardInterrupt:
         os.kill(pid, _signal.SIGKILL)  # PID 1 of its namespace, which ignores a plain SIGINT; all of it dies
@@ -303,10 +318,13 @@ def _killer(pid: int) -> Callable[[int, FrameType | None], None]:
     return kill
 
 
-def _enter(launch: Launch, errors: int) -> NoReturn:
-    """The child: PID 1 of the new PID namespace; sets the jail up around itself, then execs the command."""
+def _enter(launch: Launch, errors: int, terminal: tuple[int, int] | None) -> NoReturn:
+    """The child: PID 1 of the new PID namespace; sets the jail up around itself, then execs the command.
+    With `terminal` (--pty) it leads a session of its own on the job's side of that pty."""
     try:
-        if "tty" not in UNPROTECTED:
+        if terminal is not None:
+            _take_terminal(*terminal)
+        elif "tty" not in UNPROTECTED:
             _drop_controlling_tty()
         _set_parent_death_signal()
         if os.getpid() != 1:
@@ -383,6 +401,16 @@ def _drop_controlling_tty() -> None:
         finally:
             os.close(tty)
     _os_step("leaving the caller's terminal (setsid)", os.setsid)
+
+
+def _take_terminal(caller_side: int, job_side: int) -> None:
+    """A new session whose controlling tty is the job's own pty, on its standard streams."""
+    os.close(caller_side)
+    _os_step("starting a session for the job's terminal (setsid)", os.setsid)
+    for fd in (0, 1, 2):
+        os.dup2(job_side, fd)
+    os.close(job_side)
+    check("making the new pty the job's terminal", libc.ioctl(0, TIOCSCTTY, 0))
 
 
 def _is_null_device(path: str) -> bool:

@@ -108,6 +108,11 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
         help="the system root, as if it were / (default: /)",
     )
     parser.add_argument("--user", metavar="U", help="run as this user instead of the spec's exec.user")
+    parser.add_argument(
+        "--pty",
+        action="store_true",
+        help="give the command a terminal of its own (an interactive shell); without it, it has none",
+    )
     # verify's probe as root in the jail (`tui_jail.verify.exec`); not for jobs, so not in the help
     parser.add_argument("--root-probe", action="store_true", help=argparse.SUPPRESS)
 
@@ -127,23 +132,31 @@ def _options_after_jail(args: argparse.Namespace) -> list[str]:
     args.root = options.root or args.root
     args.user = options.user or args.user
     args.root_probe = options.root_probe or args.root_probe
+    args.pty = options.pty or args.pty
     return list(args.command[split + 1 :])
 
 
 def run(args: argparse.Namespace) -> int:
     """The handler the full parser dispatches to."""
     command = _options_after_jail(args)
-    return launch(args.jail, args.root, args.user, command, root_probe=args.root_probe)
+    return launch(args.jail, args.root, args.user, command, root_probe=args.root_probe, pty=args.pty)
 
 
 def launch(
-    jail: str, root: str | PathLike[str] | None, user: str | None, command: list[str], *, root_probe: bool = False
+    jail: str,
+    root: str | PathLike[str] | None,
+    user: str | None,
+    command: list[str],
+    *,
+    root_probe: bool = False,
+    pty: bool = False,
 ) -> int:
     from tui_jail import launcher
 
     if not command:
         raise Refused("exec: no command given (tui-jail exec JAIL -- COMMAND...)")
     try:
-        return launcher.run(launcher.prepare(jail, str(root or "/"), command, user=user, root_probe=root_probe))
+        prepared = launcher.prepare(jail, str(root or "/"), command, user=user, root_probe=root_probe, pty=pty)
+        return launcher.run(prepared)
     except Refused as exc:
         raise Refused(f"exec {jail}: {exc}; the command did not run") from None
