@@ -372,8 +372,8 @@ def add_user(name: str, home_base: Path, *, locked: bool = False) -> TestUser:
     ``UsePAM no``; see the module docstring).  An ed25519 key (no passphrase) is made
     under ``home_base/.nsenv-keys/`` and its public half installed as
     ``~/.ssh/authorized_keys`` (dir 0700, file 0600, owned by the user).
-    Idempotent: an existing user keeps its uid/home; the lock state and keys
-    are brought to what was asked.  Requires :func:`scratch_etc` first.
+    Idempotent: an existing user keeps its uid/home (made again when a fresh tmpfs
+    replaced it); the lock state and keys are brought to what was asked.  Requires :func:`scratch_etc` first.
     """
     if _state.etc is None:
         raise RuntimeError("add_user: call scratch_etc() first; never add users to the host /etc")
@@ -394,6 +394,9 @@ def add_user(name: str, home_base: Path, *, locked: bool = False) -> TestUser:
     if _shadow_field(name) != want:
         subprocess.run(["usermod", "-p", want, name], check=True, capture_output=True, text=True)
     home = Path(pw.pw_dir)
+    if not home.is_dir():  # a reused user whose home lived on a tmpfs an earlier test replaced
+        home.mkdir(mode=0o755, parents=True)
+        os.chown(home, pw.pw_uid, pw.pw_gid)
 
     keydir = home_base / ".nsenv-keys"
     keydir.mkdir(mode=0o700, exist_ok=True)
