@@ -7,13 +7,15 @@
 - `sshd -t` accepts the candidate config;
 - the jail root chain passes sshd's `safely_chroot` rule (checked only at login time by sshd);
 - `findmnt --verify` finds nothing new (errors or warnings) in the candidate fstab, and every bind
-  source exists (findmnt checks neither bind sources nor option typos).
+  source exists (findmnt checks neither bind sources nor option typos). findmnt sees only the managed
+  block (it is worse than quadratic in fstab lines); the order of the whole file is checked here.
 The sshd and findmnt runs are independent, so they run concurrently.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import stat
 import subprocess
@@ -148,13 +150,18 @@ def _sources(plan: Plan, system: SystemRoot) -> str:
 
 
 def _fstab(plan: Plan, system: SystemRoot, before: str, after: str) -> str:
+    """Only the managed block changes, so only its entries go through `findmnt --verify` (each in a file
+    of its own block: findmnt is worse than quadratic in fstab lines); the one check findmnt makes across
+    entries, their order, is redone here over the whole file."""
     body = managed_block.block_body(after, plan.name) or ""
     for _, target, _, options in fstab.parse_entries(body):
         typos = [o for o in options if not _OPTION.match(o)]
         if typos:
             raise Refused(f"fstab entry for {target}: unknown options {','.join(typos)}", field="mounts")
     will_exist = {p.path for p in plan.paths} | {m.target for m in plan.mounts}
-    old, new = _findings(before, after)
+    old_block, new_block = _findings(managed_block.block_body(before, plan.name) or "", body)
+    old = old_block | _order_findings(before)
+    new = new_block | _order_findings(after)
     for target, message in sorted(new - old):
         if "target: No such file or directory" in message and (
             system.lstat(target) is not None or target in will_exist
@@ -162,6 +169,37 @@ def _fstab(plan: Plan, system: SystemRoot, before: str, after: str) -> str:
             continue  # a mount point the plan creates, or one that exists under --root
         raise Refused(f"findmnt --verify on the candidate fstab: {target}: {message}", field="mounts")
     return "findmnt --verify finds nothing new in the candidate fstab"
+
+
+def _order_findings(text: str) -> set[tuple[str, str]]:
+    """What `findmnt --verify` says of the order of a whole fstab, in one pass instead of its pairwise
+    scan: an entry whose target comes again later is "specified more than once", one whose parent comes
+    later is in the "wrong order". Targets are resolved as findmnt resolves them (realpath on this host,
+    left as written when that fails)."""
+    targets = [fields[1] for fields in (line.split() for line in text.splitlines()) if _is_entry(fields)]
+    resolved = [_resolve(fstab.unescape(target)) for target in targets]
+    last_at = {path: i for i, path in enumerate(resolved)}
+    findings: set[tuple[str, str]] = set()
+    for i, (target, path) in enumerate(zip(targets, resolved, strict=True)):
+        if last_at[path] > i:
+            findings.add((fstab.unescape(target), "[W] target specified more than once"))
+        parent = path
+        while (cut := parent.rfind("/")) > 0:
+            parent = parent[:cut]
+            if last_at.get(parent, -1) > i:
+                findings.add((fstab.unescape(target), f"[E] wrong order: {path} specified before {parent}"))
+    return findings
+
+
+def _is_entry(fields: list[str]) -> bool:
+    return len(fields) >= 2 and not fields[0].startswith("#")
+
+
+def _resolve(target: str) -> str:
+    try:
+        return os.path.realpath(target, strict=True)
+    except OSError:
+        return target
 
 
 def _findings(*texts: str) -> list[set[tuple[str, str]]]:
