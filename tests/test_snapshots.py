@@ -13,7 +13,7 @@ from pathlib import Path
 
 import nsenv
 import pytest
-from wizard_support import T0, keys, pending_transaction, txn_status, until, walk, wizard
+from wizard_support import T0, applied_jails, keys, pending_transaction, txn_status, until, walk, wizard
 
 from tui_jail import journal
 from tui_jail.journal import transactions
@@ -150,13 +150,35 @@ class TestRecovery:
 
 class TestRefused:
     def test_refused_preflight_leads_to_the_fix(self, snap_compare, sample_root: Path) -> None:
-        """Preflight refuses (the admin's own login would be jailed): no countdown, no "Next applies
-        it"; Next is "Fix in Access", Back returns to the review."""
-        environ = {"SSH_CONNECTION": "203.0.113.7 50022 192.0.2.1 22", "SUDO_USER": "media"}
-        steps = (*walk("seedbox-sftp", "review"), "ctrl+n")
+        """Preflight refuses (a bind source removed since the review): no countdown, no "Next applies
+        it"; Next is "Fix in Mounts", Back returns to the review."""
 
         async def run_before(pilot) -> None:
-            await drive(*steps)(pilot)
+            await drive(*walk("seedbox-sftp", "review"))(pilot)
+            (sample_root / "tank/IncomingTV").rmdir()
+            await drive("ctrl+n")(pilot)
             await until(pilot, lambda: pilot.app.screen.has_class("-refused"))
 
-        assert snap_compare(wizard(sample_root, environ=environ), run_before=run_before, terminal_size=SIZE)
+        assert snap_compare(wizard(sample_root), run_before=run_before, terminal_size=SIZE)
+
+
+class TestVerify:
+    def test_verify_details_wrap(self, snap_compare, sample_root: Path) -> None:
+        """Verify on a jail not applied yet: every check fails with a long detail, each wrapped in
+        its row at 80 columns (not cut after a few characters); the fix of the highlighted one below."""
+        from tui_jail.screens.verify import VerifyScreen
+
+        async def run_before(pilot) -> None:
+            await keys(pilot, *walk("seedbox-sftp", "review"))
+            pilot.app.push_screen(VerifyScreen(pilot.app.state))
+            await keys(pilot, "down")
+
+        assert snap_compare(wizard(sample_root), run_before=run_before, terminal_size=SIZE)
+
+
+class TestHome:
+    def test_three_jails(self, snap_compare, sample_root: Path) -> None:
+        """Started with three applied jails (confirmed, newest change rolled back, no journal): the
+        list with each one's state, drift from the quick verify, last change; the history below (h)."""
+        applied_jails(sample_root)
+        assert snap_compare(wizard(sample_root), run_before=drive("h"), terminal_size=SIZE)

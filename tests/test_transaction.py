@@ -191,6 +191,7 @@ def test_recover_explains_and_rolls_back(world: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "bind-mounted /tank/IncomingTV at /chroot/rclone-sftp/IncomingTV; will unmount" in result.stdout
     assert "created /etc/ssh/sshd_config.d/50-tui-jail-rclone-sftp.conf; will delete" in result.stdout
+    assert "checked that 4 mounts were in place; nothing to undo" in result.stdout
     assert snapshot(world) == before
     assert "nothing to recover" in cli(world, "recover").stdout
 

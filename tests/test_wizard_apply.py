@@ -6,6 +6,7 @@ rollback at the deadline. After every rollback the sandbox is byte-identical to 
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -18,8 +19,8 @@ from wizard_support import keys, run_async, txn_status, until, walk, wizard
 from tui_jail import journal, transaction
 from tui_jail.plan import make_plan
 from tui_jail.screens.apply import ApplyScreen
+from tui_jail.screens.home import HomeScreen
 from tui_jail.screens.keep_modal import KeepModal
-from tui_jail.screens.preset import PresetScreen
 from tui_jail.screens.recovery import RecoveryScreen
 from tui_jail.screens.transaction_panel import TransactionPanel
 from tui_jail.screens.verify import VerifyScreen
@@ -150,5 +151,41 @@ async def test_recovery_keeps_a_real_pending_transaction(
             await keys(pilot, "y")
         await until(pilot, lambda: txn_status(app) == "confirmed")
         await keys(pilot, "ctrl+n")
-        assert isinstance(app.screen, PresetScreen)
+        assert isinstance(app.screen, HomeScreen)  # the jail kept is applied: home lists it
     assert journal.Journal(wizard_root, pending.id).state().status == "confirmed"
+
+
+def phase(app: object) -> str:
+    return str(app.screen.query_one("#phase", Label).render())  # type: ignore[attr-defined]
+
+
+@run_async
+async def test_while_pending_the_live_checks_run_and_v_runs_them_again(wizard_root: Path) -> None:
+    app = wizard(wizard_root, environ=APPLIER, clock=time.time)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await applied(pilot)
+        await until(pilot, lambda: "every live check passes" in phase(app))
+        findings = str(app.screen.query_one("#findings", Static).render())
+        assert "sshd: media from 203.0.113.7 is jailed" in findings
+        assert app.screen.query_one(TransactionPanel).query_one("#countdown").display  # the countdown stays
+        # the live system drifts while pending: v shows it before the admin keeps the change
+        subprocess.run(["umount", str(wizard_root / "chroot/rclone-sftp/IncomingTV")], check=True)
+        await keys(pilot, "v")
+        await until(pilot, lambda: "live check(s) failed" in phase(app))
+        assert "mount: /chroot/rclone-sftp/IncomingTV" in str(app.screen.query_one("#findings", Static).render())
+        assert txn_status(app) == "pending"
+
+
+@run_async
+async def test_the_deadline_is_set_before_applying(wizard_root: Path) -> None:
+    app = wizard(wizard_root, environ=APPLIER, clock=time.time)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await keys(pilot, *walk("seedbox-sftp", "review"), "ctrl+n")
+        await until(pilot, lambda: not app.screen.query_one("#next-button", Button).disabled)
+        app.screen.query_one("#timeout-input").focus()
+        await keys(pilot, *["backspace"] * 5, "type:0")
+        assert app.screen.query_one("#next-button", Button).disabled  # 0 s: not a deadline
+        await keys(pilot, "backspace", "type:900")
+        await keys(pilot, "ctrl+n")
+        await until(pilot, lambda: txn_status(app) == "pending")
+        assert app.screen.txn.timeout == 900  # type: ignore[attr-defined]

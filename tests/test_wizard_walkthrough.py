@@ -89,9 +89,17 @@ async def test_access_warns_when_the_admin_would_be_caught(sample_root: Path) ->
     app = wizard(sample_root, environ=environ)
     async with app.run_test(size=(80, 24)) as pilot:
         await keys(pilot, *walk("seedbox-sftp", "settings-empty"), "type:203.0.113.0/24")
-        assert "your own address 203.0.113.9" in label(app, "#admin-warning")
+        assert "your own address 203.0.113.9 is in the list (your user media is not)" in label(app, "#admin-warning")
         await keys(pilot, "tab", "type:media")
-        assert "your own user media" in label(app, "#admin-warning")
+        assert "your own login (media from 203.0.113.9) matches both lists" in label(app, "#admin-warning")
+        await keys(pilot, "ctrl+n")  # it would be jailed: not on to a review that preflight refuses
+        assert isinstance(app.screen, AccessScreen)
+        assert label(app, "#nav-error") == "your own login would be jailed"
+        await keys(pilot, *["backspace"] * 5, "type:agent")
+        assert label(app, "#nav-error") == ""  # the refusal is gone once the field changes
+        assert "your own address 203.0.113.9 is in the list" in label(app, "#admin-warning")
+        await keys(pilot, "ctrl+n")
+        assert isinstance(app.screen, ReviewScreen)
 
 
 @run_async

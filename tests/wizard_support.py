@@ -151,3 +151,37 @@ def txn_status(app: WizardApp) -> str | None:
     """The status of the transaction the current screen holds (apply, recovery), or None."""
     txn = getattr(app.screen, "txn", None)
     return txn.status if txn is not None else None
+
+
+def applied_jails(root: Path) -> None:
+    """Three jails recorded as applied under `root` (their specs where apply keeps them), in three
+    states: rclone-sftp confirmed, joblet-production's newest change rolled back, joblet-builder with
+    no journal left. Nothing is mounted: the quick verify finds each one drifted."""
+    from tui_jail.journal import Journal, TxnState
+    from tui_jail.presets import preset_text
+
+    jails = root / "var/lib/tui-jail/jails"
+    jails.mkdir(parents=True, exist_ok=True)
+    specs = {
+        "rclone-sftp": preset_text("seedbox-sftp")
+        .replace("<media-user>", "media")
+        .replace("<seedbox-ip>", "203.0.113.7"),
+        "joblet-production": preset_text("joblet-production"),
+        "joblet-builder": preset_text("joblet-builder"),
+    }
+    for name, text in specs.items():
+        (jails / f"{name}.yaml").write_text(
+            f"# tui-jail: the applied spec of jail {name}. Written by tui-jail apply; do not edit.\n{text}"
+        )
+    for number, (name, status) in enumerate((("rclone-sftp", "confirmed"), ("joblet-production", "rolled-back"))):
+        state = TxnState(
+            id=f"20231114-22132{number}-{name}",
+            jail=name,
+            action="apply",
+            status=status,
+            created=T0 - 3600 * (number + 1),
+            deadline=T0,
+            timeout=120,
+            user="admin",
+        )
+        Journal.create(root, state, [], {}, f"jail {name}\n")

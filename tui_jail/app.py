@@ -19,9 +19,11 @@ from typing import TYPE_CHECKING, ClassVar
 from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.content import Content
 
 from tui_jail import entry
 from tui_jail.journal import DEFAULT_TIMEOUT
+from tui_jail.screens.glyphs import console_text
 from tui_jail.screens.step import BACK
 from tui_jail.system import SystemRoot
 from tui_jail.wizard_state import WizardState
@@ -45,31 +47,62 @@ class WizardApp(App[None]):
         self.theme = theme
         self.animation_level = "none"
         self.title = f"tui-jail · {state.where}"
+        self.set_class(state.console_font, "-ascii")
+
+    def format_title(self, title: str, sub_title: str) -> Content:
+        if not self.state.console_font:
+            return super().format_title(title, sub_title)
+        return Content(console_text(f"{title} - {sub_title}" if sub_title else title).replace("·", "-"))
 
     def on_mount(self) -> None:
         self.walk()
 
     @work(group="wizard", exclusive=True)
     async def walk(self) -> None:
-        """The orchestrator: one screen at a time, the stack one step deep."""
+        """The orchestrator: one screen at a time, the stack one step deep. With applied jails on
+        the system it starts (and ends each errand) on the home screen; otherwise on the presets."""
         pending = _pending_transaction(self.state)
         if pending is not None:
             from tui_jail.screens.recovery import RecoveryScreen
 
             await self.push_screen_wait(RecoveryScreen(self.state, pending.state()))
+        if not self.state.has_applied_jails():
+            await self.steps(STEPS)
+            self.exit()
+            return
+        from tui_jail.screens.home import HomeScreen
+
+        while True:
+            action, jail = await self.push_screen_wait(HomeScreen(self.state))
+            if action == "new":
+                self.state.start_over()
+                await self.steps(STEPS)
+                continue
+            self.state.load_applied(jail)
+            if action == "edit":
+                await self.steps(STEPS[1:])
+            elif action == "remove":
+                self.state.removing = True
+                await self.steps(("review", "apply"))
+            else:
+                await self.steps(("verify",))
+
+    async def steps(self, steps: tuple[str, ...]) -> None:
+        """Walk `steps` in order; Back from the first of them (or the last step's Next) ends the walk."""
         index = 0
-        while index < len(STEPS):
-            screen = _step_screen(STEPS[index], self.state.kind)(self.state)
-            screen.sub_title = f"{index + 1}/{len(STEPS)} {screen.STEP}"
+        while 0 <= index < len(steps):
+            screen = _step_screen(steps[index], self.state.kind)(self.state)
+            screen.sub_title = f"{index + 1}/{len(steps)} {screen.STEP}"
             result = await self.push_screen_wait(screen)
-            index = _next_index(index, result)
-        self.exit()
+            if result == BACK and index == 0 and steps[0] != STEPS[0]:
+                return  # out of an errand that started mid-way: back home
+            index = _next_index(steps, index, result)
 
 
-def _next_index(index: int, result: str) -> int:
+def _next_index(steps: tuple[str, ...], index: int, result: str) -> int:
     """Where a step's result leads: on, back, or (a step's name) to the step that fixes what a later one found."""
-    if result in STEPS:
-        return STEPS.index(result)
+    if result in steps:
+        return steps.index(result)
     return max(0, index - 1) if result == BACK else index + 1
 
 

@@ -37,9 +37,12 @@ class CheckDone(Message):
 
 
 class ChecksFinished(Message):
-    def __init__(self, results: list[CheckResult]) -> None:
+    """Every check has a result: `what` ran them (preflight, or the live checks of verify)."""
+
+    def __init__(self, results: list[CheckResult], what: str = "verify") -> None:
         super().__init__()
         self.results = results
+        self.what = what
 
 
 class TransactionChanged(Message):
@@ -49,3 +52,12 @@ class TransactionChanged(Message):
         super().__init__()
         self.event = event
         self.transaction = transaction
+
+
+class DriftFound(Message):
+    """A quick verify of one applied jail (home screen): "in sync", "drifted: …" or "unknown: …"."""
+
+    def __init__(self, jail: str, drift: str) -> None:
+        super().__init__()
+        self.jail = jail
+        self.drift = drift

@@ -62,7 +62,7 @@ def rollback(journal: Journal, reason: str) -> TxnState:
 
 def _finish(journal: Journal, state: TxnState, errors: list[str]) -> TxnState:
     state.status = "failed" if errors else "rolled-back"
-    state.error = "; ".join(errors)
+    state.error = "\n".join(errors)  # one failure a line; one-line outputs join them with "; "
     _save(journal, state)
     stop_timer(journal.id)
     return state

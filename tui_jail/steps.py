@@ -40,11 +40,13 @@ def describe(op: Op) -> str:
     if kind == "umount":
         return f"unmounted {op['target']}"
     if kind == "check":
-        return f"checked {len(op['mounts'])} mount(s)"
+        count = len(op["mounts"])
+        return f"checked that {count} mount{'s were' if count != 1 else ' was'} in place"
     return "reloaded sshd"
 
 
 def undo_text(op: Op) -> str:
+    """What undoing `op` does, as a plain phrase; empty for an op that changed nothing."""
     kind = op["op"]
     if kind == "write":
         return f"restore {op['path']} from the backup" if op["before"] else f"delete {op['path']}"
@@ -63,7 +65,7 @@ def undo_text(op: Op) -> str:
             return f"mount {op['source']} at {op['target']} again"
         return f"leave {op['target']} unmounted (where it was mounted from is unknown)"
     if kind == "check":
-        return "leave it (a check changes nothing)"
+        return ""  # a check changed nothing: there is nothing to undo
     return "reload sshd once the files are restored"
 
 

@@ -24,6 +24,7 @@ from tui_jail.system import SystemRoot
 
 if TYPE_CHECKING:
     from tui_jail.backends.sshd import Connection
+    from tui_jail.checks import Check
     from tui_jail.journal import TxnState
     from tui_jail.plan import Plan
     from tui_jail.spec import Spec
@@ -53,6 +54,20 @@ def plain(value: Any) -> Any:
 
 
 @dataclass
+class AppliedJail:
+    """One row of the home screen: an applied jail and its newest transaction."""
+
+    name: str
+    kind: str
+    root: str
+    state: str  # the newest transaction's status ("applied" when none is journalled)
+    changed: float | None  # when that transaction was made
+
+
+APPLIED_HEADER = "# tui-jail: the applied spec of jail "
+
+
+@dataclass
 class WizardState:
     system: SystemRoot
     sandbox: bool = False
@@ -64,9 +79,11 @@ class WizardState:
     confirm_timeout: float = DEFAULT_TIMEOUT
     preset: str | None = None
     origin: str = ""  # "preset seedbox-sftp" or the file it was opened from
+    opened: Path | None = None  # that file: saving offers it again
     document: Any = None  # the ruamel document, so saving keeps its comments
     data: dict[str, Any] = field(default_factory=dict)
     plan: Plan | None = None
+    removing: bool = False  # the plan takes the jail down (home screen's remove)
 
     # --- where the spec comes from ------------------------------------------------------------
 
@@ -86,10 +103,88 @@ class WizardState:
         document = load_yaml_file(path)
         parse_spec(document, allow_placeholders=True)
         self._load(document, path.name)
+        self.preset, self.opened = None, path
+
+    def load_applied(self, name: str) -> None:
+        """The applied spec of jail `name`, as an editable document (without the "do not edit" header
+        of the copy apply keeps). Raises YamlError, or OSError when it is gone."""
+        from tui_jail.plan import jail_state_path
+        from tui_jail.yamlio import load_yaml_text
+
+        text = self.system.read_text(jail_state_path(name))
+        if text is None:
+            raise OSError(f"jail {name} has no applied spec any more")
+        if text.startswith(APPLIED_HEADER):
+            text = text.partition("\n")[2]
+        self._load(load_yaml_text(text), f"the applied jail {name}")
         self.preset = None
+
+    def start_over(self) -> None:
+        """A new jail from a preset: nothing of the last one is kept."""
+        self.preset, self.origin, self.document, self.data, self.plan = None, "", None, {}, None
+        self.removing, self.opened = False, None
 
     def _load(self, document: Any, origin: str) -> None:
         self.document, self.origin, self.data, self.plan = document, origin, plain(document), None
+        self.opened = None
+        self.removing = False
+
+    def applied_jails(self) -> list[AppliedJail]:
+        """Every jail with an applied spec under the root, with its newest transaction's state."""
+        from tui_jail.launchfile import JAILS_DIR
+        from tui_jail.yamlio import YamlError, load_yaml_text
+
+        newest: dict[str, TxnState] = {}
+        for txn in reversed(self.history()):
+            newest[txn.jail] = txn
+        jails = []
+        for filename in sorted(self.system.listdir(JAILS_DIR) or []):
+            if not filename.endswith(".yaml"):
+                continue
+            name = filename.removesuffix(".yaml")
+            try:
+                data = load_yaml_text(self.system.read_text(f"{JAILS_DIR}/{filename}") or "")
+            except YamlError:
+                data = {}
+            data = data if isinstance(data, dict) else {}
+            last = newest.get(name)
+            kind, root = str(data.get("kind", "?")), str(data.get("root", "?"))
+            jails.append(
+                AppliedJail(name, kind, root, last.status if last else "applied", last.created if last else None)
+            )
+        return jails
+
+    def has_applied_jails(self) -> bool:
+        """Cheap: whether the home screen has anything to list."""
+        from tui_jail.launchfile import JAILS_DIR
+
+        return any(filename.endswith(".yaml") for filename in self.system.listdir(JAILS_DIR) or [])
+
+    def history(self) -> list[TxnState]:
+        """Every journalled transaction, newest first (a damaged one is left out)."""
+        from tui_jail.journal import transactions
+
+        states = []
+        for journal in transactions(self.system.root):
+            try:
+                states.append(journal.state())
+            except (OSError, ValueError):
+                continue
+        return sorted(states, key=lambda txn: txn.created, reverse=True)
+
+    def drift(self, name: str) -> str:
+        """A quick verify of an applied jail: does the live system still match its spec? (blocks)"""
+        from tui_jail.plan import PlanError, make_plan
+        from tui_jail.spec import SpecError, parse_spec
+        from tui_jail.yamlio import YamlError
+
+        try:
+            probe = WizardState(self.system)
+            probe.load_applied(name)
+            plan = make_plan(parse_spec(probe.data), self.system)
+        except (OSError, YamlError, SpecError, PlanError) as exc:
+            return f"unknown: {exc}"
+        return f"drifted: {plan.summary()}" if plan.has_changes else "in sync"
 
     @property
     def kind(self) -> str:
@@ -103,6 +198,11 @@ class WizardState:
     def where(self) -> str:
         """The system root as shown on every screen: never a temporary path."""
         return "SANDBOX" if self.sandbox else f"root {self.system.root}"
+
+    @property
+    def console_font(self) -> bool:
+        """On the Linux console (TERM=linux) only ASCII and code page 437 can be drawn."""
+        return self.environ.get("TERM", "") == "linux"
 
     def shown(self, text: str) -> str:
         """Text for the screen, with the root's path replaced by `root_label` when one is set."""
@@ -139,9 +239,10 @@ class WizardState:
 
     def make_plan(self) -> Plan:
         """Raises SpecError or PlanError; runs in a worker (it reads the system root)."""
-        from tui_jail.plan import make_plan
+        from tui_jail.plan import make_plan, plan_removal
 
-        self.plan = make_plan(self.spec(final=True), self.system)
+        spec = self.spec(final=True)
+        self.plan = plan_removal(spec.name, self.system, spec) if self.removing else make_plan(spec, self.system)
         return self.plan
 
     def fill_placeholder(self, old: str, new: str) -> None:
@@ -212,16 +313,25 @@ class WizardState:
         sftp: dict[str, Any] = self.data.setdefault("sftp", {})
         return sftp
 
-    def admin_caught(self, users: list[str], addresses: list[str]) -> list[str]:
-        """Warnings when the admin's own connection would match the jail's Match block."""
+    def admin_caught(self, users: list[str], addresses: list[str]) -> tuple[str, bool]:
+        """What the jail's lists would do to the admin's own login: a one-line warning ("" when
+        neither list names it) and whether the login would be jailed (sshd's Match needs both)."""
         connection = self.admin()
-        client, user = (connection.addr, connection.user) if connection else (None, None)
-        out = []
-        if client and any(_in_network(client, text) for text in addresses):
-            out.append(f"your own address {client} is in the list")
-        if user and user in users:
-            out.append(f"your own user {user} is in the list")
-        return out
+        if connection is None:
+            return "", False
+        address = bool(connection.addr) and any(_in_network(connection.addr, text) for text in addresses)
+        user = bool(connection.user) and connection.user in users
+        if address and user:
+            return (
+                f"your own login ({connection.user} from {connection.addr}) matches both lists: it would be "
+                "jailed. Take your address or your user out.",
+                True,
+            )
+        if address:
+            return f"your own address {connection.addr} is in the list (your user {connection.user} is not).", False
+        if user:
+            return f"your own user {connection.user} is in the list (your address {connection.addr} is not).", False
+        return "", False
 
     # --- capabilities (exec) -------------------------------------------------------------------
 
@@ -297,7 +407,17 @@ class WizardState:
 
         return Journal(self.system.root, txn.id).plan_text()
 
+    def live_checks(self) -> list[Check]:
+        """The checks of the jail on the live system (verify's list). Raises SpecError."""
+        from tui_jail.verify import checks_for
+
+        return checks_for(self.spec(final=True), self.system, admin=self.admin())
+
     # --- saving --------------------------------------------------------------------------------
+
+    def save_as(self) -> str:
+        """Where saving is offered: the file the spec was opened from, else `<name>.yaml` here."""
+        return str(self.opened) if self.opened else f"{self.name}.yaml"
 
     def save(self, path: Path) -> Path:
         """Write the spec as YAML (round-trip). Raises SpecError, OSError."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 
 from tui_jail import journal, steps
 from tui_jail.commands.common import Subparsers, add_root, check_watchdogs
@@ -14,6 +15,8 @@ from tui_jail.commands.status import line
 from tui_jail.errors import Refused
 from tui_jail.journal import Damaged, Entry
 from tui_jail.transaction import rollback_txn
+
+WIDTH = 80  # a bare console
 
 
 def add_parser(subparsers: Subparsers) -> None:
@@ -31,7 +34,7 @@ def add_parser(subparsers: Subparsers) -> None:
 def explain(entry: Entry) -> str:
     txn = entry.journal
     state, problem = txn.state_or_stand_in()
-    out = [f"{txn.id}  damaged: {problem}" if problem else line(state)]
+    out = [f"{txn.id}  damaged: {problem}" if problem else line(state, with_error=False)]
     if state.ssh_connection:
         out.append(f"  applied by {state.user or '?'} over ssh ({state.ssh_connection})")
     try:
@@ -44,10 +47,17 @@ def explain(entry: Entry) -> str:
         out.append("  it changed nothing that is still in place")
     for index in changed:
         partly = "" if index in done else " (interrupted half-way)"
-        out.append(f"  - {steps.describe(ops[index])}{partly}; will {steps.undo_text(ops[index])}")
+        undo = steps.undo_text(ops[index])
+        out.append(f"  - {steps.describe(ops[index])}{partly}; " + (f"will {undo}" if undo else "nothing to undo"))
     if state.error:
-        out.append(f"  last rollback failed: {state.error}")
+        out.append("  last rollback failed:")
+        out += [_wrapped(f"- {failure}") for failure in state.error.splitlines()]
     return "\n".join(out)
+
+
+def _wrapped(text: str) -> str:
+    """A failure as lines that fit a console's 80 columns (an errno message can run to hundreds)."""
+    return textwrap.fill(text, WIDTH, initial_indent="    ", subsequent_indent="      ", break_on_hyphens=False)
 
 
 def by_hand(txn: journal.Journal) -> list[str]:
@@ -81,7 +91,9 @@ def run(args: argparse.Namespace) -> int:
             if input(f"Roll back {txn.id}? [y/N] ").strip().lower() not in ("y", "yes"):
                 continue
         state = rollback_txn(args.root, txn.id, "tui-jail recover" + (" --boot" if args.boot else ""))
-        print(f"  → {state.status}{': ' + state.error if state.error else ''}")
+        print(f"  → {state.status}")
+        for failure in state.error.splitlines():
+            print(_wrapped(f"- {failure}"))
         if state.status != "rolled-back":
             failed.append(state.id)
     if failed:

@@ -25,6 +25,7 @@ def run(args: argparse.Namespace) -> int:
     check_watchdogs(args.root)
     state = rollback_txn(args.root, args.txn, "tui-jail rollback")
     if state.status != "rolled-back":
-        raise Refused(f"transaction {state.id}: rollback incomplete: {state.error} (see tui-jail recover)")
+        failures = "; ".join(state.error.splitlines())
+        raise Refused(f"transaction {state.id}: rollback incomplete: {failures} (see tui-jail recover)")
     print(f"transaction {state.id} rolled back")
     return 0

@@ -47,13 +47,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def line(state: journal.TxnState) -> str:
+def line(state: journal.TxnState, *, with_error: bool = True) -> str:
+    """One transaction on one line; `recover` lists a failed rollback's errors below it instead."""
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(state.created))
     extra = ""
     if state.status == "pending":
         extra = f", rolled back in {state.seconds_left():.0f} s unless confirmed"
-    elif state.error:
-        extra = f": {state.error}"
+    elif state.error and with_error:
+        extra = f": {'; '.join(state.error.splitlines())}"
     if watchdog := state.watchdog_state():
         extra += f" (watchdog {watchdog}{f', pid {state.watchdog_pid}' if watchdog != 'gone' else ''})"
     return f"{state.id}  {state.action} {state.jail}  {state.status}{extra}  (started {when})"

@@ -6,22 +6,22 @@ from importlib import resources
 from typing import Any
 
 DESCRIPTIONS: dict[str, tuple[str, str]] = {
-    # name: (what it builds, where it comes from)
+    # name: (what it builds, where it comes from: the source document by its title)
     "seedbox-sftp": (
         "SFTP-only jail for a remote seedbox: staging dirs bound in, Match Address + User in sshd",
-        "Security Hardening: Chroot Jail Implementation (000_fe4127c98ab40f93.txt)",
+        "Security Hardening: Chroot Jail Implementation",
     ),
     "joblet-production": (
         "minimal job chroot: read-only /bin /lib /usr, isolated /etc copies, /work, per-run /tmp",
-        "Host Protection Guarantees; Service-Based Isolation (001_…, 002_…)",
+        "Host Protection Guarantees; Service-Based Isolation Security Analysis",
     ),
     "joblet-builder": (
         "builder chroot: the host read-only, /opt but joblet, only /opt/joblet/runtimes writable",
-        "Host Protection Guarantees; Service-Based Isolation (001_…, 002_…)",
+        "Host Protection Guarantees; Service-Based Isolation Security Analysis",
     ),
     "awf-host-chroot": (
         "host as / for an agent: read-only system, rw $HOME and /tmp, docker masked, caps dropped",
-        "Chroot Mode, agent firewall (003_d7974bd5604bc472.txt)",
+        "Chroot Mode, agent firewall",
     ),
 }
 

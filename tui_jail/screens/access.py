@@ -1,16 +1,18 @@
 """Step 3 (sftp jails): who is jailed — the seedbox addresses and the users, checked as typed.
 
 sshd jails a connection only when both match (`Match Address … User …`). A warning appears when the
-admin's own address or user is in the lists, since that is how people lock themselves out.
+admin's own address or user is in the lists, since that is how people lock themselves out; when both
+are, the admin's own login would be jailed and Next is refused (preflight would refuse it anyway).
 """
 
 from __future__ import annotations
 
 from textual import on
 from textual.app import ComposeResult
+from textual.containers import Horizontal
 from textual.widgets import Checkbox, Input, Label
 
-from tui_jail.screens.step import Field, StepScreen
+from tui_jail.screens.step import Field, StepScreen, Tick
 from tui_jail.screens.validators import SpecList
 from tui_jail.wizard_state import PLACEHOLDER, split_list
 
@@ -28,13 +30,14 @@ class AccessScreen(StepScreen):
         )
         yield Label("Seedbox addresses (IPs or CIDRs):", classes="field-label")
         yield _field("addresses", sftp.get("addresses"), "address")
-        yield Label("", id="addresses-error", classes="field-error")
+        yield Label("", id="addresses-error", classes="field-error", markup=False)
         yield Label("Users:", classes="field-label")
         yield _field("users", sftp.get("users"), "user")
-        yield Label("", id="users-error", classes="field-error")
-        yield Checkbox("allow TCP forwarding", bool(sftp.get("allow_tcp_forwarding")), id="tcp", compact=True)
-        yield Checkbox("allow X11 forwarding", bool(sftp.get("x11_forwarding")), id="x11", compact=True)
-        yield Label("", id="admin-warning", classes="warning")
+        yield Label("", id="users-error", classes="field-error", markup=False)
+        with Horizontal(id="forwarding"):
+            yield Tick("allow TCP forwarding", bool(sftp.get("allow_tcp_forwarding")), id="tcp", compact=True)
+            yield Tick("allow X11 forwarding", bool(sftp.get("x11_forwarding")), id="x11", compact=True)
+        yield Label("", id="admin-warning", classes="warning", markup=False)
 
     def on_mount(self) -> None:
         self.query_one("#addresses-input", Field).focus()
@@ -59,15 +62,17 @@ class AccessScreen(StepScreen):
             sftp[key] = values
         sftp["allow_tcp_forwarding"] = self.query_one("#tcp", Checkbox).value
         sftp["x11_forwarding"] = self.query_one("#x11", Checkbox).value
-        caught = self.state.admin_caught(sftp["users"], sftp["addresses"])
+        caught, jailed = self.state.admin_caught(sftp["users"], sftp["addresses"])
         warning = self.query_one("#admin-warning", Label)
-        warning.update(
-            "⚠ " + " and ".join(caught) + ": if both match, your next login here would be jailed." if caught else ""
-        )
+        warning.update(f"⚠ {caught}" if caught else "")
+        warning.set_class(jailed, "-error")
 
     def check(self) -> str | None:
         from tui_jail.spec import SpecError
 
+        sftp = self.state.sftp
+        if self.state.admin_caught(sftp["users"], sftp["addresses"])[1]:
+            return "your own login would be jailed"
         for field in self.query(Field):
             result = field.validate(field.value)
             if result is not None and not result.is_valid:

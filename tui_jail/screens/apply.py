@@ -5,6 +5,10 @@ change. Next then applies the plan as a transaction (`WizardState.apply`, in a w
 itself back at the deadline unless confirmed; the panel below counts down and says how to confirm
 from a new login. Only a confirmed transaction leads on to verification; while one is pending,
 Back is refused, so the admin never walks away from a change that is about to be undone.
+
+Test before keep: the deadline is set here before applying, and while the change is pending the
+jail's live checks (verify's) run at once and again on `v`, above the countdown, so the admin keeps
+a change they have seen working.
 """
 
 from __future__ import annotations
@@ -15,30 +19,42 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import ScrollableContainer
-from textual.widgets import Button, Label, Static
+from textual.containers import Horizontal, ScrollableContainer
+from textual.validation import Number
+from textual.widgets import Button, Input, Label, Static
 
 from tui_jail.messages import ChecksFinished, TransactionChanged, WorkFailed
-from tui_jail.screens.step import FIELD_STEPS, NEXT, step_title
+from tui_jail.screens.step import FIELD_STEPS, NEXT, Field, step_title
 from tui_jail.screens.transaction_panel import TransactionPanel
 from tui_jail.screens.transaction_step import TransactionStep
 from tui_jail.wizard_state import field_of
 
 if TYPE_CHECKING:
+    from tui_jail.checks import CheckResult
     from tui_jail.journal import TxnState
+
+LONGEST_WAIT = 86400.0  # the transaction's own bound: 1 s to 1 day
 
 
 class ApplyScreen(TransactionStep):
     STEP = "Apply"
     NEXT_LABEL = "Apply"
     CSS_PATH = "apply.tcss"
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("x", "prove", "exec -- true")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("x", "prove", "exec -- true"),
+        Binding("v", "live_checks", "Recheck"),
+    ]
     busy = True  # preflight or the apply itself is running
     fix_at: str | None = None  # the step that fixes what preflight refused (Next goes there)
+    _checked: str | None = None  # the transaction whose live checks ran by themselves
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "prove":  # an exec jail's proof: a job run in it, while the change is pending
             return self.state.kind == "exec" and self.txn is not None and self.txn.status == "pending"
+        if action == "live_checks":
+            return self.txn is not None and self.txn.status == "pending"
+        if action == "back" and self.txn is not None and self.txn.unfinished:
+            return False  # refused while the change can roll back: the footer's room goes to what works
         return super().check_action(action, parameters)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="prove", description="exec JAIL -- true")
@@ -47,11 +63,43 @@ class ApplyScreen(TransactionStep):
         self.app.call_from_thread(self.panel.show_proof, result)
 
     def compose_body(self) -> ComposeResult:
-        yield Label(f"Preflight for {self.state.name}: checking before anything changes…", id="phase")
+        yield Label(f"Preflight for {self.state.name}: checking before anything changes…", id="phase", markup=False)
         with ScrollableContainer(id="preflight"):
             yield Static("", id="findings")
-        intro = f"Next applies it; it rolls back by itself in {self.state.confirm_timeout:g} s unless confirmed."
-        yield TransactionPanel(self.state, intro)
+        with Horizontal(id="deadline-row"):
+            yield Label("Next applies it; it rolls back by itself unless confirmed within ")
+            yield Field(
+                f"{self.state.confirm_timeout:g}",
+                id="timeout-input",
+                validators=[Number(minimum=1, maximum=LONGEST_WAIT)],
+                compact=True,
+            )
+            yield Label(" s", id="timeout-unit")
+        yield TransactionPanel(self.state)
+
+    @on(Input.Changed, "#timeout-input")
+    def deadline_typed(self, event: Input.Changed) -> None:
+        valid = event.validation_result is None or event.validation_result.is_valid
+        if valid:
+            self.state.confirm_timeout = float(event.value)
+        self.query_one("#next-button", Button).disabled = self.busy or not valid
+        self.query_one("#timeout-unit", Label).update(" s" if valid else " s: 1 to 86400, please")
+
+    def action_live_checks(self) -> None:
+        self._phase("Applied, pending: checking it live…", "")
+        self.live_checks()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="live-checks", description="live checks")
+    def live_checks(self) -> None:
+        from tui_jail.checks import run_checks
+        from tui_jail.spec import SpecError
+
+        try:
+            results = run_checks(self.state.live_checks())
+        except SpecError as exc:
+            self.post_message(WorkFailed("live checks", str(exc)))
+            return
+        self.post_message(ChecksFinished(results))
 
     def on_mount(self) -> None:
         self.query_one("#next-button", Button).disabled = True
@@ -77,9 +125,31 @@ class ApplyScreen(TransactionStep):
         except PlanError as exc:
             self.post_message(WorkFailed("preflight", str(exc)))
             return
-        self.post_message(ChecksFinished([CheckResult("preflight", "pass", note) for note in notes]))
+        self.post_message(ChecksFinished([CheckResult("preflight", "pass", note) for note in notes], "preflight"))
 
     @on(ChecksFinished)
+    def checks_finished(self, message: ChecksFinished) -> None:
+        if message.what == "preflight":
+            self.preflight_passed(message)
+        elif self.txn is not None and self.txn.status == "pending":
+            self.live_checked(message.results)
+
+    def live_checked(self, results: list[CheckResult]) -> None:
+        """The live checks while the change can still roll back: what keeping it would keep."""
+        from tui_jail.screens.verify import ICONS
+
+        failed = sum(r.status == "fail" for r in results)
+        verdict = f"{failed} live check(s) failed: roll back (r) or fix" if failed else "every live check passes"
+        self._phase(f"Applied, pending: {verdict} (v checks again).", "-failed" if failed else "-passed")
+        lines = Text()
+        for result in results:
+            lines.append_text(ICONS[result.status])
+            lines.append(f" {self.state.shown(result.name)}: {self.state.shown(result.detail)}\n")
+            if result.status == "fail" and result.fix:
+                lines.append(f"  fix: {self.state.shown(result.fix)}\n", "italic")
+        lines.rstrip()
+        self.query_one("#findings", Static).update(lines)
+
     def preflight_passed(self, message: ChecksFinished) -> None:
         self._phase("Preflight passed: nothing here would lock you out.", "-passed")
         lines = Text()
@@ -131,10 +201,16 @@ class ApplyScreen(TransactionStep):
             "failed": ("The rollback could not finish: see below.", "-failed", "Verify"),
         }
         phase, style, label = phases.get(txn.status, (f"Transaction {txn.status}.", "", "Verify"))
+        if self.state.removing and label == "Verify":
+            label = "Done"  # a removed jail has nothing left to verify
         self._phase(phase, style)
         button = self.query_one("#next-button", Button)
         button.label = f"{label} ▶"
         button.disabled = txn.status not in ("pending", "confirmed", "rolled-back")
+        self.set_class(txn.status != "rolled-back", "-applied")
+        if txn.status == "pending" and self._checked != txn.id and not self.state.removing:
+            self._checked = txn.id  # by themselves once a transaction; v for more
+            self.action_live_checks()
 
     @on(WorkFailed)
     def _preflight_failed(self, message: WorkFailed) -> None:

@@ -16,12 +16,16 @@ from textual.containers import Horizontal
 from textual.widgets import Checkbox, DataTable, Input, Label
 
 from tui_jail.capabilities import CAPABILITIES
-from tui_jail.screens.step import Field, StepScreen
+from tui_jail.screens.step import Field, StepScreen, Tick
 from tui_jail.screens.validators import SpecValue
 from tui_jail.wizard_state import PLACEHOLDER
 
 NAMESPACES = ("mount", "pid", "ipc", "uts", "net")
 REQUIRED = ("mount", "pid")
+LEGEND = (
+    "[x] drop: dropped before the command runs   [!] never: not held at any point\n"
+    "[ ] held: kept in the bounding set (one run as nobody has none in effect)"
+)
 MARKS = {"drop": Text("[x] drop", "bold red"), "never": Text("[!] never", "bold yellow"), "held": Text("[ ] held")}
 
 
@@ -43,16 +47,17 @@ class CapabilitiesScreen(StepScreen):
                 validators=[SpecValue("user", self._known_user)],
                 compact=True,
             )
-            yield Label("", id="user-error", classes="field-error")
+            yield Label("", id="user-error", classes="field-error", markup=False)
         with Horizontal(id="namespaces"):
             yield Label("Namespaces:")
             chosen = settings.get("namespaces") or list(REQUIRED)
             for name in NAMESPACES:
-                yield Checkbox(name, name in chosen, id=f"ns-{name}", disabled=name in REQUIRED, compact=True)
+                yield Tick(name, name in chosen, id=f"ns-{name}", disabled=name in REQUIRED, compact=True)
         table: DataTable[Text] = DataTable(id="caps", cursor_type="row")
         table.add_columns("state", "capability", "what it allows")
         yield table
-        yield Label("drop: removed before the command runs · never: not held at any point", classes="intro")
+        yield Label("", id="cap-detail", markup=False)
+        yield Label(LEGEND, classes="intro", markup=False)
 
     def on_mount(self) -> None:
         table = self.query_one("#caps", DataTable)
@@ -80,6 +85,17 @@ class CapabilitiesScreen(StepScreen):
             return
         name = list(CAPABILITIES)[table.cursor_row]
         table.update_cell(name, table.ordered_columns[0].key, MARKS[self.state.cycle_capability(name)])
+        self.describe()
+
+    @on(DataTable.RowHighlighted, "#caps")
+    def describe(self) -> None:
+        """The highlighted capability's meaning in full: the table's column is cut at 80 columns."""
+        table = self.query_one("#caps", DataTable)
+        if table.row_count == 0:
+            return
+        name = list(CAPABILITIES)[table.cursor_row]
+        state = MARKS[self.state.capability_state(name)].plain
+        self.query_one("#cap-detail", Label).update(f"{state} {name}: {CAPABILITIES[name][1]}")
 
     def check(self) -> str | None:
         from tui_jail.spec import SpecError

@@ -11,7 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label
 
-from tui_jail.screens.step import Field
+from tui_jail.screens.step import Field, Tick
 from tui_jail.screens.validators import SpecValue
 from tui_jail.wizard_state import WizardState
 
@@ -36,15 +36,17 @@ class MountForm(ModalScreen[dict[str, Any] | None]):
                 validators=[SpecValue("abs", self._source_exists)],
                 valid_empty=False,
             )
-            yield Label("", id="source-error", classes="field-error")
-            yield Label(f"Target (inside the jail, relative to {self.state.data.get('root', 'the jail root')}):")
+            yield Label("", id="source-error", classes="field-error", markup=False)
+            yield Label(
+                f"Target (inside the jail, relative to {self.state.data.get('root', 'the jail root')}):", markup=False
+            )
             yield Field(self.values.get("target", ""), id="target-input", validators=[SpecValue("rel", self._unused)])
-            yield Label("", id="target-error", classes="field-error")
+            yield Label("", id="target-error", classes="field-error", markup=False)
             with Horizontal(id="flags"):
-                yield Checkbox("read-only", self.values.get("readonly", False), id="readonly", compact=True)
-                yield Checkbox("in fstab (persist)", self.values.get("persist", True), id="persist", compact=True)
+                yield Tick("read-only", self.values.get("readonly", False), id="readonly", compact=True)
+                yield Tick("in fstab (persist)", self.values.get("persist", True), id="persist", compact=True)
             with Horizontal(id="buttons"):
-                yield Label("", id="form-error", classes="field-error")
+                yield Label("", id="form-error", classes="field-error", markup=False)
                 yield Button("Cancel", id="cancel-button", compact=True)
                 yield Button("OK", id="ok-button", variant="primary", compact=True)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -16,6 +17,7 @@ from textual.widgets import DataTable, Label
 
 from tui_jail.screens.mount_form import MountForm
 from tui_jail.screens.step import StepScreen
+from tui_jail.wizard_state import PLACEHOLDER
 
 
 class MountsScreen(StepScreen):
@@ -33,11 +35,12 @@ class MountsScreen(StepScreen):
 
     def compose_body(self) -> ComposeResult:
         root = self.state.data.get("root", "?")
-        yield Label(f"Bind mounts into {root} (the jail root on the host).", classes="intro")
-        table: DataTable[str] = DataTable(id="mounts", cursor_type="row", zebra_stripes=True)
+        yield Label(f"Bind mounts into {root} (the jail root on the host).", classes="intro", markup=False)
+        table: DataTable[Text] = DataTable(id="mounts", cursor_type="row", zebra_stripes=True)
         table.add_columns("", "source (host)", "target (in jail)", "mode", "fstab", "notes")
         yield table
-        yield Label("", id="row-problem", classes="field-error")
+        yield Label("", id="row-problem", classes="field-error", markup=False)
+        yield Label("", id="row-notes", classes="intro", markup=False)
 
     def on_mount(self) -> None:
         self.refresh_table()
@@ -57,8 +60,11 @@ class MountsScreen(StepScreen):
     def show_row_problem(self) -> None:
         table = self.query_one("#mounts", DataTable)
         index = table.cursor_row
-        problem = self.state.row_problem(index) if 0 <= index < len(self.state.mounts) else None
+        known = 0 <= index < len(self.state.mounts)
+        problem = self.state.row_problem(index) if known else None
         self.query_one("#row-problem", Label).update(f"row {index + 1}: {problem}" if problem else "")
+        notes = _notes(self.state.mounts[index], full=True) if known else ""
+        self.query_one("#row-notes", Label).update(f"row {index + 1}: {notes}" if notes else "")
 
     def _current(self) -> int | None:
         index = self.query_one("#mounts", DataTable).cursor_row
@@ -103,18 +109,27 @@ class MountsScreen(StepScreen):
         return self.state.problem("mounts", "root", "devices")
 
 
-def _cells(mount: dict[str, Any], bad: bool) -> tuple[str, ...]:
+def _notes(mount: dict[str, Any], *, full: bool = False) -> str:
+    """The column's short notes, or (`full`) the line under the table for the highlighted row,
+    since the column is cut at 80 columns."""
     notes = []
     if mount.get("optional"):
-        notes.append("optional")
+        notes.append("optional: skipped on a host without the source" if full else "optional")
     if mount.get("children"):
         excluded = ", ".join(mount.get("exclude") or ())
         notes.append(f"each entry{f' but {excluded}' if excluded else ''}")
-    return (
-        "✗" if bad else "✓",
+    return "; ".join(notes)
+
+
+def _cells(mount: dict[str, Any], bad: bool) -> tuple[Text, ...]:
+    """The row as text, never markup: a source may well be named `/srv/tank/[done]`."""
+    unset = any(PLACEHOLDER.search(str(mount.get(key, ""))) for key in ("source", "target"))
+    cells = (
+        "✗" if bad else "?" if unset else "✓",  # a <placeholder> is not checked until it is filled in
         str(mount.get("source", "")),
         str(mount.get("target", "")),
         "ro" if mount.get("readonly") else "rw",
         "yes" if mount.get("persist", True) else "no",
-        "; ".join(notes),
+        _notes(mount),
     )
+    return tuple(Text(cell) for cell in cells)

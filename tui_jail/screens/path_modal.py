@@ -34,7 +34,7 @@ class PathModal(ModalScreen[Path | None]):
         with Vertical(id="dialog"):
             yield Label(self.title_text, id="dialog-title")
             yield Field(self.default, id="path-input")
-            yield Label("", id="path-error", classes="field-error")
+            yield Label("", id="path-error", classes="field-error", markup=False)
             yield Label("enter: OK   esc: cancel", classes="intro")
 
     @on(Input.Submitted, "#path-input")

@@ -26,7 +26,7 @@ class PresetScreen(StepScreen):
         yield Label("Start from a preset (enter), or open a spec you saved before (o).", classes="intro")
         yield OptionList(*[Option(name, id=name) for name in DESCRIPTIONS], id="presets")
         yield Static(id="details")
-        yield Label(self._loaded(), id="loaded", classes="intro")
+        yield Label(self._loaded(), id="loaded", classes="intro", markup=False)
 
     def on_mount(self) -> None:
         presets = self.query_one("#presets", OptionList)

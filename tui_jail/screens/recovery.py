@@ -17,6 +17,7 @@ from textual.containers import ScrollableContainer
 from textual.widgets import Label, Static
 
 from tui_jail.messages import TransactionChanged
+from tui_jail.screens.glyphs import BlockScrollBar, console_text
 from tui_jail.screens.step import NEXT
 from tui_jail.screens.transaction_panel import TransactionPanel
 from tui_jail.screens.transaction_step import TransactionStep
@@ -48,15 +49,19 @@ class RecoveryScreen(TransactionStep):
 
     def compose_body(self) -> ComposeResult:
         txn = self.found
-        yield Label(_headline(txn), id="headline")
-        who = Text.assemble(("Applied by ", "dim"), txn.user, ("  from ", "dim")) if txn.user else Text("Applied from ")
-        who.append(txn.ssh_connection.split(" ")[0] if txn.ssh_connection else "a local console")
-        yield Static(who, id="who")
+        yield Label(_headline(txn), id="headline", markup=False)
+        yield Static(_who(txn), id="who")
+        plan = self.state.shown(self.state.plan_text(txn))
         with ScrollableContainer(id="changes"):
-            yield Static(Text(self.state.shown(self.state.plan_text(txn)), no_wrap=True))
+            yield Static(Text(console_text(plan) if self.state.console_font else plan, no_wrap=True))
         yield TransactionPanel(self.state)
 
     def on_mount(self) -> None:
+        if self.state.console_font:
+            changes = self.query_one("#changes", ScrollableContainer)
+            # per widget, as Textual documents it (mypy sees only the class variable)
+            changes.vertical_scrollbar.renderer = BlockScrollBar  # type: ignore[misc]
+            changes.horizontal_scrollbar.renderer = BlockScrollBar  # type: ignore[misc]
         self.post_message(TransactionChanged("found", self.found))
 
     def transaction_changed(self, txn: TxnState) -> None:
@@ -74,3 +79,11 @@ class RecoveryScreen(TransactionStep):
 
 def _headline(txn: TxnState) -> str:
     return f"Transaction {txn.id} ({txn.action} {txn.jail}) {STATUS.get(txn.status, txn.status)}."
+
+
+def _who(txn: TxnState) -> Text:
+    """ "Applied by admin from 198.51.100.4" or "… on a local console": never an empty address."""
+    who = Text.assemble(("Applied by ", "dim"), txn.user) if txn.user else Text("Applied", "dim")
+    address = (txn.ssh_connection or "").split()
+    who.append_text(Text.assemble((" from ", "dim"), address[0]) if address else Text(" on a local console", "dim"))
+    return who

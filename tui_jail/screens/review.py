@@ -1,7 +1,7 @@
 """Step 4: the plan, read before anything changes — one tab per file diff, the mount tree as seen
 from inside the jail, a summary line — and saving the spec as YAML (comments kept). Lines run
 off an 80-column screen (fstab entries do), so `w` wraps them: the whole diff without scrolling
-sideways."""
+sideways, each continuation still marked + or -."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import ScrollableContainer, Vertical
+from textual.content import Content
 from textual.widgets import Label, Static, TabbedContent, TabPane
 
 from tui_jail.messages import PlanReady, WorkFailed
+from tui_jail.screens.marked_wrap import MarkedWrap
 from tui_jail.screens.path_modal import PathModal
 from tui_jail.screens.step import StepScreen
 
@@ -32,8 +34,9 @@ class ReviewScreen(StepScreen):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("s", "save", "Save spec"), Binding("w", "wrap", "Wrap lines")]
 
     def compose_body(self) -> ComposeResult:
-        yield Label(f"Planning {self.state.name}…", id="summary")
-        yield Label("", id="notes", classes="warning")
+        yield Label(f"Planning {self.state.name}…", id="summary", markup=False)
+        yield Label("", id="notes", classes="warning", markup=False)
+        yield Label("←/→ switch files · tab, then ↑/↓ PgUp/PgDn scroll · w wraps", classes="intro")
         yield Vertical(id="plan-area")
 
     def on_mount(self) -> None:
@@ -75,7 +78,7 @@ class ReviewScreen(StepScreen):
         self.toggle_class("-wrap")
 
     def action_save(self) -> None:
-        self.app.push_screen(PathModal("Save the spec as YAML", f"{self.state.name}.yaml", self._save), self._saved)
+        self.app.push_screen(PathModal("Save the spec as YAML", self.state.save_as(), self._save), self._saved)
 
     def _save(self, path: Path) -> str | None:
         from tui_jail.spec import SpecError
@@ -88,7 +91,7 @@ class ReviewScreen(StepScreen):
 
     def _saved(self, path: Path | None) -> None:
         if path is not None:
-            self.notify(f"saved {path}", title="Spec saved")
+            self.notify(f"saved {path}", title="Spec saved", markup=False)
 
 
 class PlanTabs(Vertical):
@@ -101,10 +104,10 @@ class PlanTabs(Vertical):
     def compose(self) -> ComposeResult:
         with TabbedContent(id="tabs"):
             for change in self.plan.changed_files:
-                with TabPane(Path(change.path).name), ScrollableContainer():
-                    yield Static(_diff(change.diff()), classes="plan-text")
+                with TabPane(Content(Path(change.path).name)), ScrollableContainer():
+                    yield Static(MarkedWrap(_diff(change.diff())), classes="plan-text")
             with TabPane("mount tree"), ScrollableContainer():
-                yield Static(Text(self.plan.tree), classes="plan-text")
+                yield Static(MarkedWrap(Text(self.plan.tree)), classes="plan-text")
 
 
 def _diff(text: str) -> Text:

@@ -6,16 +6,19 @@ comes next. `check()` is the whole-step validation run on Next; it returns the p
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.content import Content
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Input, Label
+from textual.widgets import Button, Checkbox, Footer, Header, Input, Label
 
+from tui_jail.screens.glyphs import glyphs
 from tui_jail.wizard_state import WizardState
 
 BACK = "back"
@@ -45,6 +48,15 @@ class Field(Input):
     cursor_blink = reactive(False, init=False)
 
 
+class Tick(Checkbox):
+    """A checkbox drawn `[x]` or `[ ]`: readable without colour (NO_COLOR, a console), where the
+    stock one draws the same X in both states."""
+
+    @property
+    def _button(self) -> Content:
+        return Content("[x]" if self.value else "[ ]")
+
+
 class StepScreen(Screen[str]):
     STEP = ""
     NEXT_LABEL = "Next"
@@ -57,13 +69,18 @@ class StepScreen(Screen[str]):
         super().__init__()
         self.state = state
 
+    @property
+    def glyph(self) -> Mapping[str, str]:
+        """The symbols this terminal can draw (ASCII stand-ins on the Linux console)."""
+        return glyphs(self.state.console_font)
+
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield Header(icon=self.glyph["icon"])
         yield from self.compose_body()
         with Horizontal(id="nav"):
-            yield Button("◀ Back", id="back-button", compact=True)
-            yield Label(id="nav-error")
-            yield Button(f"{self.NEXT_LABEL} ▶", id="next-button", variant="primary", compact=True)
+            yield Button(f"{self.glyph['back']} Back", id="back-button", compact=True)
+            yield Label(id="nav-error", markup=False)
+            yield Button(f"{self.NEXT_LABEL} {self.glyph['next']}", id="next-button", variant="primary", compact=True)
         yield Footer()
 
     def compose_body(self) -> ComposeResult:
@@ -71,6 +88,11 @@ class StepScreen(Screen[str]):
 
     def check(self) -> str | None:
         return None
+
+    @on(Input.Changed)
+    def _edited(self) -> None:
+        """What Next refused is stale once a field changes: the field's own label says what is wrong now."""
+        self.show_error(None)
 
     def show_error(self, message: str | None) -> None:
         label = self.query_one("#nav-error", Label)

@@ -1,7 +1,8 @@
 """Step 6: verification — every check of the applied jail, streaming in as it finishes.
 
 The rows are laid out in the checks' order before any result arrives, so the table never jumps;
-each result fills its row (icon, detail) and the highlighted row's detail and fix are spelled out.
+each result fills its row (icon, detail, wrapped to the column) and the highlighted row's detail and
+fix are spelled out below.
 """
 
 from __future__ import annotations
@@ -36,24 +37,28 @@ class VerifyScreen(StepScreen):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", show=False)]
 
     def compose_body(self) -> ComposeResult:
-        yield Label(f"Checking {self.state.name} on the live system…", id="verdict")
-        table: DataTable[Text] = DataTable(id="checks", cursor_type="row")
-        table.add_columns("result", "check", "detail")
-        yield table
+        yield Label(f"Checking {self.state.name} on the live system…", id="verdict", markup=False)
+        yield DataTable[Text](id="checks", cursor_type="row")
         yield Static("", id="explain")
 
     def on_mount(self) -> None:
+        self.names: list[str] = []
         self.results: dict[str, CheckResult] = {}
+        # fixed widths and rows as tall as their text: a detail wraps instead of being cut at 80 columns
+        room = max(self.app.size.width - 14, 40)  # margins, scrollbar, the cells' padding, the result column
+        table = self.query_one("#checks", DataTable)
+        table.add_column("result", width=6)
+        table.add_column("check", width=room // 2)
+        table.add_column("detail", width=room - room // 2)
         self.run_checks()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="verify", description="verifying")
     def run_checks(self) -> None:
         from tui_jail.checks import run_checks
         from tui_jail.spec import SpecError
-        from tui_jail.verify import checks_for
 
         try:
-            checks = checks_for(self.state.spec(final=True), self.state.system, admin=self.state.admin())
+            checks = self.state.live_checks()
         except SpecError as exc:
             self.post_message(WorkFailed("verify", str(exc)))
             return
@@ -66,17 +71,24 @@ class VerifyScreen(StepScreen):
         self.post_message(ChecksFinished(results))
 
     def _lay_out(self, names: list[str]) -> None:
+        self.names = names
+        self._fill()
+
+    def _fill(self) -> None:
+        """Every row again, in the checks' order: a row's height follows its text only when it is added."""
         table = self.query_one("#checks", DataTable)
-        for name in names:
-            table.add_row(WAITING, Text(self.state.shown(name)), Text(""), key=name)
+        cursor = table.cursor_row
+        table.clear()
+        for name in self.names:
+            result = self.results.get(name)
+            icon, detail = (ICONS[result.status], result.detail) if result else (WAITING, "")
+            table.add_row(icon, Text(self.state.shown(name)), Text(self.state.shown(detail)), key=name, height=None)
+        table.move_cursor(row=cursor)
 
     @on(CheckDone)
     def check_done(self, message: CheckDone) -> None:
-        result = message.result
-        table = self.query_one("#checks", DataTable)
-        self.results[result.name] = result
-        table.update_cell(result.name, table.ordered_columns[0].key, ICONS[result.status])
-        table.update_cell(result.name, table.ordered_columns[2].key, Text(self.state.shown(result.detail)))
+        self.results[message.result.name] = message.result
+        self._fill()
         self.explain()
 
     @on(ChecksFinished)
