@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import Label
-from wizard_support import keys, run_async, settle, walk, wizard
+from wizard_support import SETTINGS_KEYS, keys, run_async, settle, walk, wizard
 
 from tui_jail.screens.access import AccessScreen
 from tui_jail.screens.capabilities import CapabilitiesScreen
@@ -183,3 +183,21 @@ async def test_save_and_open_a_spec(sample_root: Path, tmp_path: Path) -> None:
         await keys(pilot, *["backspace"] * len("missing.yaml"), "type:rclone-sftp.yaml", "enter")
         assert isinstance(app.screen, MountsScreen)
         assert app.state.origin == "rclone-sftp.yaml" and app.state.sftp["users"] == ["media"]
+
+
+@run_async
+async def test_a_new_jail_gets_its_own_name_and_root(sample_root: Path) -> None:
+    app = wizard(sample_root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await keys(pilot, *walk("seedbox-sftp", "mounts"))
+        app.screen.query_one("#name-input").focus()
+        await keys(pilot, "ctrl+u", "type:Bad Name")
+        assert label(app, "#identity-error").startswith("name")
+        await keys(pilot, "ctrl+n")
+        assert isinstance(app.screen, MountsScreen)  # not on with a name the spec refuses
+        await keys(pilot, "ctrl+u", "type:tv-box", "tab", "ctrl+u", "type:/chroot/tv-box")
+        assert label(app, "#identity-error") == ""
+        assert (app.state.name, app.state.data["root"]) == ("tv-box", "/chroot/tv-box")
+        await keys(pilot, "ctrl+n", *SETTINGS_KEYS["seedbox-sftp"], "ctrl+n")
+        assert isinstance(app.screen, ReviewScreen)
+        assert app.state.plan is not None and app.state.plan.root == "/chroot/tv-box"

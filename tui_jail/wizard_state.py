@@ -105,6 +105,11 @@ class WizardState:
         self._load(document, path.name)
         self.preset, self.opened = None, path
 
+    @property
+    def applied_name(self) -> str | None:
+        """The applied jail being edited (its name and root stay), or None for a new jail."""
+        return self.name if self.origin == f"the applied jail {self.name}" else None
+
     def load_applied(self, name: str) -> None:
         """The applied spec of jail `name`, as an editable document (without the "do not edit" header
         of the copy apply keeps). Raises YamlError, or OSError when it is gone."""

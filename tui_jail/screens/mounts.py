@@ -13,10 +13,11 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Label
+from textual.containers import Horizontal
+from textual.widgets import DataTable, Input, Label
 
 from tui_jail.screens.mount_form import MountForm
-from tui_jail.screens.step import StepScreen
+from tui_jail.screens.step import Field, StepScreen
 from tui_jail.wizard_state import PLACEHOLDER
 
 
@@ -35,12 +36,27 @@ class MountsScreen(StepScreen):
 
     def compose_body(self) -> ComposeResult:
         root = self.state.data.get("root", "?")
-        yield Label(f"Bind mounts into {root} (the jail root on the host).", classes="intro", markup=False)
+        if self.state.applied_name:  # an applied jail keeps its name and root: another is a new jail
+            yield Label(f"Bind mounts into {root} (the jail root on the host).", classes="intro", markup=False)
+        else:
+            with Horizontal(id="identity"):
+                yield Label("Jail name ")
+                yield Field(self.state.name, id="name-input", compact=True)
+                yield Label(" root on the host ")
+                yield Field(str(root), id="root-input", compact=True)
+            yield Label("", id="identity-error", classes="field-error", markup=False)
         table: DataTable[Text] = DataTable(id="mounts", cursor_type="row", zebra_stripes=True)
         table.add_columns("", "source (host)", "target (in jail)", "mode", "fstab", "notes")
         yield table
         yield Label("", id="row-problem", classes="field-error", markup=False)
         yield Label("", id="row-notes", classes="intro", markup=False)
+
+    @on(Input.Changed, "#name-input")
+    @on(Input.Changed, "#root-input")
+    def identity_typed(self, event: Input.Changed) -> None:
+        key = "name" if event.input.id == "name-input" else "root"
+        self.state.data[key] = event.value.strip()
+        self.query_one("#identity-error", Label).update(self.state.problem("name", "root") or "")
 
     def on_mount(self) -> None:
         self.refresh_table()
@@ -106,7 +122,7 @@ class MountsScreen(StepScreen):
         for index in range(len(self.state.mounts)):
             if problem := self.state.row_problem(index):
                 return f"row {index + 1}: {problem}"
-        return self.state.problem("mounts", "root", "devices")
+        return self.state.problem("name", "mounts", "root", "devices")
 
 
 def _notes(mount: dict[str, Any], *, full: bool = False) -> str:
