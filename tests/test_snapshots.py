@@ -13,7 +13,18 @@ from pathlib import Path
 
 import nsenv
 import pytest
-from wizard_support import T0, applied_jails, keys, pending_transaction, txn_status, until, walk, wizard
+from wizard_support import (
+    T0,
+    applied_jails,
+    keys,
+    on_first_screen,
+    pending_transaction,
+    stop_watchdog,
+    txn_status,
+    until,
+    walk,
+    wizard,
+)
 
 from tui_jail import journal
 from tui_jail.journal import transactions
@@ -143,9 +154,23 @@ class TestKeep:
 
 class TestRecovery:
     def test_pending_transaction(self, snap_compare, sample_root: Path) -> None:
-        """A pending transaction at start: the wizard opens on recovery, saying what it changed and how to undo it."""
+        """A pending transaction at start: the wizard opens on recovery, saying what it changed and how to
+        undo it, and that its watchdog is armed."""
         pending_transaction(sample_root)
-        assert snap_compare(wizard(sample_root), terminal_size=SIZE)
+        assert snap_compare(wizard(sample_root), run_before=on_first_screen, terminal_size=SIZE)
+
+    def test_watchdog_gone_is_rearmed(self, snap_compare, sample_root: Path) -> None:
+        """Its watchdog gone before the deadline: the wizard arms a new one at start and says so."""
+        txn_id = pending_transaction(sample_root, watchdog_alive=False)
+        try:
+            assert snap_compare(wizard(sample_root), run_before=on_first_screen, terminal_size=SIZE)
+        finally:
+            stop_watchdog(sample_root, txn_id)
+
+    def test_watchdog_gone_past_the_deadline_is_rolled_back(self, snap_compare, sample_root: Path) -> None:
+        """Its watchdog gone and the deadline passed: rolled back at start; recovery says what happened."""
+        pending_transaction(sample_root, watchdog_alive=False, seconds_left=-5)
+        assert snap_compare(wizard(sample_root), run_before=on_first_screen, terminal_size=SIZE)
 
 
 class TestRefused:

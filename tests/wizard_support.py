@@ -110,9 +110,10 @@ def walk(preset: str, stage: str) -> list[str]:
     return steps
 
 
-def pending_transaction(root: Path) -> str:
+def pending_transaction(root: Path, *, watchdog_alive: bool = True, seconds_left: float = 90) -> str:
     """A transaction journal left pending (applied, unconfirmed) under `root`, with nothing to undo.
-    Its watchdog is this test process (alive, and never rolling back), so it shows as armed."""
+    Its watchdog is this test process (alive, and never rolling back), so it shows as armed; or, with
+    `watchdog_alive=False`, a process that has gone since (this pid with another start time)."""
     from tui_jail.journal import Journal, TxnState
     from tui_jail.journal_layout import process_start
 
@@ -127,14 +128,26 @@ def pending_transaction(root: Path) -> str:
         user="admin",
         ssh_connection="198.51.100.4 50022 192.0.2.1 22",
         watchdog_pid=os.getpid(),
-        watchdog_start=process_start(os.getpid()),
+        watchdog_start=process_start(os.getpid()) + (0 if watchdog_alive else 1),
         new_login_after=1,
     )
     state.set_deadline(90)
+    state.boot_deadline += seconds_left - 90
     state.deadline = T0 + 90  # what the wizard's fixed clock counts down from
     plan = "jail rclone-sftp (sftp): changes: 1 file, 0 mounts, 0 paths\n\n--- a/etc/fstab\n+++ b/etc/fstab\n"
     Journal.create(root, state, [], {}, plan)
     return state.id
+
+
+def stop_watchdog(root: Path, txn_id: str) -> None:
+    """Kill the watchdog a test made the wizard arm (by its recorded pid and start time)."""
+    import signal
+
+    from tui_jail.journal import Journal
+
+    state = Journal(root, txn_id).state()
+    if state.watchdog_running() and state.watchdog_pid != os.getpid():
+        os.kill(state.watchdog_pid, signal.SIGKILL)
 
 
 async def until(pilot: Pilot[None], condition: Callable[[], bool], timeout: float = 15.0) -> None:
@@ -145,6 +158,14 @@ async def until(pilot: Pilot[None], condition: Callable[[], bool], timeout: floa
             shown = " | ".join(str(label.render()) for label in pilot.app.screen.query(Label) if str(label.render()))
             raise AssertionError(f"still waiting after {timeout} s on {pilot.app.screen!r}: {shown}")
         await pilot.pause(0.05)
+
+
+async def on_first_screen(pilot: Pilot[None]) -> None:
+    """Until the wizard shows its first screen: the start-up check of the journal comes first (it
+    may arm a watchdog or roll back)."""
+    if pilot.app.screen.id == "_default":  # Textual's screen before the first push
+        await until(pilot, lambda: pilot.app.screen.id != "_default")
+    await settle(pilot)
 
 
 def txn_status(app: WizardApp) -> str | None:

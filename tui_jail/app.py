@@ -61,11 +61,14 @@ class WizardApp(App[None]):
     async def walk(self) -> None:
         """The orchestrator: one screen at a time, the stack one step deep. With applied jails on
         the system it starts (and ends each errand) on the home screen; otherwise on the presets."""
-        pending = _pending_transaction(self.state)
-        if pending is not None:
+        # before any screen, on the UI's loop: nothing is shown yet, and it is quick unless it must
+        # roll back (then the recovery screen must not open on a transaction it is undoing)
+        notices = self.state.ensure_watched()
+        found = _transaction_to_show(self.state, bool(notices))
+        if found is not None:
             from tui_jail.screens.recovery import RecoveryScreen
 
-            await self.push_screen_wait(RecoveryScreen(self.state, pending.state()))
+            await self.push_screen_wait(RecoveryScreen(self.state, found.state(), notices))
         if not self.state.has_applied_jails():
             await self.steps(STEPS)
             self.exit()
@@ -128,11 +131,13 @@ def _step_screen(step: str, kind: str) -> type[StepScreen]:
     return screen
 
 
-def _pending_transaction(state: WizardState) -> Journal | None:
-    from tui_jail.journal import unfinished
+def _transaction_to_show(state: WizardState, acted: bool) -> Journal | None:
+    """The unfinished transaction to recover; or, when the start-up check just rolled one back (its
+    watchdog was gone past the deadline), that one, so the admin sees what happened."""
+    from tui_jail.journal import transactions, unfinished
 
-    pending = unfinished(state.system.root)
-    return pending[-1] if pending else None
+    found = unfinished(state.system.root) or (transactions(state.system.root) if acted else [])
+    return found[-1] if found else None
 
 
 def make_app(

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 PLACEHOLDER = re.compile(r"<[a-z][a-z0-9-]*>")
 EXTEND_BY = 60.0
+VOLATILE = re.compile(r" \(pid \d+\)|: it rolls back in \d+ s unless confirmed")
 LIST_SPLIT = re.compile(r"[,\s]+")
 
 
@@ -400,6 +401,18 @@ class WizardState:
         from tui_jail.transaction import rollback_txn
 
         return rollback_txn(self.system.root, txn.id, reason)
+
+    def ensure_watched(self) -> list[str]:
+        """Re-arm a watchdog that is gone, or roll back what it no longer watches (see
+        `watched.ensure_watched`); what was found and done, one line each, as shown: without pids and
+        the seconds left, which the panel's countdown shows as they pass."""
+        from tui_jail.watched import ensure_watched
+
+        return [self.shown(VOLATILE.sub("", line)) for line in ensure_watched(self.system.root)]
+
+    def watchdog(self, txn: TxnState) -> str:
+        """armed, re-armed or gone ('' once nothing is left to watch): the watchdog's real state."""
+        return txn.watchdog_state()
 
     def transaction(self, txn_id: str) -> TxnState:
         from tui_jail.journal import Journal

@@ -1,7 +1,8 @@
 """Recovery: the wizard opens here when a transaction is pending, interrupted or failed.
 
-It says what happened (who applied it from where, its state, any error), shows what the transaction
-changed (the plan as the admin saw it), and offers the way on: keep it (`k`, a confirmation from this
+It says what happened (who applied it from where, its state, any error, what the start-up check of
+its watchdog found and did: re-armed, or rolled back), shows what the transaction changed (the plan
+as the admin saw it), and offers the way on: keep it (`k`, a confirmation from this
 new session), push the deadline back (`e`) or roll it back (`r`), all through the transaction under
 its lock. Continue is refused until the transaction is finished one way or the other.
 """
@@ -43,13 +44,16 @@ class RecoveryScreen(TransactionStep):
     CSS_PATH = "recovery.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", show=False)]
 
-    def __init__(self, state: WizardState, txn: TxnState) -> None:
+    def __init__(self, state: WizardState, txn: TxnState, notices: list[str] | None = None) -> None:
         super().__init__(state)
         self.found = txn
+        self.notices = notices or []
 
     def compose_body(self) -> ComposeResult:
         txn = self.found
         yield Label(_headline(txn), id="headline", markup=False)
+        if self.notices:
+            yield Static(Text("\n".join(self.notices)), id="notices")
         yield Static(_who(txn), id="who")
         plan = self.state.shown(self.state.plan_text(txn))
         with ScrollableContainer(id="changes"):

@@ -3,6 +3,8 @@ to the automatic rollback as a draining bar, and exactly how to confirm it from 
 
 Shared by the apply step and the recovery screen. It only shows: the screen that owns it acts on the
 transaction and calls `show()` with every new state; the countdown ticks from the injected clock.
+While the transaction is the watchdog's, a line says what really watches it: the watchdog armed,
+re-armed (the first one was gone), or gone (being re-armed or rolled back right now).
 """
 
 from __future__ import annotations
@@ -20,6 +22,11 @@ if TYPE_CHECKING:
 
 TICK = 0.5  # seconds between countdown updates: whole seconds are shown, so twice a second is smooth
 STATES = ("pending", "confirmed", "rolling-back", "rolled-back", "failed", "interrupted")
+WATCHDOG = {
+    "armed": "Watchdog armed: it rolls back at the deadline, even if this session dies.",
+    "re-armed": "Watchdog re-armed (the first one was gone): it rolls back at the deadline.",
+    "gone": "Watchdog gone: re-arming it, or rolling back now if the deadline has passed…",
+}
 
 
 class TransactionPanel(Vertical):
@@ -57,6 +64,16 @@ class TransactionPanel(Vertical):
     TransactionPanel #txn-howto {
         height: auto;
     }
+    TransactionPanel #txn-watchdog {
+        display: none;
+        color: $text-muted;
+    }
+    TransactionPanel #txn-watchdog.-watched {
+        display: block;
+    }
+    TransactionPanel #txn-watchdog.-gone {
+        color: $error;
+    }
     """
 
     def __init__(self, state: WizardState, intro: str = "", *, id: str | None = None) -> None:
@@ -71,6 +88,7 @@ class TransactionPanel(Vertical):
         with Horizontal(id="countdown"):
             yield ProgressBar(show_eta=False, show_percentage=False, id="countdown-bar")
             yield Label("", id="countdown-left")
+        yield Label("", id="txn-watchdog")
         yield Static("", id="txn-howto")
 
     def on_mount(self) -> None:
@@ -84,6 +102,11 @@ class TransactionPanel(Vertical):
         headline, howto = self._texts(txn)
         self.query_one("#txn-headline", Label).update(headline)
         self.query_one("#txn-howto", Static).update(howto)
+        watchdog = self.query_one("#txn-watchdog", Label)
+        word = self.state.watchdog(txn)
+        watchdog.update(WATCHDOG.get(word, ""))
+        watchdog.set_class(bool(word), "-watched")
+        watchdog.set_class(word == "gone", "-gone")
         self.tick()
 
     def show_proof(self, result: str) -> None:

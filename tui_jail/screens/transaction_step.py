@@ -85,15 +85,22 @@ class TransactionStep(StepScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="watch", description="watching the journal")
     def watch_journal(self, txn_id: str) -> None:
+        """Until the transaction is finished: show each change of it, and when its watchdog is gone,
+        re-arm one (or, past the deadline, roll back) as any command would."""
         worker = get_current_worker()
-        seen = (self.txn.status, self.txn.deadline) if self.txn else None
+        seen = (self.txn.status, self.txn.deadline, self.state.watchdog(self.txn)) if self.txn else None
         while not worker.is_cancelled:
             try:
                 txn = self.state.transaction(txn_id)
             except (OSError, ValueError):  # a state file being replaced: look again
                 txn = None
-            if txn is not None and (txn.status, txn.deadline) != seen:
-                seen = (txn.status, txn.deadline)
+            if txn is not None and txn.status == "pending" and self.state.watchdog(txn) == "gone":
+                self.post_message(TransactionChanged("watchdog gone", txn))
+                self.state.ensure_watched()  # nothing, while another command holds the lock: look again
+                time.sleep(WATCH_EVERY)
+                continue
+            if txn is not None and (txn.status, txn.deadline, self.state.watchdog(txn)) != seen:
+                seen = (txn.status, txn.deadline, self.state.watchdog(txn))
                 self.post_message(TransactionChanged("watched", txn))
             if txn is not None and not txn.unfinished:
                 return
