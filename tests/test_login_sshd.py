@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -252,3 +253,33 @@ def test_from_tmux_sessions_without_a_terminal_are_noted_and_a_new_login_confirm
         assert status == 1 and "this session is not an SSH login" in output, output
     confirmed = site.ssh(site.admin, site.tui_jail("confirm", state.id), "127.0.0.4")
     assert confirmed.returncode == 0, confirmed.stderr
+
+
+def test_a_reload_waits_for_the_daemons_new_sockets() -> None:
+    """sshd re-executes on SIGHUP and listens anew: the moment recorded as 'serving the change' comes
+    after the new sockets exist. A stand-in daemon (a real process) swaps its listening socket on HUP."""
+    from tui_jail.backends import sshd
+
+    script = (
+        "import signal, socket, sys, time\n"
+        "def listen():\n"
+        "    s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(); return s\n"
+        "held = [listen()]\n"
+        "def swap(*_):\n"
+        "    time.sleep(0.3); held[0].close(); held[0] = listen()\n"
+        "signal.signal(signal.SIGHUP, swap)\n"
+        "print('ready', flush=True)\n"
+        "while True: time.sleep(1)\n"
+    )
+    daemon = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert daemon.stdout is not None and daemon.stdout.readline() == "ready\n"
+        before = sshd._listening(daemon.pid)
+        assert len(before) == 1
+        os.kill(daemon.pid, signal.SIGHUP)
+        sshd._wait_listening_anew(daemon.pid, before)
+        after = sshd._listening(daemon.pid)
+        assert after and not after & before
+    finally:
+        daemon.kill()
+        daemon.wait()
