@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tui_jail import entry, journal
+from tui_jail import entry, history, journal
 from tui_jail.commands.common import (
     Subparsers,
     add_json,
@@ -22,6 +22,7 @@ from tui_jail.commands.common import (
     seconds,
 )
 from tui_jail.errors import Refused
+from tui_jail.history import DEFAULT_KEEP
 from tui_jail.journal import DEFAULT_TIMEOUT, LONGEST_WAIT, TxnState
 from tui_jail.plan import Plan, make_plan
 from tui_jail.render import print_plan
@@ -38,7 +39,21 @@ def add_transaction_options(parser: argparse.ArgumentParser) -> None:
         help=f"roll back unless confirmed within SEC seconds, 1 to {LONGEST_WAIT:g} (default {DEFAULT_TIMEOUT:g})",
     )
     parser.add_argument("--yes", action="store_true", help="do not ask before changing anything")
+    parser.add_argument(
+        "--keep-history",
+        metavar="N",
+        type=history_size,
+        default=DEFAULT_KEEP,
+        help=f"keep the last N finished transactions in the journal, pruning older ones (default {DEFAULT_KEEP})",
+    )
     add_json(parser)
+
+
+def history_size(text: str) -> int:
+    """--keep-history's type: a whole number, 0 or more."""
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"must be a whole number of transactions (0 or more), not {text!r}")
+    return int(text)
 
 
 def add_parser(subparsers: Subparsers) -> None:
@@ -63,7 +78,23 @@ def run(args: argparse.Namespace) -> int:
 
 def run_transaction(plan: Plan, system: SystemRoot, args: argparse.Namespace) -> int:
     """Shared with `remove`: show the plan, ask, apply, say how to confirm. With --json (for fleets:
-    the Ansible module) one document: the plan and the pending transaction's id (null: nothing to do)."""
+    the Ansible module) one document: the plan and the pending transaction's id (null: nothing to do).
+    Then the journal's history is pruned to --keep-history (its new transaction is never pruned)."""
+    try:
+        return _run_transaction(plan, system, args)
+    finally:
+        _prune(system, args.keep_history)
+
+
+def _prune(system: SystemRoot, keep: int) -> None:
+    """Housekeeping: a journal that cannot be pruned now never fails the command (nor hides its error)."""
+    try:
+        history.prune(system.root, keep)
+    except (OSError, journal.Busy, journal.Damaged) as exc:
+        print(f"tui-jail: note: the journal's history was not pruned: {exc}", file=sys.stderr)
+
+
+def _run_transaction(plan: Plan, system: SystemRoot, args: argparse.Namespace) -> int:
     if any(entry.unfinished for entry in journal.scan(system.root)):  # a plan may look done only because of it
         raise Refused(pending_refusal(system.root))
     if args.json:
