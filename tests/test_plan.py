@@ -429,12 +429,30 @@ def test_a_path_created_through_a_bind_is_refused(sample_root: Path, where: str)
         make_plan(spec, SystemRoot(sample_root))
 
 
-def test_a_dropped_device_is_named_as_left_in_place(sample_root: Path) -> None:
+def test_a_dropped_device_is_planned_as_a_removal(sample_root: Path) -> None:
     system = SystemRoot(sample_root)
     write_files_and_paths(make_plan(seedbox(), system), sample_root)
     plan = make_plan(seedbox(devices=["null"]), system)
-    note = "left in place: /chroot/rclone-sftp/dev/zero (the applied spec made it; delete it by hand)"
-    assert plan.warnings == [note]
+    zero = "/chroot/rclone-sftp/dev/zero"
+    [removal] = [p for p in plan.path_changes if p.action == "remove"]
+    assert (removal.path, removal.kind, removal.device, removal.mode) == (zero, "device", (1, 5), 0o666)
+    assert f"  remove {zero}  char 1,5 0666 0:0" in plan_text(plan)
+    assert {"path": zero, "action": "remove"}.items() <= plan.to_json()["paths"][-1].items()
+    assert not plan.warnings
+
+
+def test_a_dropped_path_not_as_the_jail_made_it_is_left_with_a_note(sample_root: Path) -> None:
+    system = SystemRoot(sample_root)
+    write_files_and_paths(make_plan(seedbox(), system), sample_root)
+    (sample_root / "chroot/rclone-sftp/dev/keep").write_text("admin's file")
+    plan = make_plan(seedbox(devices=["null"], mounts=[]), system)
+    removed = {p.path for p in plan.path_changes if p.action == "remove"}
+    assert "/chroot/rclone-sftp/dev/zero" in removed and "/chroot/rclone-sftp/dev" not in removed
+    assert "/chroot/rclone-sftp/IncomingTV" in removed  # an empty mount point nothing is mounted on
+    assert plan.warnings == []  # dev stays: the new spec still has /dev/null in it
+
+    plan = make_plan(seedbox(devices=[], mounts=[]), system)
+    assert plan.warnings == ["left in place: /chroot/rclone-sftp/dev (not empty: it holds keep)"]
 
 
 # --- CRLF files: the managed block is found again --------------------------------------------------

@@ -1,7 +1,8 @@
-"""Revocation: re-applying a spec that drops a mount converges (the bind is unmounted and its fstab line
-removed in the same transaction), and `remove` takes down every mount the jail made, from its applied
-record, even one the current spec no longer names (issue 13, item 4). Real binds, in the suite's private
-mount namespace."""
+"""Revocation: re-applying a spec that drops a mount converges (the bind is unmounted, its fstab line and
+its mount point removed in the same transaction, a dropped device node too; a rollback puts them back as
+they were), a mount whose source changes is replaced rather than stacked on, and `remove` takes down
+every mount the jail made, from its applied record, even one the current spec no longer names (issue 13,
+item 4). Real binds, in the suite's private mount namespace."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import nsenv
 import pytest
-from txn_helpers import seedbox, wait_watchdogs_gone
+from txn_helpers import seedbox, snapshot, wait_watchdogs_gone
 
 from tui_jail import transaction
 from tui_jail.backends import fstab, managed_block
@@ -32,10 +33,16 @@ def world(sample_root: Path) -> Iterator[Path]:
             subprocess.run(["umount", str(system.host(point))], check=False)
 
 
-def without(spec: Spec, target: str) -> Spec:
+def without(spec: Spec, target: str, **changes: object) -> Spec:
     data = spec.model_dump(mode="json")
     data["mounts"] = [m for m in data["mounts"] if m["target"] != target]
-    return parse_spec(data)
+    return parse_spec({**data, **changes})
+
+
+def mounts_at(system: SystemRoot, target: str) -> int:
+    """How many mounts are stacked at `target` (the kernel's table, not the top one only)."""
+    host = str(system.host(target))
+    return sum(line.split()[4] == host for line in Path("/proc/self/mountinfo").read_text().splitlines())
 
 
 def applied(spec: Spec, system: SystemRoot, *, remove: bool = False) -> None:
@@ -59,9 +66,11 @@ def test_dropping_a_mount_unmounts_it_and_removes_its_fstab_line(world: Path) ->
     smaller = without(full, "IncomingTV")
     plan = make_plan(smaller, system)
     assert plan.unmounts == [dropped], plan.summary()
-    assert f"left in place: {dropped} (the applied spec made it; delete it by hand)" in plan.warnings
+    assert [p.path for p in plan.path_changes if p.action == "remove"] == [dropped]
+    assert not plan.warnings
     applied(smaller, system)
     assert dropped not in system.mounts()
+    assert system.lstat(dropped) is None  # its mount point went with it
     assert dropped not in fstab_targets(system, full.name)
     assert full.jail_path("incomingmovies") in system.mounts()  # the others stay
     assert not make_plan(smaller, system).has_changes  # converged
@@ -80,3 +89,48 @@ def test_remove_takes_down_every_mount_the_jail_made(world: Path) -> None:
     applied(full, system, remove=True)
     assert not targets & set(system.mounts())
     assert fstab_targets(system, full.name) == set()
+
+
+def test_dropping_a_mount_and_a_device_removes_both_and_rollback_makes_them_again(world: Path) -> None:
+    system = SystemRoot(world)
+    full = seedbox()
+    applied(full, system)
+    dropped, zero = full.jail_path("IncomingTV"), full.jail_path("dev/zero")
+    before = snapshot(world)
+    assert system.lstat(zero) is not None and dropped in before["mounts"]
+
+    plan = make_plan(without(full, "IncomingTV", devices=["null"]), system)
+    assert [(p.path, p.kind) for p in plan.path_changes if p.action == "remove"] == [
+        (zero, "device"),
+        (dropped, "dir"),
+    ]
+    state = transaction.apply(plan, system, environ={})
+    assert system.lstat(zero) is None and system.lstat(dropped) is None
+    assert dropped not in system.mounts()
+
+    transaction.rollback_txn(world, state.id, "test")
+    assert snapshot(world) == before  # type, mode, owner, device numbers, and the bind on its mount point
+
+
+def test_a_new_source_replaces_the_bind_instead_of_stacking_on_it(world: Path) -> None:
+    system = SystemRoot(world)
+    full = seedbox()
+    applied(full, system)
+    target = full.jail_path("incomingmovies")
+    (world / "tank/newmovies").mkdir()
+    (world / "tank/newmovies/marker").write_text("new")
+    before = snapshot(world)
+    data = full.model_dump(mode="json")
+    for mount in data["mounts"]:
+        if mount["target"] == "incomingmovies":
+            mount["source"] = "/tank/newmovies"
+    moved = parse_spec(data)
+
+    state = transaction.apply(make_plan(moved, system), system, environ={})
+    assert mounts_at(system, target) == 1
+    assert (system.host(target) / "marker").read_text() == "new"
+
+    transaction.rollback_txn(world, state.id, "test")
+    assert mounts_at(system, target) == 1
+    assert not (system.host(target) / "marker").exists()
+    assert snapshot(world) == before  # the old source bound again, its record naming it

@@ -96,7 +96,8 @@ class PathStep:
     uid: int = 0
     gid: int = 0
     device: tuple[int, int] | None = None  # (major, minor) for kind == "device"
-    action: Literal["create", "fix", "none"] = "create"  # fix: chown/chmod an existing one
+    action: Literal["create", "fix", "remove", "none"] = "create"  # fix: chown/chmod an existing one
+    # remove: the jail made it and the spec no longer wants it (mode, owner, device: as it was made)
     reason: str = ""
 
 
@@ -187,25 +188,92 @@ def make_plan(spec: Spec, system: SystemRoot) -> Plan:
     plan.mounts = [_mount_step(spec, system, mount, live) for mount in mounts]
     plan.files = _plan_files(spec, system, mounts, plan)
     plan.unmounts = _jail_mounts(spec.name, system, live, keep={m.target for m in plan.mounts})
-    plan.warnings += _left_behind(spec, system, plan)
+    removals, left = _dropped_paths(spec, system, plan)
+    plan.paths += removals
+    plan.warnings += left
     plan.tree = render_tree(spec, plan)
     return plan
 
 
-def _left_behind(spec: Spec, system: SystemRoot, plan: Plan) -> list[str]:
-    """What the applied spec made that this one drops and the transaction does not remove (yet): the
-    mount points of dropped binds and dropped device nodes stay in the jail tree, empty."""
+def _dropped_paths(spec: Spec, system: SystemRoot, plan: Plan) -> tuple[list[PathStep], list[str]]:
+    """What the applied spec made in the jail tree that this one drops — mount points, device nodes,
+    dev/, a workdir, proc — as removal steps, with a note for each one left in place."""
     old = applied_spec(system, spec.name)
     if old is None or old.root != spec.root:
-        return []
+        return [], []
     kept = {p.path for p in plan.paths}
-    dropped = [spec.jail_path(f"dev/{d}") for d in old.devices if d not in spec.devices]
-    dropped += plan.unmounts
-    return [
-        f"left in place: {path} (the applied spec made it; delete it by hand)"
-        for path in dropped
-        if path not in kept and system.lstat(path) is not None
-    ]
+    bound = [m.target for m in plan.mounts]  # under a kept bind lies the host's source, not the jail's tree
+    made = [p for p in _made_paths(old, system) if p not in kept and not any(_within(p, target) for target in bound)]
+    return _removal_steps(system, made, set(plan.unmounts))
+
+
+def _within(path: str, top: str) -> bool:
+    return path == top or path.startswith(top + "/")
+
+
+def _made_paths(spec: Spec, system: SystemRoot) -> list[str]:
+    """Every path the plan of `spec` creates under its jail root (the root's own chain not included):
+    from the spec alone, plus the targets of the jail's recorded binds (children the source has no more)."""
+    try:
+        mounts = _expand_mounts(spec, system, Plan(spec.name, spec.kind, spec.root))
+    except PlanError:
+        mounts = [m for m in spec.mounts if not m.children]
+    wanted = [spec.jail_path(m.target) for m in mounts]
+    wanted += [m.target for m in read_applied_mounts(system.root, spec.name)]
+    if spec.devices:
+        wanted += [spec.jail_path("dev"), *(spec.jail_path(f"dev/{d}") for d in spec.devices)]
+    if spec.exec is not None:
+        settings = spec.exec
+        wanted += [spec.jail_path("proc")] if settings.proc is not None else []
+        wanted += [spec.jail_path("tmp")] if settings.per_run_tmp else []
+        wanted += [spec.jail_path(mask) for mask in settings.masks]
+        wanted += [spec.jail_path(settings.workdir)] if settings.workdir is not None else []
+        wanted += [spec.jail_path(copy.lstrip("/")) for copy in settings.copies]
+    out: set[str] = set()
+    for path in wanted:
+        if path.startswith(spec.root + "/"):
+            out.update([path, *_parents_within(spec.root, path)])
+    return sorted(out)
+
+
+def _removal_steps(system: SystemRoot, paths: list[str], unmounted: set[str]) -> tuple[list[PathStep], list[str]]:
+    """Removal steps, deepest first, for those of `paths` still as the jail made them; a note for each
+    one left. A mount point this transaction unmounts is seen only once unmounted: the step expects it
+    as the jail makes one (root's, 0755 or an empty 0644 file) and its run leaves anything else alone."""
+    steps: list[PathStep] = []
+    notes: list[str] = []
+    going: set[str] = set()
+    for path in sorted(paths, key=lambda p: (-p.count("/"), p)):
+        st = system.lstat(path)
+        if path in unmounted:
+            kind: Literal["dir", "file", "device"] = "dir" if st is None or stat.S_ISDIR(st.st_mode) else "file"
+            step = PathStep(path, kind, 0o755 if kind == "dir" else 0o644, action="remove", reason="mount point")
+        elif st is None:
+            continue
+        elif why := _not_as_made(system, path, st, going):
+            notes.append(f"left in place: {path} ({why})")
+            continue
+        else:
+            kind = "dir" if stat.S_ISDIR(st.st_mode) else "file" if stat.S_ISREG(st.st_mode) else "device"
+            device = (os.major(st.st_rdev), os.minor(st.st_rdev)) if kind == "device" else None
+            mode = stat.S_IMODE(st.st_mode)
+            step = PathStep(path, kind, mode, st.st_uid, st.st_gid, device, "remove", "the jail made it")
+        steps.append(step)
+        going.add(path)
+    return steps, notes
+
+
+def _not_as_made(system: SystemRoot, path: str, st: os.stat_result, going: set[str]) -> str:
+    """Why an existing path is not removed ('' when it is): what the jail makes is an empty directory
+    (or one whose entries all go too), an empty file or a character device."""
+    if stat.S_ISDIR(st.st_mode):
+        others = [e for e in system.listdir(path) or [] if posixpath.join(path, e) not in going]
+        return f"not empty: it holds {', '.join(others[:3])}{', …' * (len(others) > 3)}" if others else ""
+    if stat.S_ISREG(st.st_mode) and st.st_size:
+        return "a file with content"
+    if stat.S_ISREG(st.st_mode) or stat.S_ISCHR(st.st_mode):
+        return ""
+    return "not a directory, empty file or device node"
 
 
 def _jail_mounts(name: str, system: SystemRoot, live: dict[str, MountEntry], keep: set[str]) -> list[str]:

@@ -1,8 +1,9 @@
 """Doing and undoing one journalled step. Each undo looks at the live system, so it is right whether
 its step never started, half-ran or completed, and running it twice changes nothing.
 
-A step (`journal.Op`) is a small dict: `op` is one of mkdir, touch, mknod, fix, write, bind,
-remount, umount, check (the mounts made so far), reload; paths are as seen inside the root. A
+A step (`journal.Op`) is a small dict: `op` is one of mkdir, touch, mknod, fix, remove (a path the
+jail made and its spec dropped: kind, mode, owner and device numbers as made), write, bind, remount,
+umount, check (the mounts made so far), reload; paths are as seen inside the root. A
 `write` step's old content lives in the journal's backup; its new content is handed to `do` by the
 applying process, except the jail's applied mounts record (`mounts_of`), made from what the mount
 steps journalled. Every change goes through the path layer (`tui_jail.paths`); a mount step
@@ -33,6 +34,8 @@ def describe(op: Op) -> str:
         return f"created {what} {op['path']}"
     if kind == "fix":
         return f"changed owner/mode of {op['path']} to {op['uid']}:{op['gid']} {op['mode']:04o}"
+    if kind == "remove":
+        return f"removed {_REMOVED[op['kind']]} {op['path']} (the jail made it; the spec dropped it)"
     if kind == "bind":
         return f"bind-mounted {op['source']} at {op['target']}"
     if kind == "remount":
@@ -53,6 +56,9 @@ def undo_text(op: Op) -> str:
     if kind in ("mkdir", "touch", "mknod"):
         still = {"mkdir": "empty", "touch": "an empty file", "mknod": "a device node"}[kind]
         return f"remove {op['path']} if it is still {still}"
+    if kind == "remove":
+        what = f"{_REMOVED[op['kind']]} {op['path']}"
+        return f"re-create {what} ({op['uid']}:{op['gid']} {op['mode']:04o}) unless it exists"
     if kind == "fix":
         was = op["was"]
         return f"give {op['path']} back {was['uid']}:{was['gid']} {was['mode']:04o}"
@@ -72,6 +78,7 @@ def undo_text(op: Op) -> str:
 # --- do --------------------------------------------------------------------------------------------
 
 _KINDS = {"mkdir": "dir", "touch": "file", "mknod": "device"}
+_REMOVED = {"dir": "directory", "file": "empty file (mount point)", "device": "device node"}
 
 
 def do(op: Op, system: SystemRoot, after: bytes | None, journal: Journal | None = None, index: int = -1) -> str:
@@ -88,6 +95,8 @@ def do(op: Op, system: SystemRoot, after: bytes | None, journal: Journal | None 
         files.create_path(root, op["path"], _KINDS[kind], op["mode"], op["uid"], op["gid"], device)
     elif kind == "fix":
         files.change_owner_mode(root, op["path"], op["uid"], op["gid"], op["mode"])
+    elif kind == "remove":
+        return _remove_as_made(system, op)
     elif kind == "write" and op.get("delete"):
         files.remove_file(root, op["path"])
     elif kind == "write":
@@ -145,6 +154,8 @@ def undo(op: Op, index: int, system: SystemRoot, journal: Journal, identities: d
         return _restore(op, index, system, journal)
     if kind in _KINDS:
         return _remove_if_ours(system, op)
+    if kind == "remove":
+        return _make_again(system, op)
     if kind == "fix":
         was, made = op["was"], {key: op[key] for key in ("mode", "uid", "gid")}
         return files.change_owner_mode(root, op["path"], was["uid"], was["gid"], was["mode"], only_if=made)
@@ -215,3 +226,31 @@ def _remove_if_ours(system: SystemRoot, op: Op) -> bool:
             raise OSError(f"{op['path']} is not empty any more; left in place")
         files.remove_entry(entry)
         return True
+
+
+def _device(op: Op) -> tuple[int, int] | None:
+    return (op["major"], op["minor"]) if op["kind"] == "device" else None
+
+
+def _remove_as_made(system: SystemRoot, op: Op) -> str:
+    """Remove a path the jail made, only while it is still as made and nothing is mounted on it."""
+    path = op["path"]
+    with resolved(system.root, path, follow_last=False) as entry:
+        if entry.fd is None:
+            return f"{path} was gone already"
+        if binds.is_mount_point(system.root, path):
+            return f"{path} is a mount point: left in place"
+        if why := files.as_made(entry, op):
+            return f"{path} is {why}: left in place"
+        files.remove_entry(entry)
+    return ""
+
+
+def _make_again(system: SystemRoot, op: Op) -> bool:
+    """Undo of a removal: the path as it was made, unless something is there (the removal left it, or
+    this undo ran before)."""
+    with resolved(system.root, op["path"], follow_last=False) as entry:
+        if entry.stat is not None:
+            return False
+        files.create(entry, op["kind"], op["mode"], op["uid"], op["gid"], _device(op))
+    return True

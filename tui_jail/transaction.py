@@ -44,10 +44,12 @@ def _encode(text: str) -> bytes:
 
 def build_steps(plan: Plan, system: SystemRoot) -> tuple[list[Op], dict[int, bytes], dict[int, bytes]]:
     """The plan as journal steps, with the backups (old content) and new content of each file write."""
-    paths = [_path_op(step, system) for step in plan.path_changes]
+    paths = [_path_op(step, system) for step in plan.path_changes if step.action != "remove"]
+    # paths the jail made and no longer wants go once nothing is mounted on them, deepest first
+    removals = [_path_op(step, system) for step in plan.path_changes if step.action == "remove"]
     files: list[Step] = []
     # the plan's own path steps run first: a file below one of them must not mkdir it again
-    created = {step.path for step in plan.path_changes if step.action != "fix"}
+    created = {step.path for step in plan.path_changes if step.action == "create"}
     for change in plan.changed_files:
         files.extend(_mkdir_op(parent) for parent in _missing_parents(system, change.path, created))
         st = system.lstat(change.path)
@@ -67,7 +69,7 @@ def build_steps(plan: Plan, system: SystemRoot) -> tuple[list[Op], dict[int, byt
     if any(op.get("sshd") for op, _, _ in files):
         files.append(({"op": "reload"}, None, None))
     # a jail is built before sshd sends anyone into it, and taken down after sshd stops doing so
-    ordered = [*files, *mounts] if plan.removal else [*paths, *mounts, *files]
+    ordered = [*files, *mounts, *removals] if plan.removal else [*paths, *mounts, *removals, *files]
     if mounts or system.lstat(applied.record_path(plan.name)) is not None:
         ordered += _applied_record_steps(plan.name, system, created)
     ops = [op for op, _, _ in ordered]
@@ -98,6 +100,9 @@ def _path_op(step: PathStep, system: SystemRoot) -> Step:
         assert st is not None
         was = {"mode": stat.S_IMODE(st.st_mode), "uid": st.st_uid, "gid": st.st_gid}
         return {"op": "fix", **owner, "was": was}, None, None
+    if step.action == "remove":
+        device = {"major": step.device[0], "minor": step.device[1]} if step.device else {}
+        return {"op": "remove", **owner, "kind": step.kind, **device}, None, None
     if step.kind == "device":
         assert step.device is not None
         return {"op": "mknod", **owner, "major": step.device[0], "minor": step.device[1]}, None, None
@@ -105,26 +110,32 @@ def _path_op(step: PathStep, system: SystemRoot) -> Step:
 
 
 def _mount_ops(plan: Plan, system: SystemRoot) -> list[Step]:
-    ops: list[Op] = []
     live = system.mounts()
-    for mount in plan.mount_changes:
-        if mount.action == "mount":  # a read-only bind is made read-only before it is attached
-            ops.append({"op": "bind", "source": mount.source, "target": mount.target, "readonly": mount.readonly})
-        else:
-            was = live[mount.target].readonly
-            ops.append({"op": "remount", "target": mount.target, "readonly": mount.readonly, "was": was})
-    if ops:
-        ops.append({"op": "check", "mounts": _expected_mounts(ops)})
     sources = _fstab_sources(plan)
     recorded = {m.target: m for m in applied.read_applied_mounts(system.root, plan.name)}
-    for target in plan.unmounts:
+
+    def unmount(target: str) -> Op:
         entry = live.get(target)
         readonly = bool(entry and entry.readonly)
         op: Op = {"op": "umount", "target": target, "source": sources.get(target), "readonly": readonly}
         if target in recorded:  # only the very mount the jail made, as its applied record knows it
             made = recorded[target]
             op.update(source=made.source, identity=made.identity(), mounts_of=plan.name)
-        ops.append(op)
+        return op
+
+    ops: list[Op] = []
+    for mount in plan.mount_changes:
+        if mount.action == "mount" and mount.target in live and (mount.target in recorded or mount.target in sources):
+            # the jail's bind of an old source goes first: a new bind would stack on it, the old one live below
+            ops.append(unmount(mount.target))
+        if mount.action == "mount":  # a read-only bind is made read-only before it is attached
+            ops.append({"op": "bind", "source": mount.source, "target": mount.target, "readonly": mount.readonly})
+        else:
+            was = live[mount.target].readonly
+            ops.append({"op": "remount", "target": mount.target, "readonly": mount.readonly, "was": was})
+    if ops:
+        ops.append({"op": "check", "mounts": _expected_mounts([op for op in ops if op["op"] != "umount"])})
+    ops += [unmount(target) for target in plan.unmounts]
     return [(op, None, None) for op in ops]
 
 
@@ -150,7 +161,7 @@ def _missing_parents(system: SystemRoot, path: str, created: set[str]) -> list[s
 
 
 def _fstab_sources(plan: Plan) -> dict[str, str]:
-    """For a removal: where each unmounted target was bound from (the jail's old fstab block)."""
+    """Where each unmounted target was bound from, by the jail's old fstab block."""
     from tui_jail.backends import fstab, managed_block
 
     change = next((f for f in plan.files if f.path == fstab.FSTAB), None)

@@ -317,3 +317,27 @@ def _empty(dir_fd: int) -> None:
             os.rmdir(name, dir_fd=dir_fd)
         else:
             os.unlink(name, dir_fd=dir_fd)
+
+
+_KIND_OF = {"dir": stat.S_ISDIR, "file": stat.S_ISREG, "device": stat.S_ISCHR}
+
+
+def as_made(entry: Entry, made: dict[str, object]) -> str:
+    """Why what `entry` names is no longer what the jail made ('' when it is): `made` holds kind
+    (dir, file, device), mode, uid, gid and, for a device, major and minor. An empty directory, an
+    empty regular file, a character device with those numbers, each with that mode and owner."""
+    st = entry.stat
+    assert st is not None
+    if not _KIND_OF[str(made["kind"])](st.st_mode):
+        return "replaced by something else"
+    if {"mode": stat.S_IMODE(st.st_mode), "uid": st.st_uid, "gid": st.st_gid} != {
+        key: made[key] for key in ("mode", "uid", "gid")
+    }:
+        return "its mode or owner changed"
+    if made["kind"] == "file" and st.st_size:
+        return "not empty any more"
+    if made["kind"] == "device" and (os.major(st.st_rdev), os.minor(st.st_rdev)) != (made["major"], made["minor"]):
+        return "a device with other numbers now"
+    if made["kind"] == "dir" and not is_empty_dir(entry):
+        return "not empty any more"
+    return ""
