@@ -85,9 +85,10 @@ def test_remove_takes_down_every_mount_the_jail_made(world: Path) -> None:
     # the applied spec on disk names fewer mounts than the jail made: the record still knows them all
     plan = plan_removal(full.name, system, without(full, "IncomingTV"))
     assert set(plan.unmounts) == targets
-    assert any("left in place" in note and full.root in note for note in plan.warnings), plan.warnings
+    assert full.jail_path("IncomingTV") in {p.path for p in plan.path_changes if p.action == "remove"}
     applied(full, system, remove=True)
     assert not targets & set(system.mounts())
+    assert system.lstat(full.root) is None
     assert fstab_targets(system, full.name) == set()
 
 
@@ -134,3 +135,34 @@ def test_a_new_source_replaces_the_bind_instead_of_stacking_on_it(world: Path) -
     assert mounts_at(system, target) == 1
     assert not (system.host(target) / "marker").exists()
     assert snapshot(world) == before  # the old source bound again, its record naming it
+
+
+def test_remove_takes_down_the_tree_it_created_and_only_that(world: Path) -> None:
+    system = SystemRoot(world)
+    shared = world / "opt/jails"  # the admin's, before the jail: its chain starts below it
+    shared.mkdir(mode=0o755)
+    (shared / "other-jail.txt").write_text("not the jail's")
+    spec = without(seedbox(), "", root="/opt/jails/seed/root")
+    before = snapshot(world)
+    applied(spec, system)
+    assert (world / "opt/jails/seed/root/dev/zero").is_char_device()
+
+    plan = plan_removal(spec.name, system, spec)
+    removed = [p.path for p in plan.path_changes if p.action == "remove"]
+    assert removed[-2:] == ["/opt/jails/seed/root", "/opt/jails/seed"]  # deepest first, the chain last
+    assert "/opt/jails" not in removed and not plan.warnings
+    applied(spec, system, remove=True)
+    assert snapshot(world) == before  # nothing of the jail's tree, files or mounts; /opt/jails untouched
+
+
+def test_remove_leaves_what_the_jail_did_not_make_and_says_so(world: Path) -> None:
+    system = SystemRoot(world)
+    spec = without(seedbox(), "", root="/opt/seed")
+    applied(spec, system)
+    (world / "opt/seed/dev/notes").write_text("the admin's")
+    plan = plan_removal(spec.name, system, spec)
+    assert "left in place: /opt/seed/dev (not empty: it holds notes)" in plan.warnings
+    assert "left in place: /opt/seed (not empty: it holds dev)" in plan.warnings
+    applied(spec, system, remove=True)
+    assert (world / "opt/seed/dev/notes").read_text() == "the admin's"
+    assert not (world / "opt/seed/dev/zero").exists() and not (world / "opt/seed/IncomingTV").exists()

@@ -22,7 +22,7 @@ from tui_jail.difftext import unified_diff
 from tui_jail.launchfile import JAILS_DIR, jail_launch_path, render_launch
 from tui_jail.launchfile import STATE_DIR as STATE_DIR  # re-exported: the state layout lives with the launch file
 from tui_jail.mountinfo import MountEntry
-from tui_jail.paths.applied import read_applied_mounts
+from tui_jail.paths.applied import read_applied_mounts, read_made_chain
 from tui_jail.spec import DEVICES, Mount, Spec, SpecError, parse_spec, unreadable_text
 from tui_jail.system import SystemRoot
 from tui_jail.yamlio import YamlError, dump_yaml, load_yaml_text
@@ -84,6 +84,9 @@ class FileChange:
 def _fingerprint(text: str) -> str:
     data = text.encode("utf-8", errors="surrogateescape")
     return f"{len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()}"
+
+
+CHAIN = "jail root chain"  # the reason of a step on the way to (or at) the jail root
 
 
 @dataclass(frozen=True)
@@ -236,14 +239,16 @@ def _made_paths(spec: Spec, system: SystemRoot) -> list[str]:
     return sorted(out)
 
 
-def _removal_steps(system: SystemRoot, paths: list[str], unmounted: set[str]) -> tuple[list[PathStep], list[str]]:
+def _removal_steps(
+    system: SystemRoot, paths: list[str], unmounted: set[str], going: set[str] | None = None
+) -> tuple[list[PathStep], list[str]]:
     """Removal steps, deepest first, for those of `paths` still as the jail made them; a note for each
     one left. A mount point this transaction unmounts is seen only once unmounted: the step expects it
     as the jail makes one (root's, 0755 or an empty 0644 file) and its run leaves anything else alone."""
     steps: list[PathStep] = []
     notes: list[str] = []
-    going: set[str] = set()
-    for path in sorted(paths, key=lambda p: (-p.count("/"), p)):
+    going = set(going or ())  # deleted before these steps run: a directory holding only them is empty then
+    for path in sorted(set(paths), key=lambda p: (-p.count("/"), p)):
         st = system.lstat(path)
         if path in unmounted:
             kind: Literal["dir", "file", "device"] = "dir" if st is None or stat.S_ISDIR(st.st_mode) else "file"
@@ -447,7 +452,7 @@ def _root_chain(spec: Spec, system: SystemRoot, steps: dict[str, PathStep]) -> N
         if st is not None and not stat.S_ISDIR(st.st_mode):
             raise PlanError(f"root: {path} exists and is not a directory")
         if st is None:
-            steps[path] = PathStep(path, "dir", 0o755, reason="jail root chain")
+            steps[path] = PathStep(path, "dir", 0o755, reason=CHAIN)
             continue
         problem = chain_problem(st, spec.kind, is_root=depth == len(parts))
         if problem:
@@ -455,9 +460,7 @@ def _root_chain(spec: Spec, system: SystemRoot, steps: dict[str, PathStep]) -> N
                 f"root: {path} is {problem}; tui-jail does not change a directory it did not create: "
                 "choose a jail root elsewhere (e.g. /chroot/<name>)"
             )
-        steps[path] = PathStep(
-            path, "dir", stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, action="none", reason="jail root chain"
-        )
+        steps[path] = PathStep(path, "dir", stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, action="none", reason=CHAIN)
 
 
 def chain_problem(st: os.stat_result, kind: str, *, is_root: bool) -> str:
@@ -674,8 +677,7 @@ def _plan_sshd_blocks(spec: Spec, system: SystemRoot, plan: Plan, main: str) -> 
 
 def plan_removal(name: str, system: SystemRoot, spec: Spec | None) -> Plan:
     """Take a jail down: unmount every mount it made (deepest first), remove its fstab block, its sshd
-    block or drop-in, its state file and its launch file. The jail tree itself is left in place (it may
-    hold data), and the plan says so."""
+    block or drop-in, its state file, its launch file and the tree it created (see `_take_down_tree`)."""
     plan = Plan(name=name, kind=spec.kind if spec else "unknown", root=spec.root if spec else "", removal=True)
     fstab_text = system.read_text(fstab.FSTAB) or ""
     live = system.mounts()
@@ -695,16 +697,37 @@ def plan_removal(name: str, system: SystemRoot, spec: Spec | None) -> Plan:
     for state in (jail_state_path(name), jail_launch_path(name)):
         if system.lstat(state) is not None:
             plan.files.append(_change(system, state, None))
+    if spec is not None:
+        _take_down_tree(spec, system, plan)
     plan.skipped.clear()
     if not plan.has_changes:
         plan.warnings.append(f"no jail named {name!r} is set up under {system.root}")
-    elif spec is not None and system.lstat(spec.root) is not None:
-        plan.warnings.append(
-            f"left in place: the jail tree under {spec.root} (its directories, mount points and device nodes; "
-            "it may hold data): delete it by hand once the jail is gone"
-        )
+    elif spec is None:
+        plan.warnings.append(f"left in place: the jail tree ({jail_state_path(name)} cannot be read to know it)")
     plan.tree = "\n".join(f"unmount {t}" for t in plan.unmounts)
     return plan
+
+
+def _take_down_tree(spec: Spec, system: SystemRoot, plan: Plan) -> None:
+    """The jail tree goes with the jail: its copies deleted, then — once unmounted — every path its plan
+    creates, deepest first, and the directories of the root's chain it created, each only while it is
+    as the jail made it; anything else is left, and the plan says what and why."""
+    copies = [spec.jail_path(copy.lstrip("/")) for copy in spec.exec.copies] if spec.exec else []
+    for copy in copies:
+        if system.lstat(copy) is not None:
+            plan.files.append(_change(system, copy, None))
+    chain = read_made_chain(system.root, spec.name)
+    made = [p for p in _made_paths(spec, system) if p not in copies] + (chain or [])
+    removals, left = _removal_steps(system, made, set(plan.unmounts), going=set(copies))
+    plan.paths += removals
+    plan.warnings += left
+    if chain is None and system.lstat(spec.root) is not None:
+        plan.warnings.append(
+            f"left in place: {spec.root} and the directories on the way to it (this jail's record does not "
+            "say which of them tui-jail created); delete them by hand once the jail is gone"
+        )
+    elif chain is not None and spec.root not in chain and system.lstat(spec.root) is not None:
+        plan.warnings.append(f"left in place: {spec.root} (it was there before the jail)")
 
 
 # --- the mount tree --------------------------------------------------------------------------------

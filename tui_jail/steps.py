@@ -102,7 +102,7 @@ def do(op: Op, system: SystemRoot, after: bytes | None, journal: Journal | None 
     elif kind == "write":
         if op.get("mounts_of"):
             assert journal is not None
-            after = _applied_record(op, index, journal)
+            after = _applied_record(op, index, journal, system)
         assert after is not None
         files.atomic_write(root, op["path"], after, op["mode"], op["uid"], op["gid"])
     elif kind == "bind":
@@ -119,12 +119,19 @@ def do(op: Op, system: SystemRoot, after: bytes | None, journal: Journal | None 
     return ""
 
 
-def _applied_record(op: Op, index: int, journal: Journal) -> bytes:
-    """The jail's live binds after this transaction's mount steps: the record it found, updated."""
-    before = applied.parse(journal.backup(index)) if op["before"] else []
+def _applied_record(op: Op, index: int, journal: Journal, system: SystemRoot) -> bytes:
+    """The jail's live binds after this transaction's mount steps, and the directories of its root's
+    chain it created (those still there): the record it found, updated."""
+    backup = journal.backup(index) if op["before"] else None
+    before = applied.parse(backup) if backup is not None else []
     ops, done, identities = journal.ops(), journal.done(), journal.mount_records()
     made = [(ops[i], identities.get(i)) for i in range(index) if i in done]
-    return applied.render(applied.after_steps(before, made))
+    # a first apply knows what it created; a record from before chains were recorded does not
+    chain = applied.parse_chain(backup) if backup is not None else []
+    if chain is not None:
+        chain += [step["path"] for step, _ in made if step.get("chain")]
+        chain = [path for path in set(chain) if files.stat_of(system.root, path, follow_last=False) is not None]
+    return applied.render(applied.after_steps(before, made), chain)
 
 
 def reload_sshd(system: SystemRoot) -> str:

@@ -28,7 +28,7 @@ from tui_jail.journal import DEFAULT_TIMEOUT, Busy, Damaged, Journal, Op, TxnSta
 from tui_jail.journal_layout import LONGEST_WAIT, STATE_DIR, running
 from tui_jail.paths import applied
 from tui_jail.paths.files import read_bytes
-from tui_jail.plan import PathStep, Plan
+from tui_jail.plan import CHAIN, PathStep, Plan
 from tui_jail.preflight import run_preflight
 from tui_jail.render import plan_text
 from tui_jail.rollback import rollback, stop_timer
@@ -70,7 +70,8 @@ def build_steps(plan: Plan, system: SystemRoot) -> tuple[list[Op], dict[int, byt
         files.append(({"op": "reload"}, None, None))
     # a jail is built before sshd sends anyone into it, and taken down after sshd stops doing so
     ordered = [*files, *mounts, *removals] if plan.removal else [*paths, *mounts, *removals, *files]
-    if mounts or system.lstat(applied.record_path(plan.name)) is not None:
+    chain = any(op.get("chain") for op, _, _ in paths)
+    if mounts or chain or system.lstat(applied.record_path(plan.name)) is not None:
         ordered += _applied_record_steps(plan.name, system, created)
     ops = [op for op, _, _ in ordered]
     backups = {i: b for i, (_, b, _) in enumerate(ordered) if b is not None}
@@ -106,7 +107,10 @@ def _path_op(step: PathStep, system: SystemRoot) -> Step:
     if step.kind == "device":
         assert step.device is not None
         return {"op": "mknod", **owner, "major": step.device[0], "minor": step.device[1]}, None, None
-    return {"op": "mkdir" if step.kind == "dir" else "touch", **owner}, None, None
+    op: Op = {"op": "mkdir" if step.kind == "dir" else "touch", **owner}
+    if step.reason == CHAIN:  # the jail's record keeps it: remove takes down what the jail created
+        op["chain"] = True
+    return op, None, None
 
 
 def _mount_ops(plan: Plan, system: SystemRoot) -> list[Step]:

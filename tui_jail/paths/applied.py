@@ -5,6 +5,10 @@ the identities its bind, remount and unmount steps journalled, on top of the rec
 re-apply that drops a mount, and `remove`, read it to know what this jail mounted — by mount ID,
 target, source device and inode, boot ID — and take down only mounts that still match. Pruning old
 transactions loses nothing: the record, not the journal, is what is live.
+
+It also names the directories of the jail root's own chain that the jail created (`chain`), so that
+`remove` takes down those, and only those: a record without the key (written before it existed)
+knows none, and `remove` then leaves the whole chain.
 """
 
 from __future__ import annotations
@@ -55,7 +59,13 @@ def replace_identity(root: Root, name: str, target: str, identity: binds.Identit
     ids = {key: identity[key] for key in binds.IDENTITY_KEYS}
     recorded = read_applied_mounts(root, name)
     mounts = [AppliedMount(**{**asdict(m), **ids}) if m.target == target else m for m in recorded]
-    atomic_write(root, record_path(name), render(mounts), 0o600, 0, 0)
+    atomic_write(root, record_path(name), render(mounts, read_made_chain(root, name)), 0o600, 0, 0)
+
+
+def read_made_chain(root: Root, name: str) -> list[str] | None:
+    """The directories of the jail root's chain the jail created; None when the record does not say."""
+    data = read_bytes(root, record_path(name))
+    return parse_chain(data) if data is not None else None
 
 
 def parse(data: bytes) -> list[AppliedMount]:
@@ -66,8 +76,21 @@ def parse(data: bytes) -> list[AppliedMount]:
         return []  # a damaged record knows no mount: convergence then leaves mounts alone
 
 
-def render(mounts: list[AppliedMount]) -> bytes:
-    return json.dumps({"mounts": [asdict(m) for m in mounts]}, indent=1).encode()
+def parse_chain(data: bytes) -> list[str] | None:
+    try:
+        chain = json.loads(data).get("chain")
+    except (ValueError, AttributeError):
+        return None
+    if not isinstance(chain, list) or not all(isinstance(path, str) for path in chain):
+        return None  # unknown: nothing of the chain is taken for the jail's
+    return chain
+
+
+def render(mounts: list[AppliedMount], chain: list[str] | None) -> bytes:
+    data: dict[str, Any] = {"mounts": [asdict(m) for m in mounts]}
+    if chain is not None:
+        data["chain"] = sorted(chain)
+    return json.dumps(data, indent=1).encode()
 
 
 def after_steps(
