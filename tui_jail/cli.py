@@ -18,7 +18,9 @@ if TYPE_CHECKING:
 # exec` is on every job's start-up path and must not pay for them (see `_exec_job`).
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser, or with `only` one command's: each command module imports what it runs, and a
+    command line naming one need not pay for the other nine (`--help` builds the whole one)."""
     import argparse
     import importlib
 
@@ -45,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--sandbox", action="store_true", help="work on a throwaway root with a realistic /etc (safe to try everything)"
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for name in COMMAND_MODULES if only is None else (only,):
         module = importlib.import_module(f"tui_jail.commands.{name}")
         module.add_parser(subparsers)
     return parser
@@ -85,12 +87,26 @@ def _dispatch(words: list[str]) -> Callable[[], int]:
     """The full parser's reading of `words`: the command to run, or the wizard."""
     from pathlib import Path
 
-    args = build_parser().parse_args(words)
+    args = build_parser(_command_named(words)).parse_args(words)
     if args.root is None:
         args.root = Path("/")
     if args.command is None:
         return lambda: _wizard(args)
     return lambda: _command(args)
+
+
+def _command_named(words: list[str]) -> str | None:
+    """The command `words` run when only --root DIR or --sandbox come before it; None for anything else
+    (--help, the wizard, a word that is no command), which the whole parser reads."""
+    from tui_jail.commands import COMMAND_MODULES
+
+    rest = iter(words)
+    for word in rest:
+        if word == "--root":
+            next(rest, None)
+        elif not (word.startswith("--root=") or word == "--sandbox"):
+            return word if word in COMMAND_MODULES else None
+    return None
 
 
 def _command(args: argparse.Namespace) -> int:
