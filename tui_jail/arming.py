@@ -8,11 +8,12 @@ returns only once the watchdog has read that journal and answered "ready PID STA
 time tells it apart from a later process with its pid), and its first process has been reaped. The
 same way re-arms a pending transaction whose watchdog is gone. Closed unarmed (the preflight
 refused) or orphaned (the applier died), the socket reads end-of-file and the watchdog exits. Where
-systemd is PID 1, `arm_systemd_timer` adds a transient timer, in case the watchdog itself is killed.
+systemd runs the root, `arm_systemd_timer` adds a transient timer, in case the watchdog itself is killed.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import subprocess
@@ -107,19 +108,13 @@ def _environment() -> dict[str, str]:
 
 
 def arm_systemd_timer(root: Path, txn_id: str, seconds: float) -> str:
-    """The second guard where systemd is PID 1; '' where it is not."""
-    if not Path("/run/systemd/system").is_dir():
-        return ""
-    import sh
+    """The second guard where systemd runs the root; '' where it does not (under --root DIR, the
+    running systemd is the host's). At the deadline the timer runs the watchdog's loop (`ROOT TXN`)
+    with this process's module path, so it rolls back even after the watchdog was killed."""
+    from tui_jail.backends import systemd  # loaded only where a timer is armed
 
-    sh.Command("systemd-run")(
-        f"--unit=tui-jail-{txn_id}",
-        f"--on-active={max(1, int(seconds))}",
-        "--timer-property=AccuracySec=1s",
-        sys.executable,
-        "-m",
-        "tui_jail.watchdog",
-        str(root),
-        txn_id,
-    )
-    return f"systemd timer tui-jail-{txn_id}.timer armed"
+    if not systemd.manages(root):
+        return ""
+    argv = [sys.executable, "-P", "-m", "tui_jail.watchdog", str(root), txn_id]
+    module_path = {"PYTHONPATH": _environment()["PYTHONPATH"]}
+    return systemd.start_timer(txn_id, max(1, math.ceil(seconds)), argv, module_path)

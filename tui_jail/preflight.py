@@ -33,6 +33,8 @@ from tui_jail.system import SystemRoot
 
 SSH_DIR = "/etc/ssh/"
 _SUMMARY = re.compile(r"^\d+ parse errors?, ")
+# about the running systemd, not the candidate: tui-jail reloads systemd after every fstab change
+_SYSTEMD_STALE = "systemd still uses the old version"
 _OPTION = re.compile(r"^(bind|ro|rw|nofail|x-systemd\.requires-mounts-for=\S+)$")
 
 
@@ -234,7 +236,7 @@ def _parse_findings(out: str, err: str, tab_name: str) -> set[tuple[str, str]]:
     target = ""
     for line in out.splitlines():
         stripped = line.strip()
-        if stripped.startswith(("[E]", "[W]")):
+        if stripped.startswith(("[E]", "[W]")) and _SYSTEMD_STALE not in stripped:
             findings.add((target, stripped))
         elif stripped and not line.startswith(" "):
             target = stripped

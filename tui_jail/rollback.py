@@ -22,6 +22,7 @@ UNSAVED = "could not save the journal state"
 
 def rollback(journal: Journal, reason: str) -> TxnState:
     from tui_jail import steps  # loaded only when there is something to undo: the watchdog starts fast
+    from tui_jail.backends.fstab import FSTAB
     from tui_jail.system import SystemRoot
 
     system = SystemRoot(journal.root)
@@ -57,6 +58,11 @@ def rollback(journal: Journal, reason: str) -> TxnState:
             state.notes.append(steps.reload_sshd(system))
         except Exception as exc:  # noqa: BLE001 — the files are back; a reload failure is reported, not fatal
             state.notes.append(f"sshd not reloaded: {exc}")
+    if any(ops[i]["op"] == "write" and ops[i]["path"] == FSTAB for i in begun):
+        try:
+            state.notes.append(steps.reload_fstab_units(system))
+        except Exception as exc:  # noqa: BLE001 — fstab is back; systemd reads it at the latest at the next boot
+            state.notes.append(f"systemd not reloaded: {exc}")
     return _finish(journal, state, errors)
 
 
@@ -64,7 +70,7 @@ def _finish(journal: Journal, state: TxnState, errors: list[str]) -> TxnState:
     state.status = "failed" if errors else "rolled-back"
     state.error = "\n".join(errors)  # one failure a line; one-line outputs join them with "; "
     _save(journal, state)
-    stop_timer(journal.id)
+    stop_timer(journal.root, journal.id)
     return state
 
 
@@ -77,10 +83,9 @@ def _save(journal: Journal, state: TxnState) -> None:
         state.status = "failed"
 
 
-def stop_timer(txn_id: str) -> None:
-    """Disarm the systemd transient timer, where there is one."""
-    if not Path("/run/systemd/system").is_dir():
-        return
-    import sh
+def stop_timer(root: Path, txn_id: str) -> None:
+    """Disarm the systemd transient timer, where systemd runs the root and so armed one."""
+    from tui_jail.backends import systemd  # only where a timer can be
 
-    sh.Command("systemctl")("stop", f"tui-jail-{txn_id}.timer", _ok_code=tuple(range(256)))  # absent already: fine
+    if systemd.manages(root):
+        systemd.stop_timer(txn_id)

@@ -132,6 +132,7 @@ def watch(memory: Memory) -> int:
     while True:
         state = memory.current()
         if not _watched(state):
+            _report(state)
             return 0
         left = layout.seconds_left(state)
         if not left or state["status"] != "pending":
@@ -187,9 +188,19 @@ def _rolled_back(memory: Memory) -> bool:
     log = memory.log_lines()
     journal = Journal.remembered(Path(memory.root), memory.id, memory.ops, memory.backups, memory.state, log)
     state = rollback(journal, reason)
-    _log(f"{state.status} {state.error}")
+    failed = f" ({state.error})" if state.error else ""  # under the systemd timer, this is in the journal
+    _log(f"{state.action} of jail {state.jail} ({memory.id}) {state.status}{failed}: {reason}")
     memory.state = {**memory.state, "status": state.status}  # what stands when the journal is gone
     return not _watched(memory.current())  # else the end could not be saved (a full disk): again
+
+
+def _report(state: dict[str, Any]) -> None:
+    """One line on how the transaction ended, when another process ended it (under the systemd timer
+    this reaches the journal whichever watchdog rolled back)."""
+    ended = [note for note in state.get("notes", []) if " rollback: " in str(note)]
+    why = f": {str(ended[-1]).split(' rollback: ', 1)[1]}" if ended and state["status"] != "confirmed" else ""
+    what = f"{state.get('action', '?')} of jail {state.get('jail', '?')} ({state.get('id', '?')})"
+    _log(f"{what} is {state['status']}{why}")
 
 
 def _reason(state: dict[str, Any]) -> str:

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import sh
 
+from tui_jail import faults
+from tui_jail.backends import systemd
 from tui_jail.backends.sshd_config import SSHD_CONFIG, SSHD_DIR, parse_lines
 from tui_jail.system import SystemRoot
 
@@ -220,7 +222,10 @@ def _serves(system: SystemRoot, pid: int) -> bool:
 
 def reload_sshd(system: SystemRoot, pidfile: str = "/run/sshd.pid") -> str:
     """Reload only after `sshd -t` passes on the config as installed; never restart (a failed restart
-    leaves no listener). Returns what was done, for the journal."""
+    leaves no listener). Where systemd runs the root and the daemon is a service's, through
+    `systemctl reload` (systemd keeps the unit's state right, and Debian's ExecReload tests the
+    config once more); otherwise SIGHUP to the daemon of DIR's PidFile. Returns what was done, for
+    the journal."""
     config = system.host(SSHD_CONFIG)
     with candidate_config(system) as candidate:
         ok, message = check_config(candidate)
@@ -229,10 +234,16 @@ def reload_sshd(system: SystemRoot, pidfile: str = "/run/sshd.pid") -> str:
     daemon = running_sshd(system, pidfile)
     if daemon is None:
         return "sshd is not running: nothing to reload"
+    faults.point("reload")  # tests break the config here: after the check above, before the reload
     listening = _listening(daemon.pid)
-    if str(system.root) == "/" and Path("/run/systemd/system").is_dir():
-        sh.Command("systemctl")("reload", "ssh")
-        done = "systemctl reload ssh"
+    unit = systemd.service_of(daemon.pid) if systemd.manages(system.root) else ""
+    if unit:
+        # the unit's ExecReload runs sshd -t again, closing the gap since the check above
+        try:
+            systemd.systemctl("reload", unit)
+        except systemd.SystemdError as exc:
+            raise SshdError(f"{exc}; the running sshd keeps its old config") from None
+        done = f"systemctl reload {unit}"
     else:
         os.kill(daemon.pid, signal.SIGHUP)
         done = f"SIGHUP to sshd pid {daemon.pid}"
