@@ -18,6 +18,7 @@ from txn_helpers import (
     apply_plain,
     changed_paths,
     cli,
+    install_layout,
     seedbox,
     seedbox_text,
     snapshot,
@@ -27,7 +28,7 @@ from txn_helpers import (
     watchdog_pids,
 )
 
-from tui_jail import faults, journal, transaction, watchdog
+from tui_jail import bootguard, faults, journal, transaction, watchdog
 from tui_jail.errors import Refused
 from tui_jail.plan import make_plan
 from tui_jail.system import SystemRoot
@@ -196,13 +197,21 @@ def test_recover_explains_and_rolls_back(world: Path) -> None:
     assert "nothing to recover" in cli(world, "recover").stdout
 
 
-def test_boot_guard_is_installed_where_the_root_boots_with_systemd(world: Path) -> None:
-    (world / "etc/systemd/system").mkdir(parents=True)
+def test_the_boot_guard_is_written_by_the_transaction_and_rolled_back_with_it(world: Path) -> None:
+    """Where the root boots with systemd and tui-jail is installed, the first apply writes the guard
+    (the unit and the drop-in that makes multi-user.target want it) as steps of its transaction;
+    rolling that transaction back removes them with everything else."""
+    install_layout(world)
+    before = snapshot(world)
     state = apply_plain(world)
-    unit = (world / "etc/systemd/system/tui-jail-recover.service").read_text()
-    assert "recover --boot" in unit and "Before=ssh.service" in unit
-    assert (world / "etc/systemd/system/multi-user.target.wants/tui-jail-recover.service").is_symlink()
-    transaction.rollback_txn(world, state.id, "test cleanup")
+    unit = (world / bootguard.UNIT.lstrip("/")).read_text()
+    assert "ExecStart=/usr/local/sbin/tui-jail recover --boot" in unit and "Before=ssh.service" in unit
+    assert "Wants=tui-jail-recover.service" in (world / bootguard.WANTS.lstrip("/")).read_text()
+    written = [op["path"] for op in journal.Journal(world, state.id).ops() if op["op"] == "write"]
+    assert written[:2] == [bootguard.UNIT, bootguard.WANTS]
+    assert transaction.rollback_txn(world, state.id, "test").status == "rolled-back"
+    assert snapshot(world) == before
+    wait_watchdogs_gone(world)
 
 
 def test_the_watchdog_is_detached_before_the_first_change(world: Path) -> None:

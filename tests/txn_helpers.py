@@ -43,6 +43,19 @@ def cli(root: Path, *args: str, env: dict[str, str] | None = None, **kw: object)
     return subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env, **kw)  # type: ignore[call-overload]
 
 
+def install_layout(root: Path, entry: str = "/opt/tui-jail/bin/tui-jail") -> None:
+    """Make root boot with systemd and hold tui-jail as DESIGN.md's "Install" puts it (the entry point
+    a stand-in script): where the boot guard can be installed."""
+    (root / "etc/systemd/system").mkdir(parents=True, exist_ok=True)
+    script = root / entry.lstrip("/")
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    link = root / "usr/local/sbin/tui-jail"
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(entry)
+
+
 def snapshot(root: Path) -> dict[str, Any]:
     """Every path under root except the journal: type, mode, owner and content (or device numbers);
     plus the live mounts under root."""

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from tui_jail import bootguard
 from tui_jail.backends import fstab, managed_block, sshd_config
 from tui_jail.difftext import unified_diff
 from tui_jail.launchfile import JAILS_DIR, jail_launch_path, render_launch
@@ -194,6 +195,7 @@ def make_plan(spec: Spec, system: SystemRoot) -> Plan:
     removals, left = _dropped_paths(spec, system, plan)
     plan.paths += removals
     plan.warnings += left
+    _plan_boot_guard(system, plan)
     plan.tree = render_tree(spec, plan)
     return plan
 
@@ -672,6 +674,18 @@ def _plan_sshd_blocks(spec: Spec, system: SystemRoot, plan: Plan, main: str) -> 
     return changes
 
 
+def _plan_boot_guard(system: SystemRoot, plan: Plan) -> None:
+    """Where DIR boots with systemd, a plan that changes anything installs the boot guard when it is
+    missing or differs: its files come first, so it is in place before anything it guards."""
+    if not plan.has_changes or not bootguard.boots_with_systemd(system):
+        return
+    if problem := bootguard.missing_entry_point(system):
+        plan.warnings.append(f"no boot guard: {problem}; a reboot before the confirmation would keep the change")
+        return
+    guard = [_change(system, path, text) for path, text in bootguard.files().items()]
+    plan.files[:0] = [change for change in guard if change.changed]
+
+
 # --- removal ---------------------------------------------------------------------------------------
 
 
@@ -704,6 +718,7 @@ def plan_removal(name: str, system: SystemRoot, spec: Spec | None) -> Plan:
         plan.warnings.append(f"no jail named {name!r} is set up under {system.root}")
     elif spec is None:
         plan.warnings.append(f"left in place: the jail tree ({jail_state_path(name)} cannot be read to know it)")
+    _plan_boot_guard(system, plan)
     plan.tree = "\n".join(f"unmount {t}" for t in plan.unmounts)
     return plan
 

@@ -20,7 +20,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from tui_jail import arming, bootguard, entry, faults, journal, session, steps
+from tui_jail import arming, entry, faults, journal, session, steps
 from tui_jail.admin import admin_connection
 from tui_jail.errors import Refused
 from tui_jail.fsops import remove_tree
@@ -264,9 +264,9 @@ def _apply_locked(
     try:
         armed = watchdog.arm(txn.id)
         timer = arming.arm_systemd_timer(system.root, txn.id, timeout)
-        guard = bootguard.install(system)
         state.status, (state.watchdog_pid, state.watchdog_start) = "applying", armed
-        state.notes += filter(None, [timer, guard])
+        if timer:
+            state.notes.append(timer)
         txn.write_state(state)  # the lock is ours: nobody else writes the state meanwhile
     except Exception as exc:  # noqa: BLE001 — no guard, no change
         _forget(txn, armed)
@@ -308,7 +308,7 @@ def _forget(txn: Journal, armed: tuple[int, int]) -> None:
     pid, start = armed
     if running(pid, start):
         os.kill(pid, signal.SIGKILL)
-    stop_timer(txn.id)
+    stop_timer(txn.root, txn.id)
     with contextlib.suppress(OSError):
         remove_tree(txn.dir)
 
@@ -360,7 +360,7 @@ def confirm(root: Path, txn_id: str | None, environ: Mapping[str, str], *, same_
             txn.write_state(state)
     except Busy:
         raise Refused("the journal is locked by another tui-jail process; try again") from None
-    stop_timer(state.id)
+    stop_timer(root, state.id)
     return state
 
 
@@ -408,9 +408,8 @@ def extend(root: Path, txn_id: str | None, seconds: float) -> TxnState:
         state.set_deadline(min(state.seconds_left() + seconds, LONGEST_WAIT))
         state.notes.append(f"deadline extended by {seconds:g} s")
         txn.write_state(state)
-    if Path("/run/systemd/system").is_dir():
-        stop_timer(state.id)
-        arming.arm_systemd_timer(root, state.id, state.seconds_left())
+    stop_timer(root, state.id)
+    arming.arm_systemd_timer(root, state.id, state.seconds_left())
     return state
 
 

@@ -9,7 +9,7 @@ import argparse
 import sys
 import textwrap
 
-from tui_jail import journal, steps
+from tui_jail import boot_recovery, journal, steps
 from tui_jail.commands.common import Subparsers, add_root, check_watchdogs
 from tui_jail.commands.status import line
 from tui_jail.errors import Refused
@@ -76,7 +76,11 @@ def by_hand(txn: journal.Journal) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    check_watchdogs(args.root)
+    if args.boot:  # everything unfinished is rolled back below, with the boot as the reason
+        for line in boot_recovery.stop_unconfirmed_mounts(args.root):
+            print(line)
+    else:
+        check_watchdogs(args.root)
     found = [entry for entry in journal.scan(args.root) if entry.unfinished]
     if not found:
         print("nothing to recover: no pending, interrupted or failed transaction")
@@ -90,8 +94,12 @@ def run(args: argparse.Namespace) -> int:
                 raise Refused("not a terminal: pass --yes to roll back without asking")
             if input(f"Roll back {txn.id}? [y/N] ").strip().lower() not in ("y", "yes"):
                 continue
-        state = rollback_txn(args.root, txn.id, "tui-jail recover" + (" --boot" if args.boot else ""))
-        print(f"  → {state.status}")
+        reason = "tui-jail recover"
+        if args.boot:
+            reason = f"boot guard: the system restarted before {txn.id} was confirmed"
+            print(f"  rolling back: {reason}")
+        state = rollback_txn(args.root, txn.id, reason)
+        print(f"  → {state.status}", flush=True)
         for failure in state.error.splitlines():
             print(_wrapped(f"- {failure}"))
         if state.status != "rolled-back":
