@@ -10,11 +10,12 @@ is installed in DESIGN.md's layout (`/opt/tui-jail/bin/tui-jail`, linked from
 `/usr/local/sbin/tui-jail`) as a wrapper around the interpreter running the tests; root gets a key
 to log in to its own sshd.
 
-The machine has its own /proc, a read-only /sys and /proc/sys, its own cgroup2 tree (a child of
-the test's cgroup, removed at the end), a /dev with only a few nodes and its own devpts, tmpfs on
-/run and /tmp (the paths the tests need that live under /tmp — a checkout, a venv — are bound in
-read-only: boot-time tmpfiles would otherwise clean them), `lo` up and nothing else: sshd listens
-on port 22 of its own loopback. Never boot systemd on the host's root (FACTS.md): it empties /tmp
+The machine has its own /proc (with a boot id of its own, new at each boot: `journalctl -b` and
+tui-jail's boot checks see the reboot), a read-only /sys and /proc/sys, its own cgroup2 tree (a
+child of the test's cgroup, removed at the end), a /dev with only a few nodes and its own devpts,
+tmpfs on /run and /tmp (the paths the tests need that live under /tmp — a checkout, a venv — are
+bound in read-only: boot-time tmpfiles would otherwise clean them), `lo` up and nothing else: sshd
+listens on port 22 of its own loopback. Never boot systemd on the host's root (FACTS.md): it empties /tmp
 and starts the host's services.
 
 `run()` executes a command inside (`nsenter -t PID -m -p -n -u -C -r -w`). Every process of the
@@ -35,6 +36,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 SYSTEMD = "/lib/systemd/systemd"
@@ -195,10 +197,23 @@ class Machine:
         return result
 
     def command(self, *argv: str) -> list[str]:
-        """The argv that runs `argv` inside the machine (for Popen)."""
+        """The argv that runs `argv` inside the machine."""
         if not self.pid:
             raise BootError("the machine is not running")
         return ["nsenter", "-t", str(self.pid), "-m", "-p", "-n", "-u", "-C", "-r", "-w", *argv]
+
+    def spawn(self, *argv: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+        """Start `argv` inside the machine under a shell of its own, output read from a pipe. nsenter
+        stops itself when its child stops (and continues it when continued) and only it can reap that
+        child: a process the test stops or kills must not be its direct child."""
+        return subprocess.Popen(
+            self.command("sh", "-c", '"$@"; exit $?', "sh", *argv),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**self.environment(), **(env or {})},
+        )
 
     @staticmethod
     def environment() -> dict[str, str]:
@@ -302,6 +317,9 @@ def _init(base: Path, binds: list[str]) -> None:
     _sh("mount", "-t", "proc", "-o", "nosuid,nodev,noexec", "proc", f"{root}/proc")
     _sh("mount", "--bind", f"{root}/proc/sys", f"{root}/proc/sys")
     _sh("mount", "-o", "remount,bind,ro", f"{root}/proc/sys")
+    boot_id = base / "boot_id"  # a new one each boot, as after a real reboot (the kernel's stays the same)
+    boot_id.write_text(f"{uuid.uuid4()}\n")
+    _sh("mount", "--bind", str(boot_id), f"{root}/proc/sys/kernel/random/boot_id")
     _sh("mount", "-t", "sysfs", "-o", "ro,nosuid,nodev,noexec", "sysfs", f"{root}/sys")
     _sh("mount", "-t", "cgroup2", "-o", "nosuid,nodev,noexec", "cgroup2", f"{root}/sys/fs/cgroup")
     _make_dev(root / "dev")
@@ -323,7 +341,7 @@ def _init(base: Path, binds: list[str]) -> None:
         raise OSError(ctypes.get_errno(), "pivot_root")
     os.chdir("/")
     env = {"container": "other", "PATH": INSIDE_PATH, "LANG": "C.UTF-8"}
-    os.execve(SYSTEMD, [SYSTEMD, "--system", "--log-target=console", "--log-color=no"], env)
+    os.execve(SYSTEMD, [SYSTEMD, "--system", "--log-color=no"], env)
 
 
 def _make_dev(dev: Path) -> None:
