@@ -6,11 +6,9 @@ journal gets the same atomic, descriptor-based writes as the jail: see `tui_jail
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from tui_jail.paths import files
-from tui_jail.paths.resolve import resolved
 
 
 def fsync_dir(path: Path) -> None:
@@ -53,10 +51,5 @@ def remove_tree(path: Path) -> None:
 
 
 def move(path: Path, to: Path) -> None:
-    """Rename `path` to `to` (a new name on the same file system) in one step: a reader sees the entry
-    whole at one name or the other, never half of it."""
-    with resolved("/", str(path), follow_last=False) as old, resolved("/", str(to), follow_last=False) as new:
-        old.existing()
-        os.rename(old.name, new.name, src_dir_fd=old.dir_fd, dst_dir_fd=new.dir_fd)
-    fsync_dir(path.parent)
-    fsync_dir(to.parent)
+    """Rename `path` to `to` (a new name on the same file system) in one step (see `files.rename`)."""
+    files.rename("/", str(path), str(to))

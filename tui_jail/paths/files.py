@@ -281,15 +281,15 @@ def is_empty_dir(entry: Entry) -> bool:
         os.close(fd)
 
 
-def make_link(root: Root, path: str, target: str) -> bool:
-    """A symbolic link at `path` to `target` unless a link is there already; True when it made one."""
-    with resolved(root, path, follow_last=False) as entry:
-        if entry.stat is not None and stat.S_ISLNK(entry.stat.st_mode):
-            return False
+def rename(root: Root, path: str, to: str) -> None:
+    """Rename `path` to `to` (same file system) in one step, both resolved from the root: a reader
+    sees the entry whole at one name or the other, never half of it."""
+    with resolved(root, path, follow_last=False) as old, resolved(root, to, follow_last=False) as new:
+        old.existing()
         faults.point("path")
-        os.symlink(target, _named(entry), dir_fd=entry.dir_fd)
-        _sync_dir(entry)
-        return True
+        os.rename(_named(old), _named(new), src_dir_fd=old.dir_fd, dst_dir_fd=new.dir_fd)
+        _sync_dir(old)
+        _sync_dir(new)
 
 
 def remove_tree(root: Root, path: str) -> None:
