@@ -334,13 +334,16 @@ def _option(args: list[str], flag: str, default: str) -> str:
 
 
 def _sshd_processes() -> list[tuple[int, list[str]]]:
-    """Listening sshd daemons: their argv (a listener rewrites it as one title line, `[listener]` at the end)."""
+    """Listening sshd daemons that see this process's files: their argv (a listener rewrites it as one
+    title line, `[listener]` at the end). A daemon in another mount namespace (a container, a test's
+    simulated host) reads another /etc/ssh/sshd_config under the same name: it is not this root's."""
     found = []
+    ours = _mount_namespace("self")
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
-            if Path(f"/proc/{entry}/comm").read_text().strip() != "sshd":
+            if Path(f"/proc/{entry}/comm").read_text().strip() != "sshd" or _mount_namespace(entry) != ours:
                 continue
             args = Path(f"/proc/{entry}/cmdline").read_text(errors="replace").replace("\0", " ").split()
         except OSError:
@@ -349,6 +352,13 @@ def _sshd_processes() -> list[tuple[int, list[str]]]:
         if "[listener]" in args or (args and not args[0].endswith(":")):
             found.append((int(entry), [a[2:] if a.startswith("-o") and len(a) > 2 else a for a in args]))
     return found
+
+
+def _mount_namespace(pid: str) -> str:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/mnt")
+    except OSError:
+        return ""
 
 
 def _start_time(pid: int) -> float:
