@@ -247,9 +247,16 @@ def _replace_unsafe_standard_descriptors() -> None:
 
 def _make_tmp(launch: Launch) -> None:
     assert launch.tmp is not None
+    # Not through the path layer: this runs on the exec hot path, and the name is random (nobody can
+    # plant it first). mkdir never follows a link; the owner is given through a descriptor of the very
+    # directory made, so one swapped in where the tmp dir is writable by others is never chowned through.
     try:
         os.mkdir(launch.tmp, 0o700)
-        os.chown(launch.tmp, launch.uid, launch.gid)
+        fd = os.open(launch.tmp, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            os.fchown(fd, launch.uid, launch.gid)
+        finally:
+            os.close(fd)
     except OSError as exc:
         raise Refused(f"cannot create the per-run tmp {launch.tmp}: {exc.strerror}") from None
 
