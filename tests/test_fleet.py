@@ -95,9 +95,11 @@ def test_rollout_applies_and_confirms_everywhere_and_converges(fleet: fleetlib.F
         assert recap[host.name]["failed"] == recap[host.name]["unreachable"] == 0, run
         assert [(s.action, s.status) for s in host.transactions()] == [("apply", "confirmed")], host.name
         assert host.jailed() and sorted(host.mounts()) == staging, host.name
-        # the boot guard runs the installed tui-jail, never a checkout or a test venv (DESIGN "Install")
+        # the boot guard runs the installed tui-jail, never a checkout or a test venv (DESIGN "Install"):
+        # the /usr/local/sbin link, which the install role points into the /opt/tui-jail venv
         guard = (host.dir / "etc/systemd/system/tui-jail-recover.service").read_text()
-        assert "ExecStart=/opt/tui-jail/bin/python" in guard, guard
+        assert "ExecStart=/usr/local/sbin/tui-jail recover --boot" in guard, guard
+    assert os.readlink(fleet.shared.sbin / "tui-jail") == "/opt/tui-jail/bin/tui-jail"
     # batch by batch, the canary first: every transaction of a batch began after the one before it
     started = {h.name: h.transactions()[0].created for h in fleet.hosts}
     assert started["h1"] < min(started["h2"], started["h3"])
