@@ -19,6 +19,7 @@ from wizard_support import (
     keys,
     on_first_screen,
     pending_transaction,
+    settle,
     stop_watchdog,
     txn_status,
     until,
@@ -196,6 +197,7 @@ class TestVerify:
         async def run_before(pilot) -> None:
             await keys(pilot, *walk("seedbox-sftp", "review"))
             pilot.app.push_screen(VerifyScreen(pilot.app.state))
+            await settle(pilot)  # every row in place before the cursor moves
             await keys(pilot, "down")
 
         assert snap_compare(wizard(sample_root), run_before=run_before, terminal_size=SIZE)

@@ -60,13 +60,14 @@ class ReviewScreen(StepScreen):
         self.show_error("go back and fix it")
 
     @on(PlanReady)
-    def plan_ready(self, message: PlanReady) -> None:
+    async def plan_ready(self, message: PlanReady) -> None:
         plan = message.plan
         self.query_one("#summary", Label).update(f"{plan.name} ({plan.kind}) — {plan.summary()}")
         notes = [f"⚠ {w}" for w in plan.warnings] + [f"skipped: {s}" for s in plan.skipped]
         self.query_one("#notes", Label).update("\n".join(notes))
-        self.query_one("#plan-area", Vertical).mount(PlanTabs(plan))
-        self.call_after_refresh(self.focus_next, "#tabs Tabs")
+        # focus once the tabs exist, not after some later refresh: ←/→ must switch them from the start
+        await self.query_one("#plan-area", Vertical).mount(PlanTabs(plan))
+        self.query_one("#tabs Tabs").focus()
         self.query_one("#next-button").disabled = not plan.has_changes
         if not plan.has_changes:
             self.show_error("nothing to apply: the system already matches")
