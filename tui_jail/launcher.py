@@ -262,6 +262,8 @@ def _make_tmp(launch: Launch) -> None:
 
 
 def _remove_tmp(path: str) -> None:
+    # Not through the path layer (the exec hot path): rmdir never follows a link, and rmtree works
+    # from descriptors (shutil.rmtree.avoids_symlink_attacks), so what the job left is never followed.
     try:
         os.rmdir(path)
     except OSError:

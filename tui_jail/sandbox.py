@@ -115,7 +115,10 @@ NOLOGIN = '#!/bin/sh\necho "This account is currently not available."\nexit 1\n'
 
 
 def make_sandbox_root(root: Path, *, host_keys: bool = True) -> Path:
-    """Fill `root` (created if missing) with the sample system. Returns root."""
+    """Fill `root` (created if missing) with the sample system. Returns root.
+
+    Written with plain file calls, not the path layer: `root` is a fresh temporary directory that this
+    process alone created and owns, so no other user can plant or swap anything in it meanwhile."""
     root.mkdir(parents=True, exist_ok=True)
     os.chmod(root, 0o755)
     files = {
