@@ -1,38 +1,66 @@
-"""Benchmark: the planner on a large system, against the floor of reading the files and diffing them.
+"""Benchmark: `tui-jail plan` on a large system against reading the files and diffing them, whole processes.
 
-A 10,000-line fstab and a 2,000-line sshd_config holding 200 Match blocks (no Include, so the
-jail's block is appended to that big file and the whole of it is diffed). Baseline ("floor"),
-measured in the same run: reading both files and `difflib.unified_diff` of each against itself
-plus the same managed block. Prints medians and the ratio plan/floor (target ≤ 2).
+The sample root with a 10,000-line fstab and an sshd_config of 200 Match blocks (1,802 lines, no
+Include, so the jail's block is appended to that big file and the whole of it is read and checked for
+earlier Matches that would shadow the jail's settings).
 
-Run: .venv/bin/python bench/plan.py
+- A: the real console script, `.venv/bin/tui-jail plan --spec FILE --root DIR` (its text to a pipe).
+- B, the baseline: the same interpreter (`sys.executable`) reading both files and printing
+  `difflib.unified_diff` of each against itself plus a three-line managed block.
+
+A and B alternate; the figure is the median of the per-round ratios A/B. Goal (issue 15): ≤ 3x.
+Exit 1 only when the goal is missed.
+
+Run: `.venv/bin/python bench/plan.py [ROUNDS]` (as root: the sample root has files owned by its users)
 """
 
 from __future__ import annotations
 
-import difflib
-import statistics
+import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tui_jail.plan import make_plan
-from tui_jail.sandbox import make_sandbox_root
-from tui_jail.spec import parse_spec
-from tui_jail.system import SystemRoot
+from timing import TUI_JAIL, alternate
 
-RUNS = 21
+GOAL = 3.0
+ROUNDS = 15
+FSTAB_LINES = 10_000
+MATCH_BLOCKS = 200
+
+SPEC = """\
+name: bench
+kind: sftp
+root: /chroot/bench
+mounts:
+  - source: /tank/incomingmovies
+    target: in
+sftp:
+  users: [media]
+  addresses: [203.0.113.7]
+"""
+
+BASELINE = """\
+import difflib, sys
+block = ["# BEGIN tui-jail bench\\n", "x\\n", "# END tui-jail bench\\n"]
+for path in sys.argv[1:]:
+    with open(path) as file:
+        lines = file.read().splitlines(keepends=True)
+    sys.stdout.writelines(difflib.unified_diff(lines, lines + block, "a", "b"))
+"""
 
 
 def build_root(base: Path) -> Path:
+    from tui_jail.sandbox import make_sandbox_root
+
     root = make_sandbox_root(base / "root", host_keys=False)
-    fstab = ["# a big fstab"] + [f"/dev/disk{i} /srv/data{i} ext4 defaults,nofail 0 2" for i in range(9_999)]
+    fstab = ["# a big fstab"] + [f"/dev/disk{i} /srv/data{i} ext4 defaults,nofail 0 2" for i in range(FSTAB_LINES - 1)]
     (root / "etc/fstab").write_text("\n".join(fstab) + "\n")
     sshd = ["Port 22", "UsePAM yes"]
-    for i in range(200):
+    for i in range(MATCH_BLOCKS):
         sshd += [
             f"Match User user{i} Address 10.{i}.0.0/16",
             f"\tChrootDirectory /srv/c{i}",
@@ -44,51 +72,25 @@ def build_root(base: Path) -> Path:
             "\tPasswordAuthentication no",
             "\tPermitTunnel no",
         ]
-    (root / "etc/ssh/sshd_config").write_text("\n".join(sshd[:2000]) + "\n")
+    (root / "etc/ssh/sshd_config").write_text("\n".join(sshd) + "\n")
     return root
 
 
-def median_seconds(fn) -> float:
-    times = []
-    for _ in range(RUNS):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def main() -> None:
-    spec = parse_spec(
-        {
-            "name": "bench",
-            "kind": "sftp",
-            "root": "/chroot/bench",
-            "mounts": [{"source": "/tank/incomingmovies", "target": "in"}],
-            "sftp": {"users": ["media"], "addresses": ["203.0.113.7"]},
-        }
-    )
-    with tempfile.TemporaryDirectory() as tmp:
-        root = build_root(Path(tmp))
-        files = [root / "etc/fstab", root / "etc/ssh/sshd_config"]
-        block = ["# BEGIN tui-jail bench\n", "x\n", "# END tui-jail bench\n"]
-
-        def floor() -> None:
-            for path in files:
-                lines = path.read_text().splitlines(keepends=True)
-                "".join(difflib.unified_diff(lines, lines + block, "a", "b"))
-
-        def plan() -> None:
-            result = make_plan(spec, SystemRoot(root))
-            for change in result.files:
-                change.diff()
-
-        plan()  # warm imports and caches for both
-        floor()
-        t_floor, t_plan = median_seconds(floor), median_seconds(plan)
-    print(f"floor (read + unified_diff): {t_floor * 1000:8.2f} ms median of {RUNS}")
-    print(f"plan (make_plan + diffs)   : {t_plan * 1000:8.2f} ms median of {RUNS}")
-    print(f"ratio plan/floor           : {t_plan / t_floor:8.2f}  (target ≤ 2)")
+def main(rounds: int) -> int:
+    base = Path(tempfile.mkdtemp(prefix="tui-jail-bench-plan-"))
+    try:
+        root = build_root(base)
+        spec_file = base / "bench.yaml"
+        spec_file.write_text(SPEC)
+        plan = [TUI_JAIL, "plan", "--spec", str(spec_file), "--root", str(root)]
+        baseline = [sys.executable, "-c", BASELINE, str(root / "etc/fstab"), str(root / "etc/ssh/sshd_config")]
+        pairs = alternate(plan, baseline, rounds)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    print(f"{FSTAB_LINES:,}-line fstab, sshd_config of {MATCH_BLOCKS} Match blocks")
+    print(pairs.line("tui-jail plan", "read + difflib (same interpreter)", GOAL))
+    return 0 if pairs.ratio <= GOAL else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(int(sys.argv[1]) if len(sys.argv) > 1 else ROUNDS))
