@@ -59,8 +59,12 @@ class MountsScreen(StepScreen):
         self.query_one("#identity-error", Label).update(self.state.problem("name", "root") or "")
 
     def on_mount(self) -> None:
-        self.refresh_table()
         self.query_one("#mounts", DataTable).focus()
+
+    def on_screen_resume(self) -> None:
+        """Shown (again, after a dialog): each source is checked anew, since one may have been made
+        or removed meanwhile, here or in another terminal."""
+        self.refresh_table()
 
     def refresh_table(self, cursor: int | None = None) -> None:
         table = self.query_one("#mounts", DataTable)
@@ -129,6 +133,8 @@ def _notes(mount: dict[str, Any], *, full: bool = False) -> str:
     """The column's short notes, or (`full`) the line under the table for the highlighted row,
     since the column is cut at 80 columns."""
     notes = []
+    if unset := _unset(mount):
+        notes.append(f"{unset} is set on a later step; not checked until then" if full else f"{unset} unset")
     if mount.get("optional"):
         notes.append("optional: skipped on a host without the source" if full else "optional")
     if mount.get("children"):
@@ -139,9 +145,8 @@ def _notes(mount: dict[str, Any], *, full: bool = False) -> str:
 
 def _cells(mount: dict[str, Any], bad: bool) -> tuple[Text, ...]:
     """The row as text, never markup: a source may well be named `/srv/tank/[done]`."""
-    unset = any(PLACEHOLDER.search(str(mount.get(key, ""))) for key in ("source", "target"))
     cells = (
-        "✗" if bad else "?" if unset else "✓",  # a <placeholder> is not checked until it is filled in
+        "✗" if bad else "?" if _unset(mount) else "✓",  # a <placeholder> is not checked until it is filled in
         str(mount.get("source", "")),
         str(mount.get("target", "")),
         "ro" if mount.get("readonly") else "rw",
@@ -149,3 +154,9 @@ def _cells(mount: dict[str, Any], bad: bool) -> tuple[Text, ...]:
         _notes(mount),
     )
     return tuple(Text(cell) for cell in cells)
+
+
+def _unset(mount: dict[str, Any]) -> str:
+    """The first `<placeholder>` left in the row's source or target ('' for none)."""
+    found = (PLACEHOLDER.search(str(mount.get(key, ""))) for key in ("source", "target"))
+    return next((match.group(0) for match in found if match), "")
