@@ -22,6 +22,7 @@ import nsenv
 import pytest
 from txn_helpers import wait_watchdogs_gone
 
+import tui_jail
 from tui_jail import capdrop, transaction
 from tui_jail.backends import caps
 from tui_jail.capabilities import CAPABILITIES
@@ -304,10 +305,14 @@ def test_refuses_a_launch_file_it_cannot_trust(world: Path, damage: Callable[[Pa
 HEAVY_MODULES = (
     *("pydantic", "ruamel", "rich", "textual", "tui_jail.spec", "tui_jail.plan", "tui_jail.commands.common"),
     # SystemRoot and the mountinfo parser (pathlib, dataclasses), and the standard modules that each cost
-    # a job milliseconds (the launcher's ctypes and json are the ones it cannot do without)
+    # a job milliseconds (the launcher's ctypes is the one it cannot do without; the launch file is read
+    # with json's C scanner, not the json module, which imports re and enum)
     *("tui_jail.system", "tui_jail.mountinfo", "tui_jail.backends", "argparse", "pathlib", "dataclasses"),
-    *("inspect", "typing", "signal", "shutil", "subprocess", "fcntl", "socket"),
+    *("inspect", "typing", "signal", "shutil", "subprocess", "fcntl", "socket", "json", "re", "enum"),
 )
+# the CLI's own path, with no site: the venv's .pth files (an editable install's finder imports pathlib,
+# and with it re) are the interpreter's start-up, not exec's
+EXEC_WITHOUT_SITE = "import sys; sys.path.insert(0, sys.argv.pop(1)); from tui_jail import cli; cli.main()"
 
 
 def imported_by(*args: str) -> set[str]:
@@ -318,14 +323,16 @@ def imported_by(*args: str) -> set[str]:
 
 
 def test_exec_imports_nothing_heavy(world: Path) -> None:
-    """A job's start-up: no spec validation, no planner, no UI library, no argparse or pathlib — the
-    launch file, json and ctypes. What the interpreter itself imports at start-up (the venv's `.pth`
-    files: an editable install's finder imports pathlib) is not exec's doing."""
+    """A job's start-up: no spec validation, no planner, no UI library, no argparse, pathlib, json or re —
+    the launch file and ctypes. What the interpreter itself imports at start-up (site and the venv's
+    `.pth` files) is not exec's doing: measured without site."""
     spec = preset_spec("joblet-production")
     applied(world, spec)
-    imported = imported_by("-m", "tui_jail", "exec", "--root", str(world), spec.name, "--", "true")
+    package_parent = str(Path(tui_jail.__file__).parent.parent)
+    words = ["exec", "--root", str(world), spec.name, "--", "true"]
+    imported = imported_by("-S", "-c", EXEC_WITHOUT_SITE, package_parent, *words)
     assert "tui_jail.launcher" in imported
-    imported -= imported_by("-c", "pass")
+    imported -= imported_by("-S", "-c", "pass")
     heavy = [m for m in imported if any(m == h or m.startswith((f"{h}.", f"{h}_")) for h in HEAVY_MODULES)]
     assert sorted(heavy) == []
 

@@ -145,6 +145,33 @@ def test_a_launch_file_it_does_not_fully_understand_is_refused(field: str, value
         launchfile._validated(launch, "joblet-builder")
 
 
+LOADS_CASES = [
+    *(launchfile.render_launch(preset(name), preset(name).mounts) for name in ("joblet-builder", "awf-host-chroot")),
+    '  {"a": 1}',  # whitespace before the document
+    '{"a": [1, 2.5e3, -0, true, false, null, "\\u00e9\\ud83d\\ude00"]}\r\n\t ',
+    '{"a": NaN, "b": -Infinity}',  # not JSON, but json.loads takes them
+    "\ufeff{}",  # a UTF-8 byte order mark, which json.loads skips in bytes
+]
+LOADS_ERRORS = ['{"format": 1, "mounts": [', '{"a": 1} {"b": 2}', '{"a": 1,}', '{"a": "\x01"}', ""]
+
+
+@pytest.mark.parametrize("text", LOADS_CASES)
+def test_the_launch_file_reader_is_json_loads(text: str) -> None:
+    """The fast path (json's C scanner without the json module) gives what json.loads gives..."""
+    assert repr(launchfile._loads(text.encode())) == repr(json.loads(text.encode()))
+
+
+@pytest.mark.parametrize("text", LOADS_ERRORS)
+def test_the_launch_file_reader_fails_as_json_loads(text: str) -> None:
+    """...and where json.loads refuses, the same error and message (SystemError included: CPython's
+    scanner, used without the json module, reports a syntax error so)."""
+    with pytest.raises(ValueError) as expected:
+        json.loads(text.encode())
+    with pytest.raises(ValueError) as got:
+        launchfile._loads(text.encode())
+    assert (type(got.value), str(got.value)) == (type(expected.value), str(expected.value))
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="a launch file must be root-owned")
 def test_prepare_refuses_a_jail_whose_mounts_are_not_live(sample_root: Path) -> None:
     system = with_launch_file(sample_root, preset("joblet-production"))

@@ -1,4 +1,4 @@
-"""The launch file of an exec jail: what `tui-jail exec` needs, compiled at plan time, read back with `json` only.
+"""The launch file of an exec jail: what `tui-jail exec` needs, compiled at plan time, read back as JSON only.
 
 `render_launch` (called by the plan) turns a validated spec and its expanded mounts — children,
 exclude and optional already resolved, the very list the plan's mount steps come from — into
@@ -10,11 +10,14 @@ guessed at, because the launcher acts on it as root.
 
 The on-disk state layout (`STATE_DIR`, `JAILS_DIR`) lives here rather than in the planner so that
 exec can find the file without importing the planner; `tui_jail.plan` re-exports it.
+
+The file is read with the C scanner `json.loads` itself uses (`_loads`), not through the `json` module:
+that imports `re` and with it `enum`, ~12 ms of CPU on every job's start-up for a file of a few hundred
+bytes; the `json` module reads only what that fast path does not take whole, and names the error.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import posixpath
 import stat
@@ -87,6 +90,8 @@ def render_launch(spec: Spec, mounts: Sequence[Mount]) -> str:
         "workdir": "/" + settings.workdir if settings.workdir else "/",
         "masks": [spec.jail_path(mask) for mask in settings.masks],
     }
+    import json  # here, on the planner's path: exec reads the file without the json module (`_loads`)
+
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
@@ -122,9 +127,45 @@ def read_launch(path: str, name: str) -> LaunchData:
             )
         raw = file.read()
     try:
-        return _validated(json.loads(raw), name)
+        return _validated(_loads(raw), name)
     except ValueError as exc:  # json's own errors and _Invalid
         raise Refused(f"{path} is not a valid launch file ({exc}); re-apply the jail") from None
+
+
+class _ScannerSettings:
+    """What `json.loads` gives its C scanner (`json.JSONDecoder`'s attributes), but for the constants: NaN
+    and Infinity are not JSON, so the fast path leaves them to `json.loads` (which still takes them)."""
+
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+
+    @staticmethod
+    def parse_constant(name: str) -> Any:
+        raise ValueError(name)
+
+
+def _loads(raw: bytes) -> Any:
+    """`json.loads(raw)`: the same C scanner, used directly when it takes the whole UTF-8 text (what
+    `render_launch` writes); anything else (an error, text before or after the document, another
+    encoding, a constant) goes to `json.loads`, so the result, or the error and its message, is its."""
+    try:
+        from _json import make_scanner  # CPython's; elsewhere the ImportError leads to json.loads
+
+        text = raw.decode()
+        # typeshed calls the context a scanner; the C code only reads the settings' attributes
+        value, end = make_scanner(_ScannerSettings)(text, 0)  # type: ignore[arg-type]
+        if end == len(text.rstrip(" \t\n\r")):  # json's whitespace, not str.isspace's
+            return value
+    # Not only ValueError and StopIteration: CPython 3.11's scanner, asked without the json module
+    # loaded, reports a syntax error as SystemError. Whatever went wrong, json.loads reads it again.
+    except Exception:  # noqa: BLE001
+        pass
+    import json
+
+    return json.loads(raw)
 
 
 def _is_sftp_jail(state_path: str) -> bool:
