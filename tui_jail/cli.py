@@ -18,9 +18,10 @@ if TYPE_CHECKING:
 # exec` is on every job's start-up path and must not pay for them (see `_exec_job`).
 
 
-def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The whole parser, or with `only` one command's: each command module imports what it runs, and a
-    command line naming one need not pay for the other nine (`--help` builds the whole one)."""
+def build_parser(only: str | None = None, *, wizard: bool = False) -> argparse.ArgumentParser:
+    """The whole parser, or with `only` one command's, or with `wizard` none: each command module
+    imports what it runs, and a command line naming one need not pay for the other nine, nor the
+    wizard's for any (`--help` builds the whole one)."""
     import argparse
     import importlib
 
@@ -47,7 +48,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         "--sandbox", action="store_true", help="work on a throwaway root with a realistic /etc (safe to try everything)"
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES if only is None else (only,):
+    for name in () if wizard else COMMAND_MODULES if only is None else (only,):
         module = importlib.import_module(f"tui_jail.commands.{name}")
         module.add_parser(subparsers)
     return parser
@@ -87,7 +88,7 @@ def _dispatch(words: list[str]) -> Callable[[], int]:
     """The full parser's reading of `words`: the command to run, or the wizard."""
     from pathlib import Path
 
-    args = build_parser(_command_named(words)).parse_args(words)
+    args = build_parser(_command_named(words), wizard=_wizard_named(words)).parse_args(words)
     if args.root is None:
         args.root = Path("/")
     if args.command is None:
@@ -100,12 +101,24 @@ def _command_named(words: list[str]) -> str | None:
     (--help, the wizard, a word that is no command), which the whole parser reads."""
     from tui_jail.commands import COMMAND_MODULES
 
+    word = _first_word(words)
+    return word if word in COMMAND_MODULES else None
+
+
+def _wizard_named(words: list[str]) -> bool:
+    """Whether `words` start the wizard: nothing but --root DIR or --sandbox (a missing DIR included,
+    which the wizard's parser refuses as the whole one would)."""
+    return _first_word(words) is None
+
+
+def _first_word(words: list[str]) -> str | None:
+    """The first word past the options --root DIR and --sandbox, or None when there is none."""
     rest = iter(words)
     for word in rest:
         if word == "--root":
             next(rest, None)
         elif not (word.startswith("--root=") or word == "--sandbox"):
-            return word if word in COMMAND_MODULES else None
+            return word
     return None
 
 

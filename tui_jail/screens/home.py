@@ -10,6 +10,7 @@ and the transaction history. The screen dismisses with what was chosen; the app'
 
 from __future__ import annotations
 
+import threading
 from typing import ClassVar
 
 from rich.text import Text
@@ -67,11 +68,18 @@ class HomeScreen(Screen[tuple[str, str]]):
         if self.state.name in names:  # back from an errand: on the jail it was about
             table.move_cursor(row=names.index(self.state.name))
         table.focus()
-        self.find_drift()
+        painted = threading.Event()
+        self.call_after_refresh(painted.set)
+        self.find_drift(painted)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="drift", description="quick verify")
-    def find_drift(self) -> None:
+    def find_drift(self, painted: threading.Event) -> None:
+        """Started with the screen, checking once it has painted: the plans' imports and reads would
+        hold the interpreter's lock while the list is drawn."""
         worker = get_current_worker()
+        while not painted.wait(0.05):
+            if worker.is_cancelled:
+                return
         for jail in self.jails:
             if worker.is_cancelled:
                 return

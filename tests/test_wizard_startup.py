@@ -1,0 +1,114 @@
+"""The wizard's start-up: its first screen imports only what it shows, and the home screen paints its list
+before the drift check starts (bench/startup.py times both on a real terminal)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable
+from wizard_support import applied_jails, run_async, settle, wizard
+
+from tui_jail.screens.home import HomeScreen
+from tui_jail.wizard_state import WizardState
+
+# the real CLI (`tui-jail --root DIR`), its app run headless until the first screen is up; then the
+# modules loaded so far are written to the file named by the first argument
+FIRST_SCREEN_MODULES = """
+import sys
+from pathlib import Path
+from textual.app import App
+
+out, words = Path(sys.argv[1]), sys.argv[2:]
+run = App.run
+
+async def first_screen(pilot):
+    while type(pilot.app.screen).__name__ not in ("PresetScreen", "HomeScreen"):
+        await pilot.pause(0.01)
+    await pilot.pause()
+    out.write_text(type(pilot.app.screen).__name__ + "\\n" + "\\n".join(sorted(sys.modules)))
+    pilot.app.exit()
+
+App.run = lambda self: run(self, headless=True, size=(80, 24), auto_pilot=first_screen)
+from tui_jail import cli
+sys.exit(cli.main(words))
+"""
+
+# what the first screen does not show: the other steps, the planner, the transaction and the commands
+NOT_ON_THE_FIRST_SCREEN = (
+    "sh",
+    "tui_jail.plan",
+    "tui_jail.transaction",
+    "tui_jail.render",
+    "tui_jail.screens.mounts",
+    "tui_jail.screens.review",
+    "tui_jail.screens.apply",
+    "tui_jail.screens.verify",
+    "tui_jail.screens.access",
+    "tui_jail.screens.capabilities",
+    "tui_jail.commands.apply",
+    "tui_jail.commands.plan",
+    "tui_jail.commands.status",
+)
+
+
+def first_screen_modules(root: Path, out: Path) -> tuple[str, set[str]]:
+    words = ["--root", str(root)]
+    done = subprocess.run([sys.executable, "-c", FIRST_SCREEN_MODULES, str(out), *words], timeout=120, check=False)
+    assert done.returncode == 0
+    screen, *modules = out.read_text().splitlines()
+    return screen, set(modules)
+
+
+def test_the_preset_screen_imports_only_what_it_shows(sample_root: Path, tmp_path: Path) -> None:
+    screen, modules = first_screen_modules(sample_root, tmp_path / "modules")
+    assert screen == "PresetScreen"
+    assert "tui_jail.screens.preset" in modules and "textual.widgets._option_list" in modules  # the control
+    loaded = sorted(module for module in (*NOT_ON_THE_FIRST_SCREEN, "ruamel.yaml") if module in modules)
+    assert not loaded
+    assert {m for m in modules if m.startswith("tui_jail.commands.")} <= {
+        "tui_jail.commands.common",
+        "tui_jail.commands.wizard",
+    }
+
+
+def test_the_home_screen_imports_only_what_it_shows(sample_root: Path, tmp_path: Path) -> None:
+    applied_jails(sample_root)
+    screen, modules = first_screen_modules(sample_root, tmp_path / "modules")
+    assert screen == "HomeScreen"
+    assert "tui_jail.screens.home" in modules  # the control
+    # the drift check (a plan of each jail) starts once the list has painted: it may be importing the
+    # planner by now, but never a step screen, the transaction or a command
+    loaded = sorted(module for module in NOT_ON_THE_FIRST_SCREEN if module in modules and module != "tui_jail.plan")
+    assert not loaded
+
+
+@run_async
+async def test_drift_is_checked_only_once_the_list_has_painted(
+    sample_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    applied_jails(sample_root)
+    events: list[str] = []
+    paint = HomeScreen._compositor_refresh
+    drift = WizardState.drift
+
+    def painted(screen: HomeScreen) -> None:
+        paint(screen)
+        if screen.query_one("#jails", DataTable).row_count:
+            events.append("list painted")
+
+    def checked(state: WizardState, name: str) -> str:
+        events.append(f"drift {name}")
+        return drift(state, name)
+
+    monkeypatch.setattr(HomeScreen, "_compositor_refresh", painted)
+    monkeypatch.setattr(WizardState, "drift", checked)
+    app = wizard(sample_root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, HomeScreen)
+    checks = [event for event in events if event.startswith("drift")]
+    assert len(checks) == 3  # the control: every jail's drift was checked
+    assert events[0] == "list painted", events
