@@ -1,12 +1,21 @@
 """The CLI imports the command it runs and no other (each of the ten costs start-up time), while
-`tui-jail --help` still lists them all."""
+`tui-jail --help` still lists them all; and the short commands an admin types with a rollback's clock
+running — `status`, `confirm`, `rollback` — import none of the heavy libraries: not pydantic (the
+spec), rich (their output goes to a pipe here, and is plain text anyway), textual, ruamel.yaml, nor
+sh and the asyncio it brings (issue 15: each is tens of milliseconds of a ~60 ms budget)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import nsenv
+import pytest
+from txn_helpers import apply_plain, wait_watchdogs_gone
+
+from tui_jail import journal
 from tui_jail.commands import COMMAND_MODULES
 
 LOADED = """
@@ -15,12 +24,28 @@ from tui_jail import cli
 code = cli.main(sys.argv[1:])
 print(" ".join(sorted(m for m in sys.modules if m.startswith("tui_jail.commands."))), code)
 """
+HEAVY = ("pydantic", "pydantic_core", "rich", "textual", "ruamel", "sh", "asyncio")
+in_namespace = pytest.mark.skipif(
+    os.geteuid() != 0 or not nsenv.in_private_mount_ns(), reason="needs root in a private mount ns"
+)
 
 
 def loaded_commands(*words: str) -> tuple[set[str], str]:
     result = subprocess.run([sys.executable, "-c", LOADED, *words], capture_output=True, text=True, timeout=60)
     *modules, code = result.stdout.split("\n")[-2].split()
     return {m.removeprefix("tui_jail.commands.") for m in modules}, code
+
+
+def heavy_imports(root: Path, *words: str, code: int = 0) -> set[str]:
+    """The heavy packages `tui-jail --root ROOT WORDS` imports, run as a user runs it (the real entry
+    point, which ends the process with os._exit: no in-process bookkeeping survives that, so the
+    interpreter's own -X importtime report is read, which lists every module the moment it loads)."""
+    argv = [sys.executable, "-X", "importtime", "-m", "tui_jail", "--root", str(root), *words]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert result.returncode == code, (words, result.stdout, result.stderr)
+    reports = [line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")]
+    assert "tui_jail.cli" in reports, result.stderr  # the report was read: an empty one would pass anything
+    return {name for name in reports if name.split(".")[0] in HEAVY}
 
 
 def test_status_imports_only_its_own_command(tmp_path: Path) -> None:
@@ -41,3 +66,43 @@ def test_help_and_an_unknown_command_still_know_all_ten(tmp_path: Path) -> None:
         [sys.executable, "-m", "tui_jail", "--root", str(tmp_path), "statu"], capture_output=True, text=True, timeout=60
     )
     assert wrong.returncode == 2 and all(name in wrong.stderr for name in COMMAND_MODULES), wrong.stderr
+
+
+def test_the_import_report_sees_a_heavy_import(sample_root: Path) -> None:
+    """The control: a command that does load the spec (and refuses the preset's placeholders) is seen
+    loading pydantic and ruamel.yaml."""
+    seen = heavy_imports(sample_root, "plan", "--preset", "seedbox-sftp", code=1)
+    assert {"pydantic", "ruamel.yaml"} <= seen, seen
+
+
+def test_short_commands_with_nothing_pending_import_nothing_heavy(sample_root: Path) -> None:
+    assert heavy_imports(sample_root, "status") == set()
+    assert heavy_imports(sample_root, "status", "--json") == set()
+    assert heavy_imports(sample_root, "confirm", code=1) == set()  # "no pending transaction"
+    assert heavy_imports(sample_root, "rollback", code=1) == set()
+
+
+@pytest.mark.ns
+@in_namespace
+def test_short_commands_on_a_pending_transaction_import_nothing_heavy(world: Path) -> None:
+    """On a real pending transaction (the seedbox applied: binds, fstab, the sshd drop-in): status,
+    an --extend, a confirm refused for want of a new login, the confirm, and a rollback that undoes
+    every step and restores sshd's config."""
+    over_ssh = {"SSH_CONNECTION": "127.0.0.1 50000 127.0.0.1 22", "USER": "root"}
+    first = apply_plain(world, timeout=120, environ=over_ssh)
+    assert heavy_imports(world, "status") == set()
+    assert heavy_imports(world, "confirm", "--extend", "60") == set()
+    assert heavy_imports(world, "confirm", code=1) == set()  # not from a new SSH login
+    assert heavy_imports(world, "confirm", "--same-session") == set()
+    assert journal.Journal(world, first.id).state().status == "confirmed"
+    wait_watchdogs_gone(world)
+    removal = subprocess.run(
+        [sys.executable, "-m", "tui_jail", "--root", str(world), "remove", first.jail, "--yes"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert removal.returncode == 0, removal.stderr
+    assert heavy_imports(world, "rollback") == set()
+    assert journal.Journal(world, journal.transactions(world)[-1].id).state().status == "rolled-back"
+    wait_watchdogs_gone(world)

@@ -71,29 +71,35 @@ def _exec_job(words: list[str]) -> Callable[[], int] | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line `argv` (default: this process's). As the console entry point (no `argv`), a
+    command's process ends as soon as it is done (see `_end_process`); called with words, as the tests
+    do, it returns the exit code like any function."""
     words = sys.argv[1:] if argv is None else argv
     job = _exec_job(words)
     if job is None:
+        from functools import partial
+
         from tui_jail.session import adopt_login
 
         adopt_login()  # before anything reads SSH_CONNECTION or the user: su, sudo and tmux change them
-        return _guarded(_dispatch(words))
+        args = _parse(words)
+        if args.command is None:  # Textual restores the terminal in its own teardown: the wizard keeps it
+            return _guarded(partial(_wizard, args))
+        job = partial(_command, args)
     code = _guarded(job)
     if argv is None:
         _end_process(code)
     return code
 
 
-def _dispatch(words: list[str]) -> Callable[[], int]:
-    """The full parser's reading of `words`: the command to run, or the wizard."""
+def _parse(words: list[str]) -> argparse.Namespace:
+    """The full parser's reading of `words` (a command, or none for the wizard); exits 2 on a usage error."""
     from pathlib import Path
 
     args = build_parser(_command_named(words), wizard=_wizard_named(words)).parse_args(words)
     if args.root is None:
         args.root = Path("/")
-    if args.command is None:
-        return lambda: _wizard(args)
-    return lambda: _command(args)
+    return args
 
 
 def _command_named(words: list[str]) -> str | None:
@@ -150,9 +156,20 @@ def _guarded(call: Callable[[], int]) -> int:
 
 
 def _end_process(code: int) -> None:
-    """A job's exec is all this process did: end it without the interpreter's teardown, which frees every
-    module one by one and costs each job milliseconds for nothing. Nothing is left to clean up (the child
-    is reaped, the per-run tmp removed); only the standard streams are flushed."""
+    """A command's work is all this process did: end it without the interpreter's teardown, which frees
+    every module one by one (tens of milliseconds after pydantic or rich, for nothing). Everything the
+    command wrote is already written and fsynced (the journal and the path layer fsync before they
+    return); only the standard streams are flushed here. A thread still running (none of the commands
+    leaves one) keeps the ordinary exit, which waits for it; so does a profiler or tracer (cProfile,
+    coverage), which reports at exit."""
+    threading = sys.modules.get("threading")
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        return
+    if threading is not None and any(
+        thread.is_alive() and not thread.daemon and thread is not threading.main_thread()
+        for thread in threading.enumerate()
+    ):
+        return
     try:
         sys.stdout.flush()
         sys.stderr.flush()

@@ -19,13 +19,15 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-
-import sh
+from typing import TYPE_CHECKING
 
 from tui_jail import faults
 from tui_jail.backends import systemd
 from tui_jail.backends.sshd_config import SSHD_CONFIG, SSHD_DIR, parse_lines
 from tui_jail.system import SystemRoot
+
+if TYPE_CHECKING:
+    import sh  # imported where sshd runs: `sh` brings asyncio, and a rollback reloads sshd without running it
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 _INCLUDE_LINE = re.compile(r"^(\s*Include\s+)(.*)$", re.I | re.M)
@@ -116,6 +118,8 @@ def _host_key_lines(system: SystemRoot, main_text: str, tmp: Path) -> str:
         return ""
     keys = [str(system.host(p)) for p in system.glob(f"{SSHD_DIR}/ssh_host_*_key")]
     if not keys:
+        import sh
+
         key = tmp / "ssh_host_ed25519_key"
         sh.Command("ssh-keygen")("-q", "-t", "ed25519", "-N", "", "-f", str(key))
         keys = [str(key)]
@@ -130,6 +134,8 @@ _WITH_PRIVSEP_DIR = 'mount -t tmpfs -o size=64k,mode=0755 tmpfs /run && mkdir -m
 
 
 def _sshd(*args: str) -> str:
+    import sh
+
     if Path("/run/sshd").is_dir():
         return str(sh.Command(SSHD)(*args))
     return str(
@@ -139,6 +145,8 @@ def _sshd(*args: str) -> str:
 
 def check_config(config: Path) -> tuple[bool, str]:
     """`sshd -t -f config`: (passed, sshd's own message)."""
+    import sh
+
     try:
         _sshd("-t", "-f", str(config))
     except sh.ErrorReturnCode as exc:
@@ -148,6 +156,8 @@ def check_config(config: Path) -> tuple[bool, str]:
 
 def effective_config(config: Path, connection: Connection) -> dict[str, str]:
     """`sshd -T -C …`: the settings a hypothetical connection would get (keyword → value)."""
+    import sh
+
     try:
         out = _sshd("-T", "-f", str(config), "-C", connection.spec())
     except sh.ErrorReturnCode as exc:
@@ -287,6 +297,8 @@ def _listening(pid: int) -> set[int]:
 
 def configured_pidfile(system: SystemRoot) -> str:
     """The PidFile DIR's sshd config names (as sshd -T reads it), as an in-root path."""
+    import sh
+
     with candidate_config(system) as config:
         try:
             out = _sshd("-T", "-f", str(config))

@@ -24,10 +24,11 @@ from tui_jail.commands.common import (
 from tui_jail.errors import Refused
 from tui_jail.history import DEFAULT_KEEP
 from tui_jail.journal import DEFAULT_TIMEOUT, LONGEST_WAIT, TxnState
+from tui_jail.pending import pending_refusal
 from tui_jail.plan import Plan, make_plan
 from tui_jail.render import print_plan
 from tui_jail.system import SystemRoot
-from tui_jail.transaction import apply, pending_refusal
+from tui_jail.transaction import apply
 
 
 def add_transaction_options(parser: argparse.ArgumentParser) -> None:

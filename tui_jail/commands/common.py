@@ -1,4 +1,8 @@
-"""Pieces every command shares: the spec arguments, --root, JSON output, one-line refusals."""
+"""Pieces every command shares: the spec arguments, --root, JSON output, one-line refusals.
+
+Imported by every command, so it imports only what all of them need: the spec (and with it pydantic)
+and the journal are loaded by the helpers that use them, not by `status`, `confirm` or `rollback`
+for nothing (tests/test_cli_imports.py holds them to that)."""
 
 from __future__ import annotations
 
@@ -10,11 +14,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tui_jail.journal import wait_problem
-from tui_jail.spec import Spec, load_spec_file, parse_spec
-
 # what each command module's add_parser receives (subscriptable for mypy only)
 if TYPE_CHECKING:
+    from tui_jail.spec import Spec
+
     Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
 else:
     Subparsers = argparse._SubParsersAction
@@ -36,6 +39,8 @@ def root_dir(text: str) -> Path:
 
 def seconds(text: str) -> float:
     """--confirm-timeout's and --extend's type: refused before anything is planned or shown."""
+    from tui_jail.journal import wait_problem
+
     try:
         value = float(text)
     except ValueError:
@@ -67,6 +72,8 @@ def add_json(parser: argparse.ArgumentParser) -> None:
 
 
 def load_spec(args: argparse.Namespace) -> Spec:
+    from tui_jail.spec import load_spec_file, parse_spec
+
     if args.spec is not None:
         return load_spec_file(args.spec)
     from tui_jail.presets import preset_document

@@ -14,7 +14,7 @@ from tui_jail.commands.common import Subparsers, add_root, check_watchdogs
 from tui_jail.commands.status import line
 from tui_jail.errors import Refused
 from tui_jail.journal import Damaged, Entry
-from tui_jail.transaction import rollback_txn
+from tui_jail.pending import rollback_txn
 
 WIDTH = 80  # a bare console
 
