@@ -14,20 +14,17 @@ import posixpath
 import re
 import shutil
 import signal
+import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from tui_jail import faults
 from tui_jail.backends import systemd
 from tui_jail.backends.sshd_config import SSHD_CONFIG, SSHD_DIR, parse_lines
 from tui_jail.system import SystemRoot
-
-if TYPE_CHECKING:
-    import sh  # imported where sshd runs: `sh` brings asyncio, and a rollback reloads sshd without running it
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 _INCLUDE_LINE = re.compile(r"^(\s*Include\s+)(.*)$", re.I | re.M)
@@ -118,10 +115,8 @@ def _host_key_lines(system: SystemRoot, main_text: str, tmp: Path) -> str:
         return ""
     keys = [str(system.host(p)) for p in system.glob(f"{SSHD_DIR}/ssh_host_*_key")]
     if not keys:
-        import sh
-
         key = tmp / "ssh_host_ed25519_key"
-        sh.Command("ssh-keygen")("-q", "-t", "ed25519", "-N", "", "-f", str(key))
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True, capture_output=True)
         keys = [str(key)]
     # appended after everything: a HostKey inside a trailing Match block is an error, so reset first
     return "\nMatch all\n" + "".join(f"HostKey {k}\n" for k in keys)
@@ -133,45 +128,61 @@ def _host_key_lines(system: SystemRoot, main_text: str, tmp: Path) -> str:
 _WITH_PRIVSEP_DIR = 'mount -t tmpfs -o size=64k,mode=0755 tmpfs /run && mkdir -m 0755 /run/sshd && exec "$@"'
 
 
-def _sshd(*args: str) -> str:
-    import sh
-
-    if Path("/run/sshd").is_dir():
-        return str(sh.Command(SSHD)(*args))
-    return str(
-        sh.Command("unshare")("-m", "--propagation", "private", "sh", "-c", _WITH_PRIVSEP_DIR, "sh", SSHD, *args)
+def _start_sshd(*args: str) -> subprocess.Popen[str]:
+    """sshd started as a plain subprocess (sh's machinery costs more than a -T run), its output piped."""
+    argv = [SSHD, *args]
+    if not Path("/run/sshd").is_dir():
+        argv = ["unshare", "-m", "--propagation", "private", "sh", "-c", _WITH_PRIVSEP_DIR, "sh", *argv]
+    return subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace"
     )
+
+
+def _finish(process: subprocess.Popen[str]) -> str:
+    """sshd's output once it exits; SshdError with its own message when it fails."""
+    out, err = process.communicate()
+    if process.returncode != 0:
+        text = err.strip() or out.strip()
+        raise SshdError(" ".join(text.splitlines()[-3:]) or f"sshd exited with {process.returncode}")
+    return out
 
 
 def check_config(config: Path) -> tuple[bool, str]:
     """`sshd -t -f config`: (passed, sshd's own message)."""
-    import sh
-
     try:
-        _sshd("-t", "-f", str(config))
-    except sh.ErrorReturnCode as exc:
-        return False, _message(exc)
+        _finish(_start_sshd("-t", "-f", str(config)))
+    except SshdError as exc:
+        return False, str(exc)
     return True, ""
 
 
 def effective_config(config: Path, connection: Connection) -> dict[str, str]:
     """`sshd -T -C …`: the settings a hypothetical connection would get (keyword → value)."""
-    import sh
+    answer = effective_configs(config, [connection])[connection]
+    if isinstance(answer, SshdError):
+        raise answer
+    return answer
 
-    try:
-        out = _sshd("-T", "-f", str(config), "-C", connection.spec())
-    except sh.ErrorReturnCode as exc:
-        raise SshdError(_message(exc)) from None
+
+def effective_configs(config: Path, connections: Sequence[Connection]) -> dict[Connection, dict[str, str] | SshdError]:
+    """`effective_config` for several connections, their sshd runs side by side (each an answer or the
+    error sshd gave for it)."""
+    running = {c: _start_sshd("-T", "-f", str(config), "-C", c.spec()) for c in dict.fromkeys(connections)}
+    answers: dict[Connection, dict[str, str] | SshdError] = {}
+    for connection, process in running.items():
+        try:
+            answers[connection] = _settings(_finish(process))
+        except SshdError as exc:
+            answers[connection] = exc
+    return answers
+
+
+def _settings(out: str) -> dict[str, str]:
     settings: dict[str, str] = {}
     for line in out.splitlines():
         keyword, _, value = line.partition(" ")
         settings.setdefault(keyword.lower(), value)
     return settings
-
-
-def _message(exc: sh.ErrorReturnCode) -> str:
-    text = (exc.stderr or b"").decode(errors="replace").strip() or (exc.stdout or b"").decode(errors="replace").strip()
-    return " ".join(text.splitlines()[-3:]) or f"sshd exited with {exc.exit_code}"
 
 
 # --- the running daemon ----------------------------------------------------------------------------
@@ -297,12 +308,10 @@ def _listening(pid: int) -> set[int]:
 
 def configured_pidfile(system: SystemRoot) -> str:
     """The PidFile DIR's sshd config names (as sshd -T reads it), as an in-root path."""
-    import sh
-
     with candidate_config(system) as config:
         try:
-            out = _sshd("-T", "-f", str(config))
-        except sh.ErrorReturnCode:
+            out = _finish(_start_sshd("-T", "-f", str(config)))
+        except SshdError:
             return "/run/sshd.pid"
     for line in out.splitlines():
         keyword, _, value = line.partition(" ")

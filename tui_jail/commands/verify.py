@@ -11,16 +11,17 @@ import argparse
 import os
 import sys
 import threading
-
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING
 
 from tui_jail.admin import admin_connection
-from tui_jail.checks import CheckResult, run_checks
+from tui_jail.checks import Check, CheckResult, run_checks
 from tui_jail.commands.common import Subparsers, add_json, add_root, add_spec_source, load_spec, print_json, refuse
 from tui_jail.system import SystemRoot
 from tui_jail.verify import checks_for
+
+if TYPE_CHECKING:
+    from rich.table import Table
+    from rich.text import Text
 
 STYLE = {"pass": "green", "fail": "bold red", "warn": "yellow", "skip": "dim"}
 MARK = {"pass": "✓", "fail": "✗", "warn": "!", "skip": "-"}
@@ -42,22 +43,11 @@ def add_parser(subparsers: Subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     spec = load_spec(args)
     checks = checks_for(spec, SystemRoot(args.root), admin=admin_connection(os.environ))
-    console = Console(file=sys.stdout, highlight=False)
-    live = console.is_terminal and not args.json
-    lock = threading.Lock()
-
-    def progress(result: CheckResult) -> None:
-        with lock:  # results arrive from the checks' threads
-            console.print(_line(result))
-
-    results = run_checks(checks, on_result=progress if live else None)
+    # --json is one document: no rich, whose import costs more than some of the checks
+    results = run_checks(checks) if args.json else _run_shown(spec.name, checks)
     failed = [r.name for r in results if r.status == "fail"]
     if args.json:
         print_json({"jail": spec.name, "ok": not failed, "results": [r.to_json() for r in results]})
-    else:
-        if live:
-            console.print()
-        console.print(table(spec.name, results))
     if failed:
         return refuse(
             f"verification of {spec.name} failed: {len(failed)} of {len(results)} checks ({', '.join(failed)})"
@@ -65,12 +55,35 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_shown(name: str, checks: list[Check]) -> list[CheckResult]:
+    """Run the checks for a reader: on a terminal each result as it arrives, then the table; piped, the table."""
+    from rich.console import Console
+
+    console = Console(file=sys.stdout, highlight=False)
+    lock = threading.Lock()
+
+    def progress(result: CheckResult) -> None:
+        with lock:  # results arrive from the checks' threads
+            console.print(_line(result))
+
+    results = run_checks(checks, on_result=progress if console.is_terminal else None)
+    if console.is_terminal:
+        console.print()
+    console.print(table(name, results))
+    return results
+
+
 def _line(result: CheckResult) -> Text:
+    from rich.text import Text
+
     line = Text().append(f"{MARK[result.status]} ", style=STYLE[result.status])
     return line.append(f"{result.name}: ", style="bold").append(result.detail)
 
 
 def table(name: str, results: list[CheckResult]) -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
     counts = {status: sum(r.status == status for r in results) for status in STYLE}
     summary = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
     grid = Table(title=f"jail {name}: {summary}", title_justify="left", expand=False)

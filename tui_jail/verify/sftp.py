@@ -60,24 +60,20 @@ def outside_address(addresses: tuple[str, ...]) -> str | None:
 
 def sftp_checks(spec: Spec, system: SystemRoot, plan: Plan, admin: Connection | None) -> list[Check]:
     assert spec.sftp is not None
-    effective = _effective_on_disk(system)
     users, addresses = spec.sftp.users, spec.sftp.addresses
-    checks = []
-    for user in users:
-        for address in addresses:
-            for addr in probe_addresses(address):
-                conn = Connection(user, addr, host=addr)
-                checks.append(Check(f"sshd: {user} from {addr} is jailed", _bind(jailed_result, spec, effective, conn)))
     outside = outside_address(addresses)
-    for user in users:
-        if outside is None:
-            checks.append(Check(f"sshd: {user} from elsewhere is not jailed", _bind(_every_address_jailed, user)))
-            continue
-        conn = Connection(user, outside, host=outside)
-        checks.append(Check(f"sshd: {user} from {conn.addr} is not jailed", _bind(free_result, effective, conn)))
+    probes = [addr for address in addresses for addr in probe_addresses(address)]
+    jailed = [Connection(user, addr, host=addr) for user in users for addr in probes]
+    free = [Connection(user, outside, host=outside) for user in users] if outside is not None else []
+    first = jailed[0]  # users[0] from the first address: whose settings the account and daemon checks read
+    effective = _effective_on_disk(system, jailed + free + ([admin] if admin else []))
+    checks = [
+        Check(f"sshd: {c.user} from {c.addr} is jailed", _bind(jailed_result, spec, effective, c)) for c in jailed
+    ]
+    if outside is None:
+        checks += [Check(f"sshd: {u} from elsewhere is not jailed", _bind(_every_address_jailed, u)) for u in users]
+    checks += [Check(f"sshd: {c.user} from {c.addr} is not jailed", _bind(free_result, effective, c)) for c in free]
     checks.append(Check("sshd: your own connection is not jailed", lambda: admin_result(effective, admin)))
-    first_addr = probe_addresses(addresses[0])[0]
-    first = Connection(users[0], first_addr, host=first_addr)
     for user in users:
         checks.append(Check(f"sftp: user {user}", _bind(user_result, spec, system, plan, user, effective, first)))
     checks.append(Check(LOADED, lambda: loaded_result(system, effective, first)))
@@ -97,21 +93,23 @@ def _bind(fn: Callable[..., CheckResult], *args: object) -> Callable[[], CheckRe
     return functools.partial(fn, *args)
 
 
-def _effective_on_disk(system: SystemRoot) -> Effective:
-    """`sshd -T -C` on the installed config, asked once per connection however many checks need it
-    (concurrent checks asking for the same connection wait for the first one's answer)."""
+def _effective_on_disk(system: SystemRoot, expected: list[Connection]) -> Effective:
+    """`sshd -T -C` on the installed config, asked once per connection however many checks need it. The
+    first question asks about every `expected` connection at once: one copy of the config, their sshd
+    runs side by side; concurrent checks wait for those answers instead of starting runs of their own."""
     guard = threading.Lock()
-    locks: dict[Connection, threading.Lock] = {}
-    answers: dict[Connection, dict[str, str]] = {}
+    answers: dict[Connection, dict[str, str] | sshd.SshdError] = {}
 
     def effective(connection: Connection) -> dict[str, str]:
         with guard:
-            lock = locks.setdefault(connection, threading.Lock())
-        with lock:
             if connection not in answers:
+                wanted = [connection, *(c for c in expected if c not in answers)]
                 with sshd.candidate_config(system) as config:
-                    answers[connection] = sshd.effective_config(config, connection)
-            return answers[connection]
+                    answers.update(sshd.effective_configs(config, wanted))
+            answer = answers[connection]
+        if isinstance(answer, sshd.SshdError):
+            raise sshd.SshdError(str(answer))  # a fresh one: each failed check gets its own traceback
+        return answer
 
     return effective
 
