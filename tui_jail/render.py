@@ -5,10 +5,6 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from rich.console import Console
-from rich.syntax import Syntax
-from rich.text import Text
-
 from tui_jail.plan import Plan
 
 
@@ -50,6 +46,11 @@ def print_plan(plan: Plan, stream: TextIO | None = None) -> None:
     if not stream.isatty():
         stream.write(plan_text(plan))
         return
+    # rich only for a terminal: its import costs a piped plan (and the transaction's journal) more than the plan
+    from rich.console import Console
+    from rich.syntax import Syntax
+    from rich.text import Text
+
     console = Console(file=stream, highlight=False)
     head, *notes = header_lines(plan)
     console.print(Text(head, style="bold"))

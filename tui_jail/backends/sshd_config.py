@@ -13,11 +13,14 @@ import re
 import shlex
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from tui_jail.backends import managed_block
 
 SSHD_CONFIG = "/etc/ssh/sshd_config"
 _KEYWORD = re.compile(r"([^\s=]+)(?:\s*=\s*|\s+|$)")
+_QUOTE_OR_COMMENT = re.compile("[\"'#]")
+_QUOTE_COMMENT_OR_EQUALS = re.compile("[\"'#=]")
 _BOUNDARY = "\x00file-boundary"  # a file edge in reading order: Match state does not cross it
 SSHD_DIR = "/etc/ssh"
 JAIL_KEYWORDS = ("chrootdirectory", "forcecommand", "allowtcpforwarding", "x11forwarding", "permittty")
@@ -59,8 +62,7 @@ def quote(value: str) -> str:
     return f'"{value}"' if any(c in value for c in " \t#\"'") else value
 
 
-@dataclass(frozen=True)
-class ConfigLine:
+class ConfigLine(NamedTuple):  # a tuple, not a dataclass: thousands are made per plan of a large config
     path: str
     lineno: int
     keyword: str  # lower-case
@@ -77,13 +79,17 @@ def iter_lines(text: str, path: str) -> Iterator[ConfigLine]:
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
+        if not _QUOTE_COMMENT_OR_EQUALS.search(line):  # the common case, in one split
+            keyword, *args = line.split()
+            yield ConfigLine(path, lineno, keyword.lower(), tuple(args))
+            continue
         match = _KEYWORD.match(line)
         keyword, rest = (match.group(1), line[match.end() :]) if match else (line, "")
         yield ConfigLine(path, lineno, keyword.lower(), _split_args(rest))
 
 
 def _split_args(rest: str) -> tuple[str, ...]:
-    if not any(c in rest for c in "\"'#"):
+    if not _QUOTE_OR_COMMENT.search(rest):
         return tuple(rest.split())  # the common case; shlex is 10x slower
     try:
         return tuple(shlex.split(rest, comments=True))
@@ -180,21 +186,22 @@ def find_shadows(ordered_lines: list[ConfigLine], users: tuple[str, ...], addres
     shadows = []
     seen = set()
     active_args: tuple[str, ...] | None = None
+    applies: list[tuple[str, str]] = []  # the (user, address) pairs the active Match may apply to
     for line in ordered_lines:
         if line.keyword == _BOUNDARY:
             active_args = None
             continue
         if line.keyword == "match":
             active_args = line.args
+            applies = [(u, a) for u in users for a in addresses if match_may_apply(active_args, u, a)]
             continue
         if active_args is None or line.keyword not in JAIL_KEYWORDS:
             continue
-        for user in users:
-            for address in addresses:
-                key = (line.path, line.lineno, user, address)
-                if key not in seen and match_may_apply(active_args, user, address):
-                    seen.add(key)
-                    shadows.append(Shadow(line.path, line.lineno, line.keyword, user, address))
+        for user, address in applies:
+            key = (line.path, line.lineno, user, address)
+            if key not in seen:
+                seen.add(key)
+                shadows.append(Shadow(line.path, line.lineno, line.keyword, user, address))
     return shadows
 
 
