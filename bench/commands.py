@@ -2,9 +2,10 @@
 `rollback` — against their baseline: the same interpreter's `-c pass`.
 
 Every figure is a whole process of the `tui-jail` console script, as an admin gets it: a throwaway venv
-with a plain `pip install` of this tree (pip compiles its bytecode), or `--venv DIR` for one already
-made (its interpreter is then the baseline's). Each command runs on a sample root in this bench's
-private mount namespace, each run right after a run of the baseline:
+with a plain install of this tree as the README makes it (pip compiles its bytecode; bench/exec.py's
+`plain_install`), or `--venv DIR` for one already made (its interpreter is then the baseline's). Each
+command runs on a sample root in this bench's private mount namespace, each run right after a run of
+the baseline:
 
 - `status`: a journal of three transactions (two rolled back, one pending with its watchdog armed).
 - `confirm` and `rollback` of a real pending transaction: the seedbox applied in-process through the
@@ -36,6 +37,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from timing import in_private_namespace
+
 HERE = Path(__file__).resolve().parent
 TREE = HERE.parent
 GOAL = 3.0
@@ -55,16 +58,9 @@ def timed(argv: list[str], code: int) -> tuple[float, float]:
     return wall, usage.ru_utime + usage.ru_stime
 
 
-def plain_install(where: Path) -> Path:
-    """A throwaway venv with a non-editable install of this tree; its bin directory."""
-    subprocess.run([sys.executable, "-m", "venv", str(where)], check=True)
-    pip = [str(where / "bin/pip"), "install", "-q", "--disable-pip-version-check", str(TREE)]
-    subprocess.run(pip, check=True, stderr=subprocess.DEVNULL)
-    return where / "bin"
-
-
 def main(rounds: int, venv: Path | None) -> int:
     sys.path[:0] = [str(TREE), str(TREE / "tests")]
+    from exec import plain_install  # bench/exec.py's (this directory is on the path)
     from txn_helpers import apply_plain, wait_watchdogs_gone
 
     from tui_jail import journal, transaction
@@ -170,7 +166,5 @@ if __name__ == "__main__":
     options = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench/commands.py needs root (it applies with bind mounts in a private namespace)")
-    if os.environ.get("TUI_JAIL_BENCH_NS") != "1":
-        os.environ["TUI_JAIL_BENCH_NS"] = "1"
-        os.execvp("unshare", ["unshare", "-m", "--propagation", "private", sys.executable, *sys.argv])
+    in_private_namespace()
     sys.exit(main(options.rounds, options.venv.absolute() if options.venv else None))

@@ -35,7 +35,6 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
 
 from tui_jail.fsops import (
     append_line,
@@ -64,7 +63,11 @@ from tui_jail.journal_layout import LONGEST_WAIT as LONGEST_WAIT  # re-exported 
 from tui_jail.journal_layout import Busy as Busy  # re-exported: callers catch it as journal.Busy
 from tui_jail.journal_layout import Damaged as Damaged
 
-Op = dict[str, Any]
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: status, confirm and the watchdog need none
+if TYPE_CHECKING:
+    from typing import Any
+
+Op = dict[str, "Any"]
 DEFAULT_TIMEOUT = 120.0  # seconds a transaction waits for its confirmation
 RESERVE = 64 * 1024  # bytes held back for the rollback (see the module's docstring)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tui_jail import arming, journal
+from tui_jail import journal
 from tui_jail.journal import Busy, Entry
 from tui_jail.journal_layout import boot_id
 from tui_jail.rollback import rollback
@@ -65,6 +65,9 @@ def _act(entry: Entry) -> str:
 
 
 def _rearm(txn: journal.Journal, state: journal.TxnState, gone: str) -> str:
+    # only now: starting a watchdog takes subprocess and socket, which status and confirm otherwise never load
+    from tui_jail import arming
+
     try:
         with arming.Watchdog(txn.root) as watchdog:
             pid, start = watchdog.arm(txn.id)

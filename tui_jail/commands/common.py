@@ -12,10 +12,12 @@ import os
 import stat
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see tui_jail.cli)
 # what each command module's add_parser receives (subscriptable for mypy only)
 if TYPE_CHECKING:
+    from typing import Any
+
     from tui_jail.spec import Spec
 
     Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
