@@ -4,7 +4,7 @@ The exec launcher's last steps before it execs the command: drop from the boundi
 ambient, lower inheritable/permitted/effective, set no_new_privs, and check through the same
 system calls that no set still holds a removed capability (`/proc` may not exist in the jail).
 
-Direct syscalls through ctypes rather than `capsh`/`setpriv`: the launcher is already one process
+Direct syscalls (`tui_jail.libc`) rather than `capsh`/`setpriv`: the launcher is already one process
 that has to fork into its PID namespace, mount and chroot, so there is no binary to exec into half
 way; each syscall reports its own errno, which is how every step can fail closed with its reason;
 nothing needs to exist inside the jail (capsh would have to be there, or chroot itself with its
@@ -14,10 +14,12 @@ from `/proc/<pid>/status` for verification is `tui_jail.backends.caps`.
 
 from __future__ import annotations
 
-import ctypes
-
 from tui_jail.capabilities import BY_BIT, CAPABILITIES
-from tui_jail.libc import StepFailed, check, libc
+from tui_jail.libc import StepFailed, Structure, byref, c_int, c_uint, check, libc
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on exec's start-up path
+if TYPE_CHECKING:
+    from _ctypes import Array
 
 PR_CAPBSET_READ = 23
 PR_CAPBSET_DROP = 24
@@ -45,12 +47,12 @@ CHROOT_BREAKING = frozenset(
 )
 
 
-class _Header(ctypes.Structure):
-    _fields_ = (("version", ctypes.c_uint32), ("pid", ctypes.c_int))
+class _Header(Structure):  # struct __user_cap_header_struct (c_uint: 32 bits on every Linux ABI)
+    _fields_ = (("version", c_uint), ("pid", c_int))
 
 
-class _Data(ctypes.Structure):
-    _fields_ = (("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32))
+class _Data(Structure):  # struct __user_cap_data_struct
+    _fields_ = (("effective", c_uint), ("permitted", c_uint), ("inheritable", c_uint))
 
 
 def _prctl(what: str, option: int, arg2: int = 0, arg3: int = 0) -> int:
@@ -83,10 +85,10 @@ def clear_ambient() -> None:
     _prctl("clearing the ambient set", PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
 
 
-def _capget() -> tuple[_Header, ctypes.Array[_Data]]:
+def _capget() -> tuple[_Header, Array[_Data]]:
     header = _Header(_CAP_VERSION_3, 0)
     data = (_Data * 2)()
-    check("capget", libc.capget(ctypes.byref(header), data))
+    check("capget", libc.capget(byref(header), data))
     return header, data
 
 
@@ -98,7 +100,7 @@ def lower(bits: list[int]) -> None:
         data[word].effective &= mask
         data[word].permitted &= mask
         data[word].inheritable &= mask
-    check("capset", libc.capset(ctypes.byref(header), data))
+    check("capset", libc.capset(byref(header), data))
 
 
 def set_no_new_privs() -> None:

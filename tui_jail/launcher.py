@@ -41,13 +41,12 @@ imports no spec, planner or UI module.
 from __future__ import annotations
 
 import _signal  # the C module `signal` wraps: the wrapper's enum classes would cost every job ~1 ms
-import ctypes
 import os
 import stat
 
 from tui_jail import capdrop, launchfile
 from tui_jail.errors import Refused
-from tui_jail.libc import StepFailed, check, libc
+from tui_jail.libc import StepFailed, Structure, byref, c_char, c_short, c_uint, check, libc
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
@@ -225,7 +224,7 @@ def _close_inherited_descriptors() -> None:
     """Every descriptor from 3 up goes: one naming a host directory is a way out of the chroot. Done in
     the caller, before anything of the launcher's own is opened (those are close-on-exec: Python's
     default, and SOCK_CLOEXEC for the one socket)."""
-    if libc.syscall(SYS_CLOSE_RANGE, 3, ctypes.c_uint(0xFFFFFFFF), 0) == 0:
+    if libc.syscall(SYS_CLOSE_RANGE, 3, c_uint(0xFFFFFFFF), 0) == 0:
         return
     # a kernel before 5.9: up to the highest descriptor listed in /proc (closerange ignores closed ones)
     os.closerange(3, max(int(entry) for entry in os.listdir("/proc/self/fd")) + 1)
@@ -457,8 +456,8 @@ def _set_parent_death_signal() -> None:
     check("setting the parent-death signal", libc.prctl(PR_SET_PDEATHSIG, _signal.SIGKILL, 0, 0, 0))
 
 
-class _InterfaceRequest(ctypes.Structure):  # struct ifreq, as far as SIOC[GS]IFFLAGS use it
-    _fields_ = (("name", ctypes.c_char * 16), ("flags", ctypes.c_short), ("pad", ctypes.c_char * 22))
+class _InterfaceRequest(Structure):  # struct ifreq, as far as SIOC[GS]IFFLAGS use it
+    _fields_ = (("name", c_char * 16), ("flags", c_short), ("pad", c_char * 22))
 
 
 def _loopback_up() -> None:
@@ -467,9 +466,9 @@ def _loopback_up() -> None:
     sock = check("opening a socket to bring up lo", libc.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0))
     try:
         request = _InterfaceRequest(b"lo")
-        check("reading the flags of lo", libc.ioctl(sock, SIOCGIFFLAGS, ctypes.byref(request)))
+        check("reading the flags of lo", libc.ioctl(sock, SIOCGIFFLAGS, byref(request)))
         request.flags |= IFF_UP
-        check("bringing up lo in the new network namespace", libc.ioctl(sock, SIOCSIFFLAGS, ctypes.byref(request)))
+        check("bringing up lo in the new network namespace", libc.ioctl(sock, SIOCSIFFLAGS, byref(request)))
     finally:
         os.close(sock)
 
