@@ -106,3 +106,26 @@ def test_short_commands_on_a_pending_transaction_import_nothing_heavy(world: Pat
     assert heavy_imports(world, "rollback") == set()
     assert journal.Journal(world, journal.transactions(world)[-1].id).state().status == "rolled-back"
     wait_watchdogs_gone(world)
+
+
+PLUGIN_SCANS = """
+import os, sys
+import pydantic.plugin._loader as loader
+scans = []
+scan = loader.entry_points
+loader.entry_points = lambda **kw: scans.append(kw) or scan(**kw)
+import tui_jail.spec
+print(len(scans))
+os.environ.pop("PYDANTIC_DISABLE_PLUGINS")
+class Control(tui_jail.spec.Spec):  # a model built with the switch off: pydantic scans then
+    pass
+print(len(scans))
+"""
+
+
+def test_the_spec_builds_its_models_without_pydantics_plugin_scan() -> None:
+    """Every installed distribution's entry points would be read at the first model built; the second
+    count is the control (the same scan hook sees pydantic's own look-up once the switch is off)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    result = subprocess.run([sys.executable, "-c", PLUGIN_SCANS], capture_output=True, text=True, timeout=60, env=env)
+    assert result.stdout.split() == ["0", "1"], result.stdout + result.stderr

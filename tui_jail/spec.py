@@ -8,12 +8,19 @@ round-trip mode so a user's saved spec keeps its comments and key order.
 from __future__ import annotations
 
 import ipaddress
+import os
 import posixpath
 import re
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
+
+# pydantic looks for plugins through importlib.metadata entry points (every installed distribution's
+# metadata read) the first time it builds a model; tui-jail uses none, and a plugin that happened to be
+# installed in its venv would only observe or change validation. Set before the models below are built;
+# an explicit setting of the caller's stands (pydantic's documented switch: "__all__", "1", "true" or names).
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 from pydantic import (
     AfterValidator,
