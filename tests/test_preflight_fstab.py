@@ -8,6 +8,7 @@ and the order check across slices kept."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from pathlib import Path
 
@@ -113,6 +114,41 @@ def test_a_2000_line_fstab_costs_about_what_a_10_line_one_does(sample_root: Path
     small = min(preflight_seconds(sample_root, 10) for _ in range(3))
     big = min(preflight_seconds(sample_root, 2000) for _ in range(3))
     assert big - small <= 1.5, (small, big)
+
+
+@pytest.mark.slow
+def test_a_10000_line_fstab_costs_linear_time(sample_root: Path) -> None:
+    # the order check resolves every target of both files; 10,000 lines may cost 5x what 2,000 do over
+    # 10 lines (linear), twice that for a loaded machine, and no more
+    base = min(preflight_seconds(sample_root, 10) for _ in range(2))
+    mid = min(preflight_seconds(sample_root, 2000) for _ in range(2)) - base
+    big = min(preflight_seconds(sample_root, 10000) for _ in range(2)) - base
+    assert big <= 10 * max(mid, 0.05) + 0.5, (base, mid, big)
+
+
+def test_the_order_check_resolves_targets_as_realpath_does(tmp_path: Path) -> None:
+    """Each directory is resolved once for all targets; what comes out is realpath's answer, or the target
+    as written when realpath fails, links (to directories, to files, dangling, looping) included."""
+    (tmp_path / "srv/data").mkdir(parents=True)
+    (tmp_path / "srv/file").write_text("")
+    (tmp_path / "link").symlink_to(tmp_path / "srv")
+    (tmp_path / "srv/up").symlink_to("..")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+
+    def reference(target: str) -> str:
+        try:
+            return os.path.realpath(target, strict=True)
+        except OSError:
+            return target
+
+    names = ["srv", "srv/data", "srv/data/", "srv//data", "srv/./data", "srv/data/..", "srv/file", "srv/file/x"]
+    names += ["srv/missing", "srv/missing/deeper", "link", "link/data", "link/up/link/data", "link/missing"]
+    names += ["dangling", "dangling/x", "loop", "loop/x", "srv/up/srv/up"]
+    targets = [f"{tmp_path}/{name}" for name in names] + ["none", "relative/path", "/", "/proc"]
+    resolve = preflight._realpath_memo()
+    for _ in range(2):  # the second round answers from what the first one resolved
+        assert [resolve(t) for t in targets] == [reference(t) for t in targets]
 
 
 def test_findmnt_still_runs_on_the_block(sample_root: Path) -> None:
