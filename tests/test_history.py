@@ -106,6 +106,29 @@ def test_a_thousand_past_transactions_are_pruned_by_the_next_apply(world: Path) 
         wait_watchdogs_gone(world)
 
 
+@pytest.mark.ns
+@pytest.mark.skipif(os.geteuid() != 0 or not nsenv.in_private_mount_ns(), reason="needs root in a private mount ns")
+def test_the_wizards_apply_prunes_as_the_cli_does(world: Path) -> None:
+    from tui_jail.system import SystemRoot
+    from tui_jail.wizard_state import WizardState
+
+    real = finished_txn(world)
+    past = clone(real, 60)
+    spec = world.parent / "seed.yaml"
+    spec.write_text(seedbox_text())
+    state = WizardState(system=SystemRoot(world), save_dir=world.parent)
+    state.load_file(spec)
+    assert state.keep_history == history.DEFAULT_KEEP == 50
+    state.keep_history = 5
+    txn = state.apply()
+    try:
+        assert txn.status == "pending"
+        assert entries(world) == {txn.id, real.id, *past[-4:]}  # the pending one is never pruned
+    finally:
+        transaction.rollback_txn(world, txn.id, "test cleanup")
+        wait_watchdogs_gone(world)
+
+
 def test_keep_history_is_a_whole_number(tmp_path: Path) -> None:
     result = cli(tmp_path, "apply", "--preset", "seedbox-sftp", "--keep-history", "-1")
     assert result.returncode == 2 and "--keep-history" in result.stderr and "Traceback" not in result.stderr

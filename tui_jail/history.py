@@ -1,7 +1,8 @@
 """The journal's history: only the last N finished transactions are kept, so that `status` and `apply`,
 which read every entry, stay as fast after a thousand applies as after ten.
 
-Pruned by `apply` and `remove` (`--keep-history N`) once their own transaction is pending or over:
+Pruned by `apply` and `remove` (`--keep-history N`) and by the wizard's apply (the default N), once
+their own transaction is pending or over:
 every earlier one is finished by then (an apply is refused while another is unfinished). Only a
 sound entry that is confirmed or rolled back is ever removed: never an unfinished one, never a
 damaged one (its problem stays named in `status`). A jail's live mounts are in its applied record,
@@ -44,3 +45,13 @@ def prune(root: Path, keep: int = DEFAULT_KEEP) -> int:
             move(txn.dir, aside / txn.id)
         remove_tree(aside)  # with whatever an interrupted prune left there
     return len(old)
+
+
+def tidy(root: Path, keep: int = DEFAULT_KEEP) -> str:
+    """Housekeeping after an apply or remove: prune to `keep`. A journal that cannot be pruned now never
+    fails the command that applied: returns why not ('' when pruned), and the next apply tries again."""
+    try:
+        prune(root, keep)
+    except (OSError, journal.Busy, journal.Damaged) as exc:
+        return f"the journal's history was not pruned: {exc}"
+    return ""

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tui_jail import entry
+from tui_jail.history import DEFAULT_KEEP
 from tui_jail.journal import DEFAULT_TIMEOUT
 from tui_jail.system import SystemRoot
 
@@ -78,6 +79,7 @@ class WizardState:
     root_label: str | None = None  # shown instead of the root's path (tests: a temporary dir's name varies)
     program: str = entry.NAME  # how the admin runs tui-jail from a new login (entry.program)
     confirm_timeout: float = DEFAULT_TIMEOUT
+    keep_history: int = DEFAULT_KEEP  # finished transactions the journal keeps (the CLI's --keep-history)
     preset: str | None = None
     origin: str = ""  # "preset seedbox-sftp" or the file it was opened from
     opened: Path | None = None  # that file: saving offers it again
@@ -375,11 +377,16 @@ class WizardState:
     # --- the transaction (each call blocks: screens make them from workers) -----------------------
 
     def apply(self) -> TxnState:
-        """Apply the reviewed plan, pending confirmation. Raises Refused (nothing changed, or rolled back)."""
+        """Apply the reviewed plan, pending confirmation. Raises Refused (nothing changed, or rolled back).
+        Then the journal's history is pruned as the CLI's apply prunes it (its new transaction never is)."""
+        from tui_jail.history import tidy
         from tui_jail.transaction import apply
 
         plan = self.plan or self.make_plan()
-        return apply(plan, self.system, timeout=self.confirm_timeout, environ=self.environ)
+        try:
+            return apply(plan, self.system, timeout=self.confirm_timeout, environ=self.environ)
+        finally:
+            tidy(self.system.root, self.keep_history)  # not pruned now (the lock is busy): the next apply does
 
     def prove_exec(self) -> str:
         """Run `tui-jail exec NAME -- true` (the proof an exec jail's confirmation asks for); one line."""

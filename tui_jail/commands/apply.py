@@ -89,10 +89,8 @@ def run_transaction(plan: Plan, system: SystemRoot, args: argparse.Namespace) ->
 
 def _prune(system: SystemRoot, keep: int) -> None:
     """Housekeeping: a journal that cannot be pruned now never fails the command (nor hides its error)."""
-    try:
-        history.prune(system.root, keep)
-    except (OSError, journal.Busy, journal.Damaged) as exc:
-        print(f"tui-jail: note: the journal's history was not pruned: {exc}", file=sys.stderr)
+    if problem := history.tidy(system.root, keep):
+        print(f"tui-jail: note: {problem}", file=sys.stderr)
 
 
 def _run_transaction(plan: Plan, system: SystemRoot, args: argparse.Namespace) -> int:
