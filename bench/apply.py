@@ -36,8 +36,8 @@ def main() -> None:
 
     from tui_jail import journal, transaction
     from tui_jail.backends.sshd import candidate_config, check_config
+    from tui_jail.core.plan import make_plan
     from tui_jail.fsops import atomic_write
-    from tui_jail.plan import make_plan
     from tui_jail.sandbox import make_sandbox_root
     from tui_jail.system import SystemRoot
 

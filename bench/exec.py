@@ -142,7 +142,7 @@ def main(rounds: int) -> int:
     from txn_helpers import wait_watchdogs_gone
 
     from tui_jail import transaction
-    from tui_jail.plan import make_plan
+    from tui_jail.core.plan import make_plan
     from tui_jail.sandbox import bind_host_binaries, make_sandbox_root
     from tui_jail.system import SystemRoot
 

@@ -44,11 +44,11 @@ def main() -> int:
     from txn_helpers import seedbox_text, wait_watchdogs_gone
 
     from tui_jail import transaction
-    from tui_jail.plan import make_plan
+    from tui_jail.core.plan import make_plan
+    from tui_jail.core.spec import parse_spec
+    from tui_jail.core.yamlio import load_yaml_text
     from tui_jail.sandbox import make_sandbox_root
-    from tui_jail.spec import parse_spec
     from tui_jail.system import SystemRoot
-    from tui_jail.yamlio import load_yaml_text
 
     base = Path(tempfile.mkdtemp(prefix="tui-jail-bench-scale-"))
     root = make_sandbox_root(base / "root")

@@ -42,14 +42,14 @@ def main(rounds: int) -> int:
     from tui_jail.admin import admin_connection
     from tui_jail.backends import sshd
     from tui_jail.backends.sshd import Connection
-    from tui_jail.plan import make_plan
+    from tui_jail.core.plan import make_plan
+    from tui_jail.core.spec import parse_spec
+    from tui_jail.core.yamlio import dump_yaml
     from tui_jail.presets import preset_document
     from tui_jail.sandbox import make_sandbox_root
     from tui_jail.session import adopt_login
-    from tui_jail.spec import parse_spec
     from tui_jail.system import SystemRoot
     from tui_jail.verify.sftp import outside_address, probe_addresses
-    from tui_jail.yamlio import dump_yaml
 
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0755", "tmpfs", "/run"], check=True)
     os.mkdir("/run/sshd", 0o755)

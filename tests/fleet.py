@@ -42,8 +42,8 @@ from pathlib import Path
 import nsenv
 
 from tui_jail import journal
+from tui_jail.core.yamlio import dump_yaml
 from tui_jail.presets import preset_document
-from tui_jail.yamlio import dump_yaml
 
 REPO = Path(__file__).resolve().parent.parent
 COLLECTION = REPO / "ansible_collections" / "tui_jail" / "fleet"

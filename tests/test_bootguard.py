@@ -9,9 +9,9 @@ from pathlib import Path
 
 from txn_helpers import install_layout, seedbox
 
-from tui_jail import bootguard
-from tui_jail.plan import make_plan, plan_removal
-from tui_jail.render import plan_text
+from tui_jail.core import bootguard
+from tui_jail.core.plan import make_plan, plan_removal
+from tui_jail.core.render import plan_text
 from tui_jail.system import SystemRoot
 
 

@@ -114,10 +114,10 @@ import pydantic.plugin._loader as loader
 scans = []
 scan = loader.entry_points
 loader.entry_points = lambda **kw: scans.append(kw) or scan(**kw)
-import tui_jail.spec
+import tui_jail.core.spec
 print(len(scans))
 os.environ.pop("PYDANTIC_DISABLE_PLUGINS")
-class Control(tui_jail.spec.Spec):  # a model built with the switch off: pydantic scans then
+class Control(tui_jail.core.spec.Spec):  # a model built with the switch off: pydantic scans then
     pass
 print(len(scans))
 """

@@ -121,9 +121,9 @@ def test_plan_of_a_preset_with_no_placeholders(sample_root: Path) -> None:
 def test_plan_on_a_terminal_is_coloured(sample_root: Path) -> None:
     import io
 
-    from tui_jail.plan import make_plan
-    from tui_jail.render import print_plan
-    from tui_jail.spec import parse_spec
+    from tui_jail.core.plan import make_plan
+    from tui_jail.core.render import print_plan
+    from tui_jail.core.spec import parse_spec
     from tui_jail.system import SystemRoot
 
     class Terminal(io.StringIO):

@@ -12,7 +12,7 @@ import pytest
 from test_cli_plan import tree_digest
 
 from tui_jail.cli import main
-from tui_jail.yamlio import dump_yaml
+from tui_jail.core.yamlio import dump_yaml
 
 SEEDBOX: dict[str, Any] = {
     "version": 1,

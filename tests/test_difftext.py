@@ -7,7 +7,7 @@ import difflib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tui_jail.difftext import unified_diff
+from tui_jail.core.difftext import unified_diff
 
 lines = st.lists(st.sampled_from(["a\n", "b\n", "c\n", "d\n", "# BEGIN x\n", "# END x\n", "e"]), max_size=40)
 

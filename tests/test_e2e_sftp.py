@@ -22,12 +22,12 @@ import nsenv
 import pytest
 from test_verify_mounts import apply_by_hand, unmount_under
 
-from tui_jail.backends.sshd_config import dropin_path
-from tui_jail.plan import make_plan
+from tui_jail.core.plan import make_plan
+from tui_jail.core.spec import parse_spec
+from tui_jail.core.sshd_config import dropin_path
+from tui_jail.core.yamlio import dump_yaml
 from tui_jail.presets import preset_document
-from tui_jail.spec import parse_spec
 from tui_jail.system import SystemRoot
-from tui_jail.yamlio import dump_yaml
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not nsenv.in_private_mount_ns(), reason="needs root in a private mount namespace"

@@ -28,9 +28,9 @@ from pathlib import Path
 import pytest
 from test_exec_jails import applied, exec_world, preset_spec
 
-from tui_jail.plan import PlanError, make_plan
-from tui_jail.render import plan_text
-from tui_jail.spec import Spec, parse_spec
+from tui_jail.core.plan import PlanError, make_plan
+from tui_jail.core.render import plan_text
+from tui_jail.core.spec import Spec, parse_spec
 from tui_jail.system import SystemRoot
 
 pytestmark = [

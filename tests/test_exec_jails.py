@@ -25,16 +25,16 @@ from txn_helpers import wait_watchdogs_gone
 import tui_jail
 from tui_jail import capdrop, transaction
 from tui_jail.backends import caps
-from tui_jail.capabilities import CAPABILITIES
-from tui_jail.checks import run_checks
-from tui_jail.launchfile import jail_launch_path
-from tui_jail.plan import make_plan
+from tui_jail.core.capabilities import CAPABILITIES
+from tui_jail.core.checks import run_checks
+from tui_jail.core.launchfile import jail_launch_path
+from tui_jail.core.plan import make_plan
+from tui_jail.core.spec import Spec, parse_spec
+from tui_jail.core.yamlio import load_yaml_text
 from tui_jail.presets import preset_text
 from tui_jail.sandbox import bind_host_binaries, make_sandbox_root
-from tui_jail.spec import Spec, parse_spec
 from tui_jail.system import SystemRoot
 from tui_jail.verify.exec import exec_checks
-from tui_jail.yamlio import load_yaml_text
 
 pytestmark = [
     pytest.mark.ns,
@@ -303,7 +303,7 @@ def test_refuses_a_launch_file_it_cannot_trust(world: Path, damage: Callable[[Pa
 
 
 HEAVY_MODULES = (
-    *("pydantic", "ruamel", "rich", "textual", "tui_jail.spec", "tui_jail.plan", "tui_jail.commands.common"),
+    *("pydantic", "ruamel", "rich", "textual", "tui_jail.core.spec", "tui_jail.core.plan", "tui_jail.commands.common"),
     # SystemRoot and the mountinfo parser (pathlib, dataclasses), and the standard modules that each cost
     # a job milliseconds: the launcher calls libc through _ctypes (ctypes' Python half is ~5 ms) and reads
     # the launch file with json's C scanner (the json module imports re and enum)

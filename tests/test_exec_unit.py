@@ -14,22 +14,23 @@ from pathlib import Path
 import pytest
 
 import tui_jail
-from tui_jail import capdrop, launchfile
+from tui_jail import capdrop
 from tui_jail.backends import caps
-from tui_jail.capabilities import CAPABILITIES
 from tui_jail.commands import exec as exec_command
-from tui_jail.elf import NotElf, read_needs
-from tui_jail.errors import Refused
+from tui_jail.core import launchfile
+from tui_jail.core.capabilities import CAPABILITIES
+from tui_jail.core.elf import NotElf, read_needs
+from tui_jail.core.errors import Refused
+from tui_jail.core.launchfile import jail_launch_path
+from tui_jail.core.plan import PlanError, make_plan, render_state
+from tui_jail.core.spec import Spec, SpecError, parse_spec
+from tui_jail.core.yamlio import load_yaml_text
 from tui_jail.launcher import prepare
-from tui_jail.launchfile import jail_launch_path
 from tui_jail.libc import StepFailed
-from tui_jail.plan import PlanError, make_plan, render_state
 from tui_jail.presets import preset_text
-from tui_jail.spec import Spec, SpecError, parse_spec
 from tui_jail.system import SystemRoot
 from tui_jail.verify.exec import _hidden_paths
 from tui_jail.verify.loader import jail_program_needs
-from tui_jail.yamlio import load_yaml_text
 
 STATUS = """Name:\tsh
 CapInh:\t0000000000000000

@@ -29,10 +29,10 @@ from hypothesis import strategies as st
 from txn_helpers import wait_watchdogs_gone
 
 from tui_jail import faults, journal, transaction
-from tui_jail.plan import make_plan
-from tui_jail.spec import parse_spec
+from tui_jail.core.plan import make_plan
+from tui_jail.core.spec import parse_spec
+from tui_jail.core.yamlio import load_yaml_text
 from tui_jail.system import SystemRoot
-from tui_jail.yamlio import load_yaml_text
 
 pytestmark = [
     pytest.mark.races,

@@ -12,12 +12,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tui_jail.backends import fstab, managed_block, sshd_config
 from tui_jail.backends.sshd import Connection, candidate_config, check_config, effective_config
-from tui_jail.plan import Plan, PlanError, make_plan, plan_removal
+from tui_jail.core import fstab, managed_block, sshd_config
+from tui_jail.core.plan import Plan, PlanError, make_plan, plan_removal
+from tui_jail.core.render import plan_text
+from tui_jail.core.spec import Spec, parse_spec
 from tui_jail.presets import preset_document, preset_names
-from tui_jail.render import plan_text
-from tui_jail.spec import Spec, parse_spec
 from tui_jail.system import SystemRoot
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tui_jail.core.spec import SpecError, parse_spec
 from tui_jail.presets import preset_document, preset_names
-from tui_jail.spec import SpecError, parse_spec
 
 
 def seedbox(**changes: Any) -> dict[str, Any]:

@@ -28,9 +28,10 @@ from txn_helpers import (
     watchdog_pids,
 )
 
-from tui_jail import bootguard, faults, journal, transaction, watchdog
-from tui_jail.errors import Refused
-from tui_jail.plan import make_plan
+from tui_jail import faults, journal, transaction, watchdog
+from tui_jail.core import bootguard
+from tui_jail.core.errors import Refused
+from tui_jail.core.plan import make_plan
 from tui_jail.system import SystemRoot
 
 pytestmark = [

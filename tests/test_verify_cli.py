@@ -12,10 +12,10 @@ import pytest
 from test_verify_mounts import apply_by_hand, needs_private_ns, world  # noqa: F401 — world is a fixture
 
 from tui_jail.cli import main
-from tui_jail.plan import make_plan
-from tui_jail.spec import parse_spec
+from tui_jail.core.plan import make_plan
+from tui_jail.core.spec import parse_spec
+from tui_jail.core.yamlio import dump_yaml
 from tui_jail.system import SystemRoot
-from tui_jail.yamlio import dump_yaml
 
 SPEC = {
     "version": 1,

@@ -14,10 +14,10 @@ from pathlib import Path
 import nsenv
 import pytest
 
-from tui_jail.backends import fstab
+from tui_jail.core import fstab
+from tui_jail.core.plan import Plan, make_plan
+from tui_jail.core.spec import Spec, parse_spec
 from tui_jail.mountinfo import read_mountinfo
-from tui_jail.plan import Plan, make_plan
-from tui_jail.spec import Spec, parse_spec
 from tui_jail.system import SystemRoot
 from tui_jail.verify.mounts import FSTAB_CHECK, mount_check_name, mount_checks
 

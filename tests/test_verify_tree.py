@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tui_jail.plan import Plan, make_plan
-from tui_jail.spec import Spec, parse_spec
+from tui_jail.core.plan import Plan, make_plan
+from tui_jail.core.spec import Spec, parse_spec
 from tui_jail.system import SystemRoot
 from tui_jail.verify.tree import chain_result, chroot_components, contents_result
 

@@ -17,7 +17,7 @@ from txn_helpers import changed_paths, seedbox, snapshot
 from wizard_support import keys, run_async, txn_status, until, walk, wizard
 
 from tui_jail import journal, transaction
-from tui_jail.plan import make_plan
+from tui_jail.core.plan import make_plan
 from tui_jail.screens.apply import ApplyScreen
 from tui_jail.screens.home import HomeScreen
 from tui_jail.screens.keep_modal import KeepModal

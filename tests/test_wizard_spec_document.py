@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from tui_jail.core.spec import Mount, parse_spec
+from tui_jail.core.spec_document import spec_yaml
+from tui_jail.core.yamlio import load_yaml_text
 from tui_jail.presets import preset_document, preset_names
-from tui_jail.spec import Mount, parse_spec
-from tui_jail.spec_document import spec_yaml
-from tui_jail.yamlio import load_yaml_text
 
 
 def test_an_unchanged_spec_keeps_every_comment_and_value() -> None:

@@ -39,9 +39,9 @@ sys.exit(cli.main(words))
 # what the first screen does not show: the other steps, the planner, the transaction and the commands
 NOT_ON_THE_FIRST_SCREEN = (
     "sh",
-    "tui_jail.plan",
+    "tui_jail.core.plan",
     "tui_jail.transaction",
-    "tui_jail.render",
+    "tui_jail.core.render",
     "tui_jail.screens.mounts",
     "tui_jail.screens.review",
     "tui_jail.screens.apply",
@@ -81,7 +81,9 @@ def test_the_home_screen_imports_only_what_it_shows(sample_root: Path, tmp_path:
     assert "tui_jail.screens.home" in modules  # the control
     # the drift check (a plan of each jail) starts once the list has painted: it may be importing the
     # planner by now, but never a step screen, the transaction or a command
-    loaded = sorted(module for module in NOT_ON_THE_FIRST_SCREEN if module in modules and module != "tui_jail.plan")
+    loaded = sorted(
+        module for module in NOT_ON_THE_FIRST_SCREEN if module in modules and module != "tui_jail.core.plan"
+    )
     assert not loaded
 
 

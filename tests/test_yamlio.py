@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tui_jail.yamlio import MAX_BYTES, YamlError, load_yaml_file, load_yaml_text
+from tui_jail.core.yamlio import MAX_BYTES, YamlError, load_yaml_file, load_yaml_text
 
 BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
     f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from tui_jail import journal, transaction
-from tui_jail.plan import make_plan
+from tui_jail.core.plan import make_plan
+from tui_jail.core.spec import Spec, parse_spec
+from tui_jail.core.yamlio import load_yaml_text
 from tui_jail.presets import preset_text
-from tui_jail.spec import Spec, parse_spec
 from tui_jail.system import SystemRoot
-from tui_jail.yamlio import load_yaml_text
 
 STATE = "var/lib/tui-jail"
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from tui_jail import journal
-from tui_jail.backends import fstab, systemd
+from tui_jail.backends import systemd
+from tui_jail.core import fstab
 from tui_jail.journal import Damaged, Journal
 from tui_jail.system import SystemRoot
 

@@ -14,7 +14,7 @@ from `/proc/<pid>/status` for verification is `tui_jail.backends.caps`.
 
 from __future__ import annotations
 
-from tui_jail.capabilities import BY_BIT, CAPABILITIES
+from tui_jail.core.capabilities import BY_BIT, CAPABILITIES
 from tui_jail.libc import StepFailed, Structure, byref, c_int, c_uint, check, libc
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on exec's start-up path

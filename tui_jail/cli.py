@@ -130,7 +130,7 @@ def _first_word(words: list[str]) -> str | None:
 
 def _command(args: argparse.Namespace) -> int:
     if getattr(args, "needs_root", False) and os.geteuid() != 0:
-        from tui_jail.errors import Refused
+        from tui_jail.core.errors import Refused
 
         # at once, not half-way through with a permission error
         raise Refused(f"tui-jail {args.command} needs root: it changes system files, mounts and the journal")
@@ -178,7 +178,7 @@ def _end_process(code: int) -> None:
 
 
 def _report(exc: Exception) -> int:
-    from tui_jail.errors import Refused
+    from tui_jail.core.errors import Refused
 
     if os.environ.get("TUI_JAIL_DEBUG"):
         raise exc
@@ -189,11 +189,11 @@ def _report(exc: Exception) -> int:
 def _message(exc: Exception) -> str:
     # Only here, past Refused (all exec ever raises), are the spec's and the planner's errors imported:
     # they bring pydantic, which a refused job should not wait for.
+    from tui_jail.core.plan import PlanError
+    from tui_jail.core.spec import SpecError
+    from tui_jail.core.yamlio import YamlError
     from tui_jail.paths.resolve import PathRefused
-    from tui_jail.plan import PlanError
     from tui_jail.presets import UnknownPreset
-    from tui_jail.spec import SpecError
-    from tui_jail.yamlio import YamlError
 
     if isinstance(exc, UnknownPreset) and exc.args:
         return str(exc.args[0])

@@ -1,6 +1,6 @@
 """The exec launcher: runs one command inside an applied exec jail, or refuses and runs nothing.
 
-`prepare` reads the jail's launch file (`tui_jail.launchfile`, compiled by the plan) and refuses when
+`prepare` reads the jail's launch file (`tui_jail.core.launchfile`, compiled by the plan) and refuses when
 the jail is not as it says (a mount source missing, a mount point not showing its source or not
 read-only/read-write as it should, a missing user, a capability the kernel does not know). `run` then:
 
@@ -44,8 +44,9 @@ import _signal  # the C module `signal` wraps: the wrapper's enum classes would 
 import os
 import stat
 
-from tui_jail import capdrop, launchfile
-from tui_jail.errors import Refused
+from tui_jail import capdrop
+from tui_jail.core import launchfile
+from tui_jail.core.errors import Refused
 from tui_jail.libc import StepFailed, Structure, byref, c_char, c_short, c_uint, check, libc
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
@@ -54,7 +55,7 @@ if TYPE_CHECKING:
     from types import FrameType
     from typing import NoReturn
 
-    from tui_jail.launchfile import LaunchMount, LaunchProc
+    from tui_jail.core.launchfile import LaunchMount, LaunchProc
 
 CLONE_FLAGS = {"mount": 0x00020000, "uts": 0x04000000, "ipc": 0x08000000, "pid": 0x20000000, "net": 0x40000000}
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 32, 4096, 16384, 1 << 18

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 from textual.message import Message
 
 if TYPE_CHECKING:
-    from tui_jail.checks import CheckResult
-    from tui_jail.plan import Plan
+    from tui_jail.core.checks import CheckResult
+    from tui_jail.core.plan import Plan
 
 
 class PlanReady(Message):

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from tui_jail import entry, journal, session
-from tui_jail.errors import Refused
+from tui_jail.core.errors import Refused
 from tui_jail.journal import Busy, Damaged, Journal, TxnState
 from tui_jail.journal_layout import LONGEST_WAIT
 from tui_jail.rollback import rollback, stop_timer

@@ -26,10 +26,10 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 from tui_jail.admin import admin_connection, login_connection
-from tui_jail.backends import fstab, managed_block
 from tui_jail.backends.sshd import Connection, candidate_config, check_config, effective_config
-from tui_jail.errors import Refused
-from tui_jail.plan import Plan
+from tui_jail.core import fstab, managed_block
+from tui_jail.core.errors import Refused
+from tui_jail.core.plan import Plan
 from tui_jail.session import Login, logins_to_protect
 from tui_jail.system import SystemRoot
 

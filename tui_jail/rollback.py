@@ -22,7 +22,7 @@ UNSAVED = "could not save the journal state"
 
 def rollback(journal: Journal, reason: str) -> TxnState:
     from tui_jail import steps  # loaded only when there is something to undo: the watchdog starts fast
-    from tui_jail.backends.fstab import FSTAB
+    from tui_jail.core.fstab import FSTAB
     from tui_jail.system import SystemRoot
 
     system = SystemRoot(journal.root)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import stat
 
 from tui_jail.backends import mounts
-from tui_jail.backends.fstab import FSTAB
+from tui_jail.core.fstab import FSTAB
 from tui_jail.journal import Journal, Op
 from tui_jail.paths import applied, binds, files
 from tui_jail.paths.binds import Identity

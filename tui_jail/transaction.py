@@ -22,7 +22,9 @@ from pathlib import Path
 
 from tui_jail import arming, faults, journal, session, steps
 from tui_jail.admin import admin_connection
-from tui_jail.errors import Refused
+from tui_jail.core.errors import Refused
+from tui_jail.core.plan import CHAIN, PathStep, Plan
+from tui_jail.core.render import plan_text
 from tui_jail.fsops import remove_tree
 from tui_jail.journal import DEFAULT_TIMEOUT, Busy, Journal, Op, TxnState
 from tui_jail.journal_layout import STATE_DIR, running
@@ -32,9 +34,7 @@ from tui_jail.pending import confirm as confirm
 from tui_jail.pending import extend as extend
 from tui_jail.pending import pending_refusal
 from tui_jail.pending import rollback_txn as rollback_txn
-from tui_jail.plan import CHAIN, PathStep, Plan
 from tui_jail.preflight import run_preflight
-from tui_jail.render import plan_text
 from tui_jail.rollback import rollback, stop_timer
 from tui_jail.system import SystemRoot
 
@@ -170,7 +170,7 @@ def _missing_parents(system: SystemRoot, path: str, created: set[str]) -> list[s
 
 def _fstab_sources(plan: Plan) -> dict[str, str]:
     """Where each unmounted target was bound from, by the jail's old fstab block."""
-    from tui_jail.backends import fstab, managed_block
+    from tui_jail.core import fstab, managed_block
 
     change = next((f for f in plan.files if f.path == fstab.FSTAB), None)
     body = managed_block.block_body(change.before or "", plan.name) if change else None

@@ -25,10 +25,10 @@ from tui_jail.system import SystemRoot
 
 if TYPE_CHECKING:
     from tui_jail.backends.sshd import Connection
-    from tui_jail.checks import Check
+    from tui_jail.core.checks import Check
+    from tui_jail.core.plan import Plan
+    from tui_jail.core.spec import Spec
     from tui_jail.journal import TxnState
-    from tui_jail.plan import Plan
-    from tui_jail.spec import Spec
 
 PLACEHOLDER = re.compile(r"<[a-z][a-z0-9-]*>")
 EXTEND_BY = 60.0
@@ -100,8 +100,8 @@ class WizardState:
 
     def load_file(self, path: Path) -> None:
         """Raises YamlError or SpecError with a one-line reason."""
-        from tui_jail.spec import parse_spec
-        from tui_jail.yamlio import load_yaml_file
+        from tui_jail.core.spec import parse_spec
+        from tui_jail.core.yamlio import load_yaml_file
 
         document = load_yaml_file(path)
         parse_spec(document, allow_placeholders=True)
@@ -116,8 +116,8 @@ class WizardState:
     def load_applied(self, name: str) -> None:
         """The applied spec of jail `name`, as an editable document (without the "do not edit" header
         of the copy apply keeps). Raises YamlError, or OSError when it is gone."""
-        from tui_jail.plan import jail_state_path
-        from tui_jail.yamlio import load_yaml_text
+        from tui_jail.core.plan import jail_state_path
+        from tui_jail.core.yamlio import load_yaml_text
 
         text = self.system.read_text(jail_state_path(name))
         if text is None:
@@ -139,8 +139,8 @@ class WizardState:
 
     def applied_jails(self) -> list[AppliedJail]:
         """Every jail with an applied spec under the root, with its newest transaction's state."""
-        from tui_jail.launchfile import JAILS_DIR
-        from tui_jail.yamlio import YamlError, load_yaml_text
+        from tui_jail.core.launchfile import JAILS_DIR
+        from tui_jail.core.yamlio import YamlError, load_yaml_text
 
         newest: dict[str, TxnState] = {}
         for txn in reversed(self.history()):
@@ -164,7 +164,7 @@ class WizardState:
 
     def has_applied_jails(self) -> bool:
         """Cheap: whether the home screen has anything to list."""
-        from tui_jail.launchfile import JAILS_DIR
+        from tui_jail.core.launchfile import JAILS_DIR
 
         return any(filename.endswith(".yaml") for filename in self.system.listdir(JAILS_DIR) or [])
 
@@ -182,9 +182,9 @@ class WizardState:
 
     def drift(self, name: str) -> str:
         """A quick verify of an applied jail: does the live system still match its spec? (blocks)"""
-        from tui_jail.plan import PlanError, make_plan
-        from tui_jail.spec import SpecError, parse_spec
-        from tui_jail.yamlio import YamlError
+        from tui_jail.core.plan import PlanError, make_plan
+        from tui_jail.core.spec import SpecError, parse_spec
+        from tui_jail.core.yamlio import YamlError
 
         try:
             probe = WizardState(self.system)
@@ -229,14 +229,14 @@ class WizardState:
 
     def spec(self, *, final: bool = False) -> Spec:
         """The whole model; raises SpecError. Placeholders are allowed until the review step."""
-        from tui_jail.spec import parse_spec
+        from tui_jail.core.spec import parse_spec
 
         return parse_spec(self.data, allow_placeholders=not final)
 
     def problem(self, *fields: str, final: bool = False) -> str | None:
         """The spec's first problem with one of these top-level fields, or None. A step asks only about
         its own fields: a value typed wrongly on a later step must not block Next on an earlier one."""
-        from tui_jail.spec import SpecError
+        from tui_jail.core.spec import SpecError
 
         try:
             self.spec(final=final)
@@ -247,7 +247,7 @@ class WizardState:
 
     def make_plan(self) -> Plan:
         """Raises SpecError or PlanError; runs in a worker (it reads the system root)."""
-        from tui_jail.plan import make_plan, plan_removal
+        from tui_jail.core.plan import make_plan, plan_removal
 
         spec = self.spec(final=True)
         self.plan = plan_removal(spec.name, self.system, spec) if self.removing else make_plan(spec, self.system)
@@ -272,7 +272,7 @@ class WizardState:
         """What is wrong with a mount as typed (None: fine). `index` is the one being edited."""
         from pydantic import ValidationError
 
-        from tui_jail.spec import Mount, format_validation_error
+        from tui_jail.core.spec import Mount, format_validation_error
 
         try:
             Mount(source=source, target=target)
@@ -293,7 +293,7 @@ class WizardState:
 
     def shell_loses(self, index: int) -> str | None:
         """For an exec jail: what its /bin/sh would lack without mount `index` (its ELF loader, a library)."""
-        from tui_jail.spec import SpecError
+        from tui_jail.core.spec import SpecError
         from tui_jail.verify.loader import shell_loses
 
         if self.kind != "exec":
@@ -446,8 +446,8 @@ class WizardState:
 
     def save(self, path: Path) -> Path:
         """Write the spec as YAML (round-trip). Raises SpecError, OSError."""
+        from tui_jail.core.spec_document import spec_yaml
         from tui_jail.fsops import atomic_write
-        from tui_jail.spec_document import spec_yaml
 
         target = path if path.is_absolute() else self.save_dir / path
         text = spec_yaml(self.document, self.spec())

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from tui_jail import faults
 from tui_jail.backends import systemd
-from tui_jail.backends.sshd_config import SSHD_CONFIG, SSHD_DIR, parse_lines
+from tui_jail.core.sshd_config import SSHD_CONFIG, SSHD_DIR, parse_lines
 from tui_jail.system import SystemRoot
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"

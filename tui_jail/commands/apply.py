@@ -21,12 +21,12 @@ from tui_jail.commands.common import (
     print_json,
     seconds,
 )
-from tui_jail.errors import Refused
+from tui_jail.core.errors import Refused
+from tui_jail.core.plan import Plan, make_plan
+from tui_jail.core.render import print_plan
 from tui_jail.history import DEFAULT_KEEP
 from tui_jail.journal import DEFAULT_TIMEOUT, LONGEST_WAIT, TxnState
 from tui_jail.pending import pending_refusal
-from tui_jail.plan import Plan, make_plan
-from tui_jail.render import print_plan
 from tui_jail.system import SystemRoot
 from tui_jail.transaction import apply
 

@@ -18,7 +18,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see tui_
 if TYPE_CHECKING:
     from typing import Any
 
-    from tui_jail.spec import Spec
+    from tui_jail.core.spec import Spec
 
     Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
 else:
@@ -74,7 +74,7 @@ def add_json(parser: argparse.ArgumentParser) -> None:
 
 
 def load_spec(args: argparse.Namespace) -> Spec:
-    from tui_jail.spec import load_spec_file, parse_spec
+    from tui_jail.core.spec import load_spec_file, parse_spec
 
     if args.spec is not None:
         return load_spec_file(args.spec)

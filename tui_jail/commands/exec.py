@@ -13,7 +13,7 @@ full parser (`job`), and this module imports no spec, planner or UI module — n
 
 from __future__ import annotations
 
-from tui_jail.errors import Refused
+from tui_jail.core.errors import Refused
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:

@@ -8,8 +8,8 @@ import argparse
 from tui_jail.commands.apply import add_transaction_options, run_transaction
 from tui_jail.commands.common import Subparsers, add_root, check_watchdogs
 from tui_jail.commands.plan import show_plan
-from tui_jail.plan import applied_spec, plan_removal
-from tui_jail.spec import check_jail_name
+from tui_jail.core.plan import applied_spec, plan_removal
+from tui_jail.core.spec import check_jail_name
 from tui_jail.system import SystemRoot
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from tui_jail.commands.common import Subparsers, add_root, check_watchdogs
-from tui_jail.errors import Refused
+from tui_jail.core.errors import Refused
 from tui_jail.pending import rollback_txn
 
 

@@ -16,7 +16,7 @@ import os
 import sys
 from pathlib import Path
 
-from tui_jail.errors import Refused
+from tui_jail.core.errors import Refused
 
 IN_PRIVATE_NAMESPACE = "TUI_JAIL_SANDBOX_NS"
 

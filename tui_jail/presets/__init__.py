@@ -42,6 +42,6 @@ def preset_text(name: str) -> str:
 
 def preset_document(name: str) -> Any:
     """The preset as a ruamel round-trip document (comments kept, for saving a user's copy)."""
-    from tui_jail.yamlio import load_yaml_text  # ruamel is not needed to list the presets
+    from tui_jail.core.yamlio import load_yaml_text  # ruamel is not needed to list the presets
 
     return load_yaml_text(preset_text(name), source=f"preset {name}")

@@ -68,7 +68,7 @@ class AccessScreen(StepScreen):
         warning.set_class(jailed, "-error")
 
     def check(self) -> str | None:
-        from tui_jail.spec import SpecError
+        from tui_jail.core.spec import SpecError
 
         sftp = self.state.sftp
         if self.state.admin_caught(sftp["users"], sftp["addresses"])[1]:

@@ -30,7 +30,7 @@ from tui_jail.screens.transaction_step import TransactionStep
 from tui_jail.wizard_state import field_of
 
 if TYPE_CHECKING:
-    from tui_jail.checks import CheckResult
+    from tui_jail.core.checks import CheckResult
     from tui_jail.journal import TxnState
 
 LONGEST_WAIT = 86400.0  # the transaction's own bound: 1 s to 1 day
@@ -91,8 +91,8 @@ class ApplyScreen(TransactionStep):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="live-checks", description="live checks")
     def live_checks(self) -> None:
-        from tui_jail.checks import run_checks
-        from tui_jail.spec import SpecError
+        from tui_jail.core.checks import run_checks
+        from tui_jail.core.spec import SpecError
 
         try:
             results = run_checks(self.state.live_checks())
@@ -107,11 +107,11 @@ class ApplyScreen(TransactionStep):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="preflight", description="preflight")
     def preflight(self) -> None:
-        from tui_jail.checks import CheckResult
-        from tui_jail.errors import Refused
-        from tui_jail.plan import PlanError
+        from tui_jail.core.checks import CheckResult
+        from tui_jail.core.errors import Refused
+        from tui_jail.core.plan import PlanError
+        from tui_jail.core.spec import SpecError
         from tui_jail.preflight import run_preflight
-        from tui_jail.spec import SpecError
 
         try:
             plan = self.state.plan or self.state.make_plan()

@@ -15,7 +15,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import Checkbox, DataTable, Input, Label
 
-from tui_jail.capabilities import CAPABILITIES
+from tui_jail.core.capabilities import CAPABILITIES
 from tui_jail.screens.step import Field, StepScreen, Tick
 from tui_jail.screens.validators import SpecValue
 from tui_jail.wizard_state import PLACEHOLDER
@@ -98,7 +98,7 @@ class CapabilitiesScreen(StepScreen):
         self.query_one("#cap-detail", Label).update(f"{state} {name}: {CAPABILITIES[name][1]}")
 
     def check(self) -> str | None:
-        from tui_jail.spec import SpecError
+        from tui_jail.core.spec import SpecError
 
         user = self.query_one("#user-input", Field)
         result = user.validate(user.value)

@@ -62,8 +62,8 @@ class PresetScreen(StepScreen):
         self.app.push_screen(PathModal("Open a saved spec (YAML)", "", self._open), self._opened)
 
     def _open(self, path: Path) -> str | None:
-        from tui_jail.spec import SpecError
-        from tui_jail.yamlio import YamlError
+        from tui_jail.core.spec import SpecError
+        from tui_jail.core.yamlio import YamlError
 
         try:
             self.state.load_file(path if path.is_absolute() else self.state.save_dir / path)

@@ -22,7 +22,7 @@ from tui_jail.screens.path_modal import PathModal
 from tui_jail.screens.step import StepScreen
 
 if TYPE_CHECKING:
-    from tui_jail.plan import Plan
+    from tui_jail.core.plan import Plan
 
 DIFF_STYLES = (("+++", "bold"), ("---", "bold"), ("@@", "cyan"), ("+", "green"), ("-", "red"))
 
@@ -45,8 +45,8 @@ class ReviewScreen(StepScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="plan", description="planning")
     def build_plan(self) -> None:
-        from tui_jail.plan import PlanError
-        from tui_jail.spec import SpecError
+        from tui_jail.core.plan import PlanError
+        from tui_jail.core.spec import SpecError
 
         try:
             self.post_message(PlanReady(self.state.make_plan()))
@@ -82,7 +82,7 @@ class ReviewScreen(StepScreen):
         self.app.push_screen(PathModal("Save the spec as YAML", self.state.save_as(), self._save), self._saved)
 
     def _save(self, path: Path) -> str | None:
-        from tui_jail.spec import SpecError
+        from tui_jail.core.spec import SpecError
 
         try:
             self.saved = self.state.save(path)

@@ -19,7 +19,7 @@ from tui_jail.messages import CheckDone, ChecksFinished, WorkFailed
 from tui_jail.screens.step import StepScreen
 
 if TYPE_CHECKING:
-    from tui_jail.checks import CheckResult
+    from tui_jail.core.checks import CheckResult
 
 ICONS = {
     "pass": Text("✓ pass", "bold green"),
@@ -54,8 +54,8 @@ class VerifyScreen(StepScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="verify", description="verifying")
     def run_checks(self) -> None:
-        from tui_jail.checks import run_checks
-        from tui_jail.spec import SpecError
+        from tui_jail.core.checks import run_checks
+        from tui_jail.core.spec import SpecError
 
         try:
             checks = self.state.live_checks()

@@ -4,15 +4,15 @@
 the mounts for every jail, then the kind's own — sshd's view and the account for an sftp jail, probes
 from inside for an exec jail (`tui_jail.verify.exec`, imported only when needed). The expected state is
 the plan of the same spec: on an applied system it has no changes, and what it describes is what must
-be live. Run the list with `tui_jail.checks.run_checks`, which streams each result as it is ready.
+be live. Run the list with `tui_jail.core.checks.run_checks`, which streams each result as it is ready.
 """
 
 from __future__ import annotations
 
 from tui_jail.backends.sshd import Connection
-from tui_jail.checks import Check, CheckResult
-from tui_jail.plan import PlanError, make_plan
-from tui_jail.spec import Spec
+from tui_jail.core.checks import Check, CheckResult
+from tui_jail.core.plan import PlanError, make_plan
+from tui_jail.core.spec import Spec
 from tui_jail.system import SystemRoot
 from tui_jail.verify.mounts import mount_checks
 from tui_jail.verify.tree import chain_result, tree_checks

@@ -17,8 +17,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from tui_jail.elf import NotElf, read_needs
-from tui_jail.spec import Mount, Spec
+from tui_jail.core.elf import NotElf, read_needs
+from tui_jail.core.spec import Mount, Spec
 from tui_jail.system import SystemRoot
 
 PROGRAMS = ("/bin/sh", "stat", "readlink")  # the shell every exec job starts in, and what the probes run

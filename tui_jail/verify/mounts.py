@@ -12,11 +12,11 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-from tui_jail.backends import fstab, managed_block
-from tui_jail.checks import Check, CheckResult
+from tui_jail.core import fstab, managed_block
+from tui_jail.core.checks import Check, CheckResult
+from tui_jail.core.plan import MountStep, Plan
+from tui_jail.core.spec import Spec
 from tui_jail.mountinfo import MountEntry, read_mountinfo
-from tui_jail.plan import MountStep, Plan
-from tui_jail.spec import Spec
 from tui_jail.system import SystemRoot
 
 FSTAB_CHECK = "mounts: fstab block"

@@ -21,11 +21,12 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from tui_jail.backends import sshd, sshd_config
+from tui_jail.backends import sshd
 from tui_jail.backends.sshd import Connection
-from tui_jail.checks import Check, CheckResult
-from tui_jail.plan import Plan
-from tui_jail.spec import Spec
+from tui_jail.core import sshd_config
+from tui_jail.core.checks import Check, CheckResult
+from tui_jail.core.plan import Plan
+from tui_jail.core.spec import Spec
 from tui_jail.system import Account, SystemRoot
 
 # documentation networks (RFC 5737, RFC 3849): never a real seedbox, so a good "somebody else"

@@ -11,9 +11,9 @@ from __future__ import annotations
 import posixpath
 import stat
 
-from tui_jail.checks import Check, CheckResult
-from tui_jail.plan import Plan, chain_problem
-from tui_jail.spec import Spec
+from tui_jail.core.checks import Check, CheckResult
+from tui_jail.core.plan import Plan, chain_problem
+from tui_jail.core.spec import Spec
 from tui_jail.system import SystemRoot
 
 CHAIN = "tree: chroot chain"

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from tui_jail.backends import managed_block
+from tui_jail.core import managed_block
 
 SSHD_CONFIG = "/etc/ssh/sshd_config"
 _KEYWORD = re.compile(r"([^\s=]+)(?:\s*=\s*|\s+|$)")

@@ -32,7 +32,7 @@ from pydantic import (
     model_validator,
 )
 
-from tui_jail.capabilities import normalise_capability
+from tui_jail.core.capabilities import normalise_capability
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 # POSIX portable user names (no leading '-'); sshd splits a Match User list on ',' and
@@ -467,6 +467,6 @@ def _plain(value: Any) -> Any:
 
 
 def load_spec_file(path: Path, *, allow_placeholders: bool = False) -> Spec:
-    from tui_jail.yamlio import load_yaml_file
+    from tui_jail.core.yamlio import load_yaml_file
 
     return parse_spec(load_yaml_file(path), allow_placeholders=allow_placeholders)

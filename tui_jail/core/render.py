@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from tui_jail.plan import Plan
+from tui_jail.core.plan import Plan
 
 
 def header_lines(plan: Plan) -> list[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tui_jail.backends import managed_block
+from tui_jail.core import managed_block
 
 FSTAB = "/etc/fstab"
 

@@ -9,7 +9,7 @@ validates the file itself and refuses anything it does not fully understand — 
 guessed at, because the launcher acts on it as root.
 
 The on-disk state layout (`STATE_DIR`, `JAILS_DIR`) lives here rather than in the planner so that
-exec can find the file without importing the planner; `tui_jail.plan` re-exports it.
+exec can find the file without importing the planner; `tui_jail.core.plan` re-exports it.
 
 The file is read with the C scanner `json.loads` itself uses (`_loads`), not through the `json` module:
 that imports `re` and with it `enum`, ~12 ms of CPU on every job's start-up for a file of a few hundred
@@ -22,15 +22,15 @@ import os
 import posixpath
 import stat
 
-from tui_jail.capabilities import CAPABILITIES
-from tui_jail.errors import Refused
+from tui_jail.core.capabilities import CAPABILITIES
+from tui_jail.core.errors import Refused
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on exec's start-up path
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any, TypedDict
 
-    from tui_jail.spec import Mount, Spec
+    from tui_jail.core.spec import Mount, Spec
 
     class LaunchMount(TypedDict):
         source: str  # host path, as seen inside the system root

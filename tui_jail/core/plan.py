@@ -17,16 +17,15 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from tui_jail import bootguard
-from tui_jail.backends import fstab, managed_block, sshd_config
-from tui_jail.difftext import unified_diff
-from tui_jail.launchfile import JAILS_DIR, jail_launch_path, render_launch
-from tui_jail.launchfile import STATE_DIR as STATE_DIR  # re-exported: the state layout lives with the launch file
+from tui_jail.core import bootguard, fstab, managed_block, sshd_config
+from tui_jail.core.difftext import unified_diff
+from tui_jail.core.launchfile import JAILS_DIR, jail_launch_path, render_launch
+from tui_jail.core.launchfile import STATE_DIR as STATE_DIR  # re-exported: the state layout lives with the launch file
+from tui_jail.core.spec import DEVICES, Mount, Spec, SpecError, parse_spec, unreadable_text
+from tui_jail.core.yamlio import YamlError, dump_yaml, load_yaml_text
 from tui_jail.mountinfo import MountEntry
 from tui_jail.paths.applied import read_applied_mounts, read_made_chain
-from tui_jail.spec import DEVICES, Mount, Spec, SpecError, parse_spec, unreadable_text
 from tui_jail.system import SystemRoot
-from tui_jail.yamlio import YamlError, dump_yaml, load_yaml_text
 
 
 def jail_state_path(name: str) -> str:

@@ -12,8 +12,8 @@ from typing import Any
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from tui_jail.spec import Spec, SpecError, parse_spec
-from tui_jail.yamlio import dump_yaml
+from tui_jail.core.spec import Spec, SpecError, parse_spec
+from tui_jail.core.yamlio import dump_yaml
 
 
 def merge_spec(document: Any, spec: Spec) -> CommentedMap:
