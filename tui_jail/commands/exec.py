@@ -7,7 +7,7 @@ stderr.
 
 exec is on every job's start-up path, so `tui_jail.cli` hands it its words before building the
 full parser (`job`), and this module imports no spec, planner or UI module — not even
-`commands.common`, which imports the spec. The usual shape of the words is read without argparse
+`commands.common`, which imports argparse, json and pathlib. The usual shape of the words is read without argparse
 (`_quick_parse`); argparse stays the reference for everything else, help and usage errors included.
 """
 
@@ -98,7 +98,7 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
     import argparse
     from pathlib import Path
 
-    # commands.common.add_root's --root, which this module cannot import (common imports the spec)
+    # commands.common.add_root's --root, which this module does not import (argparse, json, pathlib)
     parser.add_argument(
         "--root",
         metavar="DIR",
