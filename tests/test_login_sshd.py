@@ -255,6 +255,41 @@ def test_from_tmux_sessions_without_a_terminal_are_noted_and_a_new_login_confirm
     assert confirmed.returncode == 0, confirmed.stderr
 
 
+def test_the_line_between_old_and_new_logins_is_drawn_when_the_old_sockets_close() -> None:
+    """sshd closes its listening sockets just before it re-executes, and listens again only once the new
+    daemon has read its config: the reload's moment is taken as soon as the old sockets are gone (no
+    connection is accepted between the two), and the wait for the new ones is left to the applier's
+    end (`Relistening`). A stand-in daemon closes at once on HUP and listens again 0.5 s later."""
+    from tui_jail.backends import sshd
+
+    script = (
+        "import signal, socket, sys, time\n"
+        "def listen():\n"
+        "    s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(); return s\n"
+        "held = [listen()]\n"
+        "def swap(*_):\n"
+        "    held[0].close(); print('closed', flush=True); time.sleep(0.5); held[0] = listen()\n"
+        "signal.signal(signal.SIGHUP, swap)\n"
+        "print('ready', flush=True)\n"
+        "while True: time.sleep(1)\n"
+    )
+    daemon = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert daemon.stdout is not None and daemon.stdout.readline() == "ready\n"
+        before = sshd._listening(daemon.pid)
+        assert len(before) == 1
+        os.kill(daemon.pid, signal.SIGHUP)
+        sshd._wait_closed(daemon.pid, before)
+        assert not sshd._listening(daemon.pid)  # returned in the gap: the old socket gone, no new one yet
+        assert daemon.stdout.readline() == "closed\n"
+        sshd.Relistening(daemon.pid, frozenset(before)).wait()
+        after = sshd._listening(daemon.pid)
+        assert after and not after & before
+    finally:
+        daemon.kill()
+        daemon.wait()
+
+
 def test_a_reload_waits_for_the_daemons_new_sockets() -> None:
     """sshd re-executes on SIGHUP and listens anew: the moment recorded as 'serving the change' comes
     after the new sockets exist. A stand-in daemon (a real process) swaps its listening socket on HUP."""

@@ -13,6 +13,7 @@ journals the identity of its mount before acting, and its undo touches only that
 from __future__ import annotations
 
 import stat
+from typing import TYPE_CHECKING
 
 from tui_jail.backends import mounts
 from tui_jail.core.fstab import FSTAB
@@ -21,6 +22,9 @@ from tui_jail.paths import applied, binds, files
 from tui_jail.paths.binds import Identity
 from tui_jail.paths.resolve import resolved
 from tui_jail.system import SystemRoot
+
+if TYPE_CHECKING:
+    from tui_jail.backends.sshd import Relistening  # loaded only when sshd is involved
 
 
 def describe(op: Op) -> str:
@@ -82,8 +86,18 @@ _KINDS = {"mkdir": "dir", "touch": "file", "mknod": "device"}
 _REMOVED = {"dir": "directory", "file": "empty file (mount point)", "device": "device node"}
 
 
-def do(op: Op, system: SystemRoot, after: bytes | None, journal: Journal | None = None, index: int = -1) -> str:
-    """Carry out step `index` of `journal`; returns a note for the journal ('' for none)."""
+def do(
+    op: Op,
+    system: SystemRoot,
+    after: bytes | None,
+    journal: Journal | None = None,
+    index: int = -1,
+    *,
+    relistening: list[Relistening] | None = None,
+) -> str:
+    """Carry out step `index` of `journal`; returns a note for the journal ('' for none). A reload
+    appends the reloaded daemon to `relistening`, if given, instead of waiting until it listens again
+    (see `sshd.reload_sshd`)."""
     kind = op["op"]
     root = system.root
 
@@ -118,7 +132,7 @@ def do(op: Op, system: SystemRoot, after: bytes | None, journal: Journal | None 
     elif kind == "check":
         mounts.check(system, [mounts.Expected(**want) for want in op["mounts"]])
     elif kind == "reload":
-        return reload_sshd(system)
+        return reload_sshd(system, relistening=relistening)
     return ""
 
 
@@ -137,7 +151,7 @@ def _applied_record(op: Op, index: int, journal: Journal, system: SystemRoot) ->
     return applied.render(applied.after_steps(before, made), chain)
 
 
-def reload_sshd(system: SystemRoot) -> str:
+def reload_sshd(system: SystemRoot, *, relistening: list[Relistening] | None = None) -> str:
     from tui_jail.backends import sshd  # loaded only when sshd is involved
 
     # nothing to reload when no sshd runs: ask `sshd -T` for a PidFile only when the config sets one
@@ -146,7 +160,7 @@ def reload_sshd(system: SystemRoot) -> str:
     pidfile = sshd.configured_pidfile(system) if named else "/run/sshd.pid"
     if sshd.running_sshd(system, pidfile) is None:
         return "sshd is not running: nothing to reload"
-    return sshd.reload_sshd(system, pidfile)
+    return sshd.reload_sshd(system, pidfile, relistening=relistening)
 
 
 def reload_fstab_units(system: SystemRoot) -> str:

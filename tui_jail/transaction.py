@@ -5,7 +5,8 @@ or rolled back.
 preflight meanwhile, writes the journal (steps, backups of every file it will touch), arms the
 detached watchdog — hands it the transaction and waits until it is watching — (and a systemd timer
 where systemd is PID 1), then carries out the steps — paths, bind mounts then read-only remounts,
-files, sshd reload — recording each, fsynced. Any failure rolls back at once. `confirm`, `extend`
+files, sshd reload — recording each, fsynced — and returns once a reloaded sshd listens again (its
+restart runs alongside the steps after the reload). Any failure rolls back at once. `confirm`, `extend`
 and `rollback_txn` (in `pending`, re-exported here) act on a pending transaction under the same lock.
 """
 
@@ -19,6 +20,7 @@ import stat
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tui_jail import arming, faults, journal, session, steps
 from tui_jail.admin import admin_connection
@@ -37,6 +39,9 @@ from tui_jail.pending import rollback_txn as rollback_txn
 from tui_jail.preflight import run_preflight
 from tui_jail.rollback import rollback, stop_timer
 from tui_jail.system import SystemRoot
+
+if TYPE_CHECKING:
+    from tui_jail.backends.sshd import Relistening
 
 SSH_DIR = "/etc/ssh/"
 Step = tuple[Op, bytes | None, bytes | None]  # a step, the backup of its file, its new content
@@ -262,14 +267,16 @@ def _apply_locked(
         _forget(txn, armed)
         why = f"{disk_full(exc, system.root)}could not arm the rollback watchdog: {exc}"
         raise Refused(f"nothing changed: {why}") from None
+    relistening: list[Relistening] = []  # a reloaded sshd restarts while the steps after the reload run
     for index, op in enumerate(ops):
         faults.point("apply")
         try:
             txn.record("begin", index)
             faults.point("apply")
-            note = steps.do(op, system, contents.get(index), txn, index)
+            note = steps.do(op, system, contents.get(index), txn, index, relistening=relistening)
             if op["op"] == "reload" and over_ssh:
-                state.new_login_after = session.boot_ticks()  # sshd serves the change from now on
+                # the old daemon has closed its sockets: every login sshd accepts from now on has the change
+                state.new_login_after = session.boot_ticks()
             faults.point("apply")
             txn.record("done", index)
             if note:
@@ -289,6 +296,8 @@ def _apply_locked(
         undone = rollback(txn, f"could not record the transaction as pending: {exc}")
         full = disk_full(exc, system.root)
         raise Refused(f"{full}could not record the transaction as pending: {exc}; {_outcome(undone)}") from None
+    for daemon in relistening:
+        daemon.wait()  # returned, the apply is served: a new login made at once is not refused by a restarting sshd
     return state
 
 

@@ -17,7 +17,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -241,12 +241,29 @@ def _serves(system: SystemRoot, pid: int) -> bool:
     return mine is not None and (mine.st_dev, mine.st_ino) == (theirs.st_dev, theirs.st_ino)
 
 
-def reload_sshd(system: SystemRoot, pidfile: str = "/run/sshd.pid") -> str:
+@dataclass(frozen=True)
+class Relistening:
+    """A reloaded daemon that accepts nothing more with its old config, and may not listen again yet."""
+
+    pid: int
+    before: frozenset[int]  # its listening sockets before the reload
+
+    def wait(self, timeout: float = 10.0) -> None:
+        """Until it listens on sockets of its own again (a new login is refused until then)."""
+        _wait_listening_anew(self.pid, self.before, timeout)
+
+
+def reload_sshd(
+    system: SystemRoot, pidfile: str = "/run/sshd.pid", *, relistening: list[Relistening] | None = None
+) -> str:
     """Reload only after `sshd -t` passes on the config as installed; never restart (a failed restart
     leaves no listener). Where systemd runs the root and the daemon is a service's, through
     `systemctl reload` (systemd keeps the unit's state right, and Debian's ExecReload tests the
     config once more); otherwise SIGHUP to the daemon of DIR's PidFile. Returns what was done, for
-    the journal."""
+    the journal, once the old daemon has closed its listening sockets: every connection accepted
+    from then on gets the new config. Then it waits until the daemon listens again, unless the
+    caller passes `relistening`: the daemon is appended to it, for the caller to wait for once it has
+    done what it can meanwhile."""
     config = system.host(SSHD_CONFIG)
     with candidate_config(system) as candidate:
         ok, message = check_config(candidate)
@@ -268,11 +285,28 @@ def reload_sshd(system: SystemRoot, pidfile: str = "/run/sshd.pid") -> str:
     else:
         os.kill(daemon.pid, signal.SIGHUP)
         done = f"SIGHUP to sshd pid {daemon.pid}"
-    _wait_listening_anew(daemon.pid, listening)
+    _wait_closed(daemon.pid, listening)
+    if relistening is None:
+        _wait_listening_anew(daemon.pid, listening)
+    else:
+        relistening.append(Relistening(daemon.pid, frozenset(listening)))
     return done
 
 
-def _wait_listening_anew(pid: int, before: set[int], timeout: float = 10.0) -> None:
+def _wait_closed(pid: int, before: Set[int], timeout: float = 10.0) -> None:
+    """Until the daemon has closed the sockets it listened on before the reload. sshd closes them just
+    before it re-executes itself, and the re-executed daemon reads the new config before it listens:
+    a connection accepted after this returns is served with the new config, one accepted before may
+    not be (the old daemon forked its process with the old one). The wait for the new sockets adds
+    nothing to that line: no connection is accepted between the two."""
+    give_up = time.monotonic() + timeout
+    while before and time.monotonic() < give_up and os.path.exists(f"/proc/{pid}"):
+        if not _listening(pid) & before:
+            return
+        time.sleep(0.005)
+
+
+def _wait_listening_anew(pid: int, before: Set[int], timeout: float = 10.0) -> None:
     """Until the daemon re-executed by the reload listens on sockets of its own: a connection the old
     one accepted meanwhile still got the old config. A daemon handed its sockets (socket activation:
     nothing of its own) is not waited for; one that never comes back, only until `timeout`."""
