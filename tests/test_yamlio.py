@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tui_jail.core.yamlio import MAX_BYTES, YamlError, load_yaml_file, load_yaml_text
+from tui_jail.core import yamlio
+from tui_jail.core.yamlio import MAX_BYTES, YamlError, dump_plain_yaml, dump_yaml, load_yaml_file, load_yaml_text
 
 BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
     f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
@@ -83,3 +84,63 @@ def test_the_cli_refuses_a_bomb_in_one_line(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and "anchors and aliases" in result.stderr, result.stderr
+
+
+def applied_documents() -> list[dict[str, object]]:
+    """What the planner writes as an applied record: every preset (placeholders filled), and a big jail."""
+    from tui_jail.core.spec import parse_spec
+    from tui_jail.presets import preset_text
+
+    filled = {"<media-user>": "media", "<seedbox-ip>": "203.0.113.0/24", "<agent-user>": "agent"}
+    documents = []
+    for name in ("seedbox-sftp", "joblet-production", "joblet-builder", "awf-host-chroot"):
+        text = preset_text(name)
+        for placeholder, value in filled.items():
+            text = text.replace(placeholder, value)
+        documents.append(load_yaml_text(text))
+    mounts = [{"source": f"/tank/s{i}", "target": f"s{i}", "readonly": i % 2 == 0} for i in range(300)]
+    documents.append({**documents[0], "mounts": mounts})
+    return [
+        {"version": s.version, **s.model_dump(mode="json", exclude_defaults=True)} for s in map(parse_spec, documents)
+    ]
+
+
+def test_the_fast_dump_writes_what_ruamel_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    documents = applied_documents()
+    expected = [dump_yaml(document) for document in documents]
+    # and without ruamel's emitter: the applied records of the presets never fall back to it
+    monkeypatch.setattr(yamlio, "dump_yaml", lambda data: pytest.fail(f"fell back to ruamel for {data}"))
+    assert [dump_plain_yaml(document) for document in documents] == expected
+
+
+TRICKY = [
+    "yes",
+    "No",
+    "on",
+    "y",
+    "null",
+    "NULL",
+    "tRUE",
+    "True",
+    "true",
+    "1.0",
+    "0o17",
+    "1e3",
+    ".inf",
+    "~",
+    "-x",
+    "a: b",
+    "a #b",
+    "#x",
+    "",
+    " x",
+]
+TRICKY += ["1.2", "1.2.3", "1.2.3.4.5", "2001-12-14", "1_000", "12:30", "0x1f", "203.0.113.7", "10.0.0.0/8", "::1"]
+TRICKY += ["x ", "with space", "é", "a\nb", "'q'", '"q"', "[x]", "{x}", "*x", "&x", "!x", "%x", "@x", "`x", "a,b", "?x"]
+
+
+@pytest.mark.parametrize("value", TRICKY)
+def test_a_string_yaml_could_misread_is_written_as_ruamel_writes_it(value: str) -> None:
+    document = {"name": value, "list": [value, "plain"], "mounts": [{"source": value, "target": "t"}]}
+    assert dump_plain_yaml(document) == dump_yaml(document)
+    assert load_yaml_text(dump_plain_yaml(document)) == document

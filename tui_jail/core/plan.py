@@ -22,7 +22,7 @@ from tui_jail.core.difftext import unified_diff
 from tui_jail.core.launchfile import JAILS_DIR, jail_launch_path, render_launch
 from tui_jail.core.launchfile import STATE_DIR as STATE_DIR  # re-exported: the state layout lives with the launch file
 from tui_jail.core.spec import DEVICES, Mount, Spec, SpecError, parse_spec, unreadable_text
-from tui_jail.core.yamlio import YamlError, dump_yaml, load_yaml_text
+from tui_jail.core.yamlio import YamlError, dump_plain_yaml, load_yaml_text
 from tui_jail.mountinfo import MountEntry
 from tui_jail.paths.applied import read_applied_mounts, read_made_chain
 from tui_jail.system import SystemRoot
@@ -613,7 +613,7 @@ def _copy_owner_fix(spec: Spec, system: SystemRoot, copy: str, binds: Binds) -> 
 def render_state(spec: Spec) -> str:
     header = f"# tui-jail: the applied spec of jail {spec.name}. Written by tui-jail apply; do not edit.\n"
     # defaults left out keep it short; the version stays so the file says what it is
-    return header + dump_yaml({"version": spec.version, **spec.model_dump(mode="json", exclude_defaults=True)})
+    return header + dump_plain_yaml({"version": spec.version, **spec.model_dump(mode="json", exclude_defaults=True)})
 
 
 def _change(system: SystemRoot, path: str, after: str | None, mode: int = 0o644) -> FileChange:
