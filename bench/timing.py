@@ -42,11 +42,15 @@ class Pairs:
         )
 
 
-def wall(argv: Sequence[str], env: dict[str, str] | None = None) -> float:
-    """Seconds from spawn to exit of one process, its output discarded."""
+def wall(argv: Sequence[str], env: dict[str, str] | None = None, *, check: bool = False) -> float:
+    """Seconds from spawn to exit of one process, its output discarded. `check`: a failed run is no figure,
+    so it stops the bench with the command's own last words."""
     start = time.perf_counter()
-    subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    return time.perf_counter() - start
+    done = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    took = time.perf_counter() - start
+    if check and done.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)}: exit {done.returncode}: {done.stderr.decode(errors='replace').strip()}")
+    return took
 
 
 def alternate(a: Sequence[str], b: Sequence[str], rounds: int, env: dict[str, str] | None = None) -> Pairs:
