@@ -350,9 +350,12 @@ class Journal:
         mount with it."""
         append_line(self.dir / "log", f"mount {index} {json.dumps(identity)}", sync=False)
 
-    def record(self, word: str, index: int) -> None:
-        # a rollback goes by `begin` and `undo`; a `done` only tells `recover` a step was not cut short
-        append_line(self.dir / "log", f"{word} {index}", sync=word != "done")
+    def record(self, word: str, index: int, *, volatile: bool = False) -> None:
+        """A rollback goes by `begin` and `undo`, on disk before the step runs; a `done` only tells
+        `recover` a step was not cut short. A `volatile` step's effect ends with the running system
+        (a mount, a check, the sshd reload): its `begin` is not fsynced either, as `record_mount`
+        (the next synced line of the log takes it to the disk in any case)."""
+        append_line(self.dir / "log", f"{word} {index}", sync=word != "done" and not volatile)
 
 
 def _typed(state: dict[str, Any]) -> TxnState:

@@ -86,6 +86,11 @@ _KINDS = {"mkdir": "dir", "touch": "file", "mknod": "device"}
 _REMOVED = {"dir": "directory", "file": "empty file (mount point)", "device": "device node"}
 
 
+# steps whose effect a crash of the machine undoes by itself: mounts live in the running kernel, a check
+# changes nothing, the sshd reload changes only the running daemon (at boot sshd reads what is on disk)
+VOLATILE = frozenset({"bind", "remount", "umount", "check", "reload"})
+
+
 def do(
     op: Op,
     system: SystemRoot,

@@ -271,7 +271,7 @@ def _apply_locked(
     for index, op in enumerate(ops):
         faults.point("apply")
         try:
-            txn.record("begin", index)
+            txn.record("begin", index, volatile=op["op"] in steps.VOLATILE)
             faults.point("apply")
             note = steps.do(op, system, contents.get(index), txn, index, relistening=relistening)
             if op["op"] == "reload" and over_ssh:
