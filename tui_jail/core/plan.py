@@ -8,7 +8,6 @@ and warnings. The plan of an already-applied spec has no changes.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import posixpath
 import stat
@@ -82,6 +81,8 @@ class FileChange:
 
 
 def _fingerprint(text: str) -> str:
+    import hashlib  # only for a secret file's diff: OpenSSL's start-up is not every plan's
+
     data = text.encode("utf-8", errors="surrogateescape")
     return f"{len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()}"
 
