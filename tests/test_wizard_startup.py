@@ -3,6 +3,7 @@ before the drift check starts (bench/startup.py times both on a real terminal)."
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -36,12 +37,15 @@ from tui_jail import cli
 sys.exit(cli.main(words))
 """
 
-# what the first screen does not show: the other steps, the planner, the transaction and the commands
+# what the first screen does not show: the spec's model, the other steps, the planner, the transaction,
+# the commands; a module moved elsewhere must be renamed here (checked: each is importable)
 NOT_ON_THE_FIRST_SCREEN = (
+    "pydantic",
     "sh",
+    "tui_jail.core.spec",
     "tui_jail.core.plan",
-    "tui_jail.transaction",
     "tui_jail.core.render",
+    "tui_jail.transaction",
     "tui_jail.screens.mounts",
     "tui_jail.screens.review",
     "tui_jail.screens.apply",
@@ -52,6 +56,13 @@ NOT_ON_THE_FIRST_SCREEN = (
     "tui_jail.commands.plan",
     "tui_jail.commands.status",
 )
+# what the home screen's drift check (a plan of each jail) may have loaded by the time it is looked at
+DRIFT_CHECK = ("pydantic", "tui_jail.core.spec", "tui_jail.core.plan")
+
+
+def test_the_modules_named_exist() -> None:
+    missing = [name for name in (*NOT_ON_THE_FIRST_SCREEN, "ruamel.yaml") if importlib.util.find_spec(name) is None]
+    assert not missing
 
 
 def first_screen_modules(root: Path, out: Path) -> tuple[str, set[str]]:
@@ -81,9 +92,7 @@ def test_the_home_screen_imports_only_what_it_shows(sample_root: Path, tmp_path:
     assert "tui_jail.screens.home" in modules  # the control
     # the drift check (a plan of each jail) starts once the list has painted: it may be importing the
     # planner by now, but never a step screen, the transaction or a command
-    loaded = sorted(
-        module for module in NOT_ON_THE_FIRST_SCREEN if module in modules and module != "tui_jail.core.plan"
-    )
+    loaded = sorted(module for module in NOT_ON_THE_FIRST_SCREEN if module in modules and module not in DRIFT_CHECK)
     assert not loaded
 
 

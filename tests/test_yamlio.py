@@ -12,7 +12,16 @@ from pathlib import Path
 import pytest
 
 from tui_jail.core import yamlio
-from tui_jail.core.yamlio import MAX_BYTES, YamlError, dump_plain_yaml, dump_yaml, load_yaml_file, load_yaml_text
+from tui_jail.core.yamlio import (
+    MAX_BYTES,
+    YamlError,
+    dump_plain_yaml,
+    dump_yaml,
+    load_yaml_file,
+    load_yaml_text,
+    top_level_scalars,
+)
+from tui_jail.presets import preset_names, preset_text
 
 BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
     f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
@@ -144,3 +153,42 @@ def test_a_string_yaml_could_misread_is_written_as_ruamel_writes_it(value: str) 
     document = {"name": value, "list": [value, "plain"], "mounts": [{"source": value, "target": "t"}]}
     assert dump_plain_yaml(document) == dump_yaml(document)
     assert load_yaml_text(dump_plain_yaml(document)) == document
+
+
+# top_level_scalars: what the home screen reads of each applied spec before it paints
+
+
+@pytest.mark.parametrize("name", preset_names())
+def test_top_level_scalars_agree_with_the_whole_load(name: str) -> None:
+    text = preset_text(name)
+    whole = load_yaml_text(text)
+    # as written: `version: 1` reads "1" (the home screen shows the kind and root as text)
+    expected = {key: str(value) for key, value in whole.items() if isinstance(value, str | int)}
+    assert {"name", "kind", "root"} <= set(expected)  # the control: there is something to agree on
+    assert top_level_scalars(text) == expected
+
+
+def test_top_level_scalars_skip_collections_and_other_documents() -> None:
+    text = 'kind: exec\nmounts: [{a: b}]\n? [complex]\n: value\nroot: "/x # y"  # comment\n'
+    assert top_level_scalars(text) == {"kind": "exec", "root": "/x # y"}
+    assert top_level_scalars("- kind: exec\n") == {}
+    assert top_level_scalars("") == {}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        BOMB,
+        "a: &x 1\nb: *x\n",
+        "a: &only 1\n",
+        "a: " + "[" * 50000,
+        "".join("  " * depth + f"k{depth}:\n" for depth in range(200)),
+        "k: " + "x" * MAX_BYTES + "\n",
+    ],
+    ids=["bomb", "alias", "anchor", "flow-depth", "block-depth", "size"],
+)
+def test_top_level_scalars_refuse_what_the_whole_load_refuses(text: str) -> None:
+    one_line_error(text)  # the control: the whole load refuses it
+    with pytest.raises(YamlError) as info:
+        top_level_scalars(text, source="spec.yaml")
+    assert "\n" not in str(info.value) and str(info.value).startswith("spec.yaml:")

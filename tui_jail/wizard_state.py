@@ -140,7 +140,7 @@ class WizardState:
     def applied_jails(self) -> list[AppliedJail]:
         """Every jail with an applied spec under the root, with its newest transaction's state."""
         from tui_jail.core.launchfile import JAILS_DIR
-        from tui_jail.core.yamlio import YamlError, load_yaml_text
+        from tui_jail.core.yamlio import YamlError, top_level_scalars
 
         newest: dict[str, TxnState] = {}
         for txn in reversed(self.history()):
@@ -150,11 +150,10 @@ class WizardState:
             if not filename.endswith(".yaml"):
                 continue
             name = filename.removesuffix(".yaml")
-            try:
-                data = load_yaml_text(self.system.read_text(f"{JAILS_DIR}/{filename}") or "")
+            try:  # the kind and root alone: the list paints before anything is loaded whole
+                data = top_level_scalars(self.system.read_text(f"{JAILS_DIR}/{filename}") or "")
             except YamlError:
                 data = {}
-            data = data if isinstance(data, dict) else {}
             last = newest.get(name)
             kind, root = str(data.get("kind", "?")), str(data.get("root", "?"))
             jails.append(
