@@ -75,17 +75,26 @@ def test_a_steps_begin_is_on_disk_before_it_runs_unless_a_machine_crash_undoes_i
 ) -> None:
     """Every step that leaves something on disk (a directory, a device node, a file) has its `begin`
     fdatasynced before it runs; a bind mount, the mount check and the sshd reload do not (a crash of
-    the machine unmounts and restarts sshd by itself; a kill -9 leaves the line in the page cache)."""
+    the machine unmounts and restarts sshd by itself; a kill -9 leaves the line in the page cache).
+    The directories paths are created in are fsynced once each, before the change is pending."""
     synced: list[str] = []
-    fdatasync = os.fdatasync
+    dirs: list[str] = []
+    fdatasync, fsync = os.fdatasync, os.fsync
 
-    def watched(fd: int) -> None:
+    def watched_fdatasync(fd: int) -> None:
         if os.readlink(f"/proc/self/fd/{fd}").endswith("/log"):
             with open(f"/proc/self/fd/{fd}", "rb") as log:
                 synced.append(log.read().decode().splitlines()[-1])
         fdatasync(fd)
 
-    monkeypatch.setattr(os, "fdatasync", watched)
+    def watched_fsync(fd: int) -> None:
+        dirs.append(os.path.normpath("/" + os.path.relpath(os.readlink(f"/proc/self/fd/{fd}"), world)))
+        if dirs[-1].endswith("/state.json") or ".state.json." in dirs[-1]:
+            dirs.append("pending" if b'"pending"' in open(f"/proc/self/fd/{fd}", "rb").read() else "")
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fdatasync", watched_fdatasync)
+    monkeypatch.setattr(os, "fsync", watched_fsync)
     state = apply_plain(world)
     monkeypatch.undo()
     ops = journal.Journal(world, state.id).ops()
@@ -93,6 +102,11 @@ def test_a_steps_begin_is_on_disk_before_it_runs_unless_a_machine_crash_undoes_i
     kinds = {op["op"] for op in ops}
     assert {"bind", "check", "mkdir", "mknod", "write"} <= kinds  # both sorts are in the seedbox's apply
     assert begun == {i for i, op in enumerate(ops) if op["op"] not in ("bind", "remount", "umount", "check", "reload")}
+    # the jail's tree (the journal's own directory is fsynced for the journal's files besides)
+    parents = {os.path.dirname(op["path"]) for op in ops if op["op"] in ("mkdir", "mknod")} - {"/var/lib/tui-jail"}
+    assert {"/", "/chroot", "/chroot/rclone-sftp", "/chroot/rclone-sftp/dev"} <= parents
+    assert all(dirs.count(parent) == 1 for parent in parents), (parents, dirs)
+    assert max(dirs.index(parent) for parent in parents) < dirs.index("pending")
     transaction.rollback_txn(world, state.id, "test")
     wait_watchdogs_gone(world)
 

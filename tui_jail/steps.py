@@ -12,6 +12,7 @@ journals the identity of its mount before acting, and its undo touches only that
 
 from __future__ import annotations
 
+import posixpath
 import stat
 from typing import TYPE_CHECKING
 
@@ -99,10 +100,12 @@ def do(
     index: int = -1,
     *,
     relistening: list[Relistening] | None = None,
+    unsynced: set[str] | None = None,
 ) -> str:
     """Carry out step `index` of `journal`; returns a note for the journal ('' for none). A reload
     appends the reloaded daemon to `relistening`, if given, instead of waiting until it listens again
-    (see `sshd.reload_sshd`)."""
+    (see `sshd.reload_sshd`); a path created adds its parent to `unsynced`, if given, instead of
+    fsyncing it (the caller fsyncs each once: a jail's mount points share one)."""
     kind = op["op"]
     root = system.root
 
@@ -112,7 +115,11 @@ def do(
 
     if kind in _KINDS:
         device = (op["major"], op["minor"]) if kind == "mknod" else None
-        files.create_path(root, op["path"], _KINDS[kind], op["mode"], op["uid"], op["gid"], device)
+        files.create_path(
+            root, op["path"], _KINDS[kind], op["mode"], op["uid"], op["gid"], device, sync=unsynced is None
+        )
+        if unsynced is not None:
+            unsynced.add(posixpath.dirname(op["path"]))
     elif kind == "fix":
         files.change_owner_mode(root, op["path"], op["uid"], op["gid"], op["mode"])
     elif kind == "remove":

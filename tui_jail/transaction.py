@@ -30,7 +30,7 @@ from tui_jail.core.render import plan_text
 from tui_jail.fsops import remove_tree
 from tui_jail.journal import DEFAULT_TIMEOUT, Busy, Journal, Op, TxnState
 from tui_jail.journal_layout import STATE_DIR, running
-from tui_jail.paths import applied
+from tui_jail.paths import applied, files
 from tui_jail.paths.files import read_bytes
 from tui_jail.pending import confirm as confirm
 from tui_jail.pending import extend as extend
@@ -268,12 +268,15 @@ def _apply_locked(
         why = f"{disk_full(exc, system.root)}could not arm the rollback watchdog: {exc}"
         raise Refused(f"nothing changed: {why}") from None
     relistening: list[Relistening] = []  # a reloaded sshd restarts while the steps after the reload run
+    # the directories paths were created in, each fsynced once before the change is pending: a crash
+    # before that finds each step's begin on disk, and the undo of a path never made is a no-op
+    unsynced: set[str] = set()
     for index, op in enumerate(ops):
         faults.point("apply")
         try:
             txn.record("begin", index, volatile=op["op"] in steps.VOLATILE)
             faults.point("apply")
-            note = steps.do(op, system, contents.get(index), txn, index, relistening=relistening)
+            note = steps.do(op, system, contents.get(index), txn, index, relistening=relistening, unsynced=unsynced)
             if op["op"] == "reload" and over_ssh:
                 # the old daemon has closed its sockets: every login sshd accepts from now on has the change
                 state.new_login_after = session.boot_ticks()
@@ -291,6 +294,8 @@ def _apply_locked(
     state.status = "pending"
     state.set_deadline(timeout)
     try:
+        for directory in sorted(unsynced):
+            files.fsync_dir(system.root, directory)
         txn.write_state(state)
     except OSError as exc:
         undone = rollback(txn, f"could not record the transaction as pending: {exc}")

@@ -196,9 +196,19 @@ def make_dirs(root: Root, path: str, mode: int) -> None:
                 create(entry, "dir", mode, 0, 0)
 
 
-def create(entry: Entry, kind: str, mode: int, uid: int, gid: int, device: tuple[int, int] | None = None) -> None:
+def create(
+    entry: Entry,
+    kind: str,
+    mode: int,
+    uid: int,
+    gid: int,
+    device: tuple[int, int] | None = None,
+    *,
+    sync: bool = True,
+) -> None:
     """Create what `entry` names, absent until now: 'dir', 'file' (empty) or 'device' (character
-    device `device`); its owner and mode set on the object made, then the parent fsynced."""
+    device `device`); its owner and mode set on the object made, then the parent fsynced (unless
+    not `sync`: the caller fsyncs it later, once for all it creates there)."""
     name = _named(entry)
     if entry.fd is not None:
         raise FileExistsError(f"{entry.path} exists already")
@@ -218,15 +228,24 @@ def create(entry: Entry, kind: str, mode: int, uid: int, gid: int, device: tuple
         set_owner_mode(fd, uid, gid, mode)
     finally:
         os.close(fd)
-    _sync_dir(entry)
+    if sync:
+        _sync_dir(entry)
 
 
 def create_path(
-    root: Root, path: str, kind: str, mode: int, uid: int, gid: int, device: tuple[int, int] | None = None
+    root: Root,
+    path: str,
+    kind: str,
+    mode: int,
+    uid: int,
+    gid: int,
+    device: tuple[int, int] | None = None,
+    *,
+    sync: bool = True,
 ) -> None:
     """`create` at an in-root path whose parent exists."""
     with resolved(root, path, follow_last=False) as entry:
-        create(entry, kind, mode, uid, gid, device)
+        create(entry, kind, mode, uid, gid, device, sync=sync)
 
 
 def change_owner_mode(
