@@ -89,8 +89,9 @@ def test_a_steps_begin_is_on_disk_before_it_runs_unless_a_machine_crash_undoes_i
 
     def watched_fsync(fd: int) -> None:
         dirs.append(os.path.normpath("/" + os.path.relpath(os.readlink(f"/proc/self/fd/{fd}"), world)))
-        if dirs[-1].endswith("/state.json") or ".state.json." in dirs[-1]:
-            dirs.append("pending" if b'"pending"' in open(f"/proc/self/fd/{fd}", "rb").read() else "")
+        if ".state.json." in dirs[-1]:
+            with open(f"/proc/self/fd/{fd}", "rb") as state:
+                dirs.append("pending" if b'"pending"' in state.read() else "")
         fsync(fd)
 
     monkeypatch.setattr(os, "fdatasync", watched_fdatasync)
