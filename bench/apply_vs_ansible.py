@@ -18,8 +18,9 @@ this bench's private mount namespace; the daemon is stopped by its pid). Then on
 What differs: tui-jail also journals every step and file (fsynced), arms a watchdog that rolls it all
 back unless confirmed, runs its preflight, makes the two device nodes (the play makes none) and checks
 the mounts it made; it writes in-root paths into fstab and a drop-in where the play writes the
-root's absolute paths and appends to sshd_config. Neither waits for the reloaded sshd to listen again
-(systemctl reload does not either). So the figure is, if anything, unfair to tui-jail.
+root's absolute paths and appends to sshd_config; and it returns only once the reloaded sshd listens
+again (a new login made at once is served), where the play's handler returns once the signal is sent
+(as `systemctl reload` would). So the figure is, if anything, unfair to tui-jail.
 
 Ansible comes from PyPI (`ansible`, which bundles ansible.posix), installed on first run into a venv
 of its own, bench/.ansible-venv (gitignored). Runs alternate A and B (which goes first alternates
