@@ -89,3 +89,25 @@ def test_process_facts_of_a_real_child() -> None:
 def test_no_login_above_a_process_outside_ssh() -> None:
     assert session.own_login(1) is None
     assert list(session.ancestors(1)) == []
+
+
+def test_a_login_that_ends_while_the_process_table_is_walked_is_no_crash(monkeypatch) -> None:
+    """A login ending between the walk's reads of /proc: the session's title matched once, then the
+    process is gone (its cmdline reads empty). The walk must take what it read, not read again and
+    assert. /proc cannot be made to lose a process at that instant on demand, so `title` is replaced
+    by one that answers for a single fake session pid and then forgets it (a pid above pid_max, so
+    it is no real process)."""
+    fake = 1 << 23
+    reads = 0
+
+    def title(pid: int) -> str:
+        nonlocal reads
+        if pid != fake:
+            return ""
+        reads += 1
+        return "sshd: alice@pts/7" if reads == 1 else ""
+
+    monkeypatch.setattr(session, "title", title)
+    monkeypatch.setattr(session.os, "listdir", lambda path: [str(fake)] if path == "/proc" else [])
+    logins = session.active_logins()
+    assert [(login.user, login.terminals) for login in logins] == [("alice", "pts/7")]

@@ -150,9 +150,9 @@ def own_login(pid: int | None = None) -> Login | None:
     among its ancestors (a console, cron, a tmux server started earlier, another SSH server)."""
     below = os.getpid() if pid is None else pid
     for ancestor in ancestors(below):
-        if _SESSION.match(title(ancestor)):
+        if match := _SESSION.match(title(ancestor)):
             # `below` is the process sshd started for this login: it carries SSH_CONNECTION
-            return _login(ancestor, variable(below, VARIABLE))
+            return _login(ancestor, match, variable(below, VARIABLE))
         below = ancestor
     return None
 
@@ -161,15 +161,15 @@ def active_logins() -> list[Login]:
     """Every OpenSSH login on the host (its session process), oldest connection first."""
     logins = []
     for entry in os.listdir("/proc"):
-        if entry.isdigit() and _SESSION.match(title(int(entry))):
+        if entry.isdigit() and (match := _SESSION.match(title(int(entry)))):
             shells = (variable(child, VARIABLE) for child in children(int(entry)))
-            logins.append(_login(int(entry), next((c for c in shells if c), "")))
+            logins.append(_login(int(entry), match, next((c for c in shells if c), "")))
     return sorted(logins, key=lambda login: login.accepted)
 
 
-def _login(session: int, connection: str) -> Login:
-    match = _SESSION.match(title(session))
-    assert match is not None
+def _login(session: int, match: re.Match[str], connection: str) -> Login:
+    # `match` is of the title read when the session was found: a second read could find the process
+    # gone or its pid reused (logins end while the table is walked)
     monitor = parent(session)
     if not _MONITOR.match(title(monitor)):
         monitor = session  # no separate monitor: the session process is the connection's first
