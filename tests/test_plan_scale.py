@@ -1,0 +1,73 @@
+"""The planner's cost grows no faster than what it plans: bind mounts, host fstab lines, Match blocks.
+
+Each case plans a small and a five times larger system and allows the larger at most twice linear (10x)
+plus a margin for a machine shared by many test runs: a cost that compares every mount with every
+other, or re-reads a file per entry, is 25x there and fails. (bench/scale.py measures whole commands
+against the per-mount goals; these keep the growth of the pure part in check in seconds.)
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from txn_helpers import seedbox, seedbox_text
+
+from tui_jail.core.plan import make_plan
+from tui_jail.core.spec import Spec, parse_spec
+from tui_jail.core.yamlio import load_yaml_text
+from tui_jail.system import SystemRoot
+
+MARGIN = 0.3  # seconds
+
+
+def plan_seconds(spec: Spec, root: Path) -> float:
+    """The best of three: a loaded machine only ever adds time."""
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        plan = make_plan(spec, SystemRoot(root))
+        for change in plan.changed_files:
+            change.diff()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def with_mounts(root: Path, count: int) -> Spec:
+    for i in range(count):
+        (root / f"tank/scale{i}").mkdir(parents=True, exist_ok=True)
+    mounts = [{"source": f"/tank/scale{i}", "target": f"scale{i}", "readonly": i % 2 == 0} for i in range(count)]
+    return parse_spec({**load_yaml_text(seedbox_text()), "mounts": mounts})
+
+
+def test_bind_mounts(sample_root: Path) -> None:
+    small = plan_seconds(with_mounts(sample_root, 60), sample_root)
+    big = plan_seconds(with_mounts(sample_root, 300), sample_root)
+    assert big <= 10 * small + MARGIN, (small, big)
+
+
+def test_host_fstab_lines(sample_root: Path) -> None:
+    def with_fstab(lines: int) -> float:
+        entries = "".join(f"UUID=0000-{i:05x} /srv/disk{i} ext4 defaults,nofail 0 2\n" for i in range(lines))
+        (sample_root / "etc/fstab").write_text(entries)
+        return plan_seconds(seedbox(), sample_root)
+
+    small, big = with_fstab(2_000), with_fstab(10_000)
+    assert big <= 10 * small + MARGIN, (small, big)
+
+
+def test_match_blocks_in_sshd_config(sample_root: Path) -> None:
+    config = sample_root / "etc/ssh/sshd_config"
+    head = config.read_text()
+
+    def with_matches(blocks: int) -> float:
+        body = "".join(
+            f"Match User user{i} Address 10.{i % 250}.0.0/16\n\tChrootDirectory /srv/c{i}\n"
+            "\tForceCommand internal-sftp\n\tX11Forwarding no\n\tPermitTTY no\n"
+            for i in range(blocks)
+        )
+        config.write_text(head + body)
+        return plan_seconds(seedbox(), sample_root)
+
+    small, big = with_matches(100), with_matches(500)
+    assert big <= 10 * small + MARGIN, (small, big)
