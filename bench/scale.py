@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from timing import TUI_JAIL, in_private_namespace, wall
+from timing import TUI_JAIL, compile_package, in_private_namespace, wall
 
 ROUNDS = 3
 MOUNTS = (1, 10, 100, 500)
@@ -83,6 +83,7 @@ def main(rounds: int) -> int:
         plan, apply, rollback = (statistics.median(column) for column in zip(*runs, strict=True))
         return plan, apply, rollback
 
+    compile_package()
     failures: list[str] = []
 
     print(f"bind mounts (median of {rounds}; per mount = (t(M) - t(1)) / (M - 1), goal ≤ 3 ms, linear)")
