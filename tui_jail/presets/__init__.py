@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from typing import Any
 
 DESCRIPTIONS: dict[str, tuple[str, str]] = {
@@ -37,6 +36,8 @@ def preset_names() -> list[str]:
 def preset_text(name: str) -> str:
     if name not in DESCRIPTIONS:
         raise UnknownPreset(f"unknown preset {name!r}; choose one of: {', '.join(DESCRIPTIONS)}")
+    from importlib import resources  # not for the preset screen, which shows the descriptions alone
+
     return resources.files(__package__).joinpath(f"{name}.yaml").read_text(encoding="utf-8")
 
 

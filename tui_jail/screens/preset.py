@@ -13,7 +13,6 @@ from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui_jail.presets import DESCRIPTIONS
-from tui_jail.screens.path_modal import PathModal
 from tui_jail.screens.step import NEXT, StepScreen
 
 
@@ -59,6 +58,8 @@ class PresetScreen(StepScreen):
         return None
 
     def action_open(self) -> None:
+        from tui_jail.screens.path_modal import PathModal  # the first screen does not wait for the dialog
+
         self.app.push_screen(PathModal("Open a saved spec (YAML)", "", self._open), self._opened)
 
     def _open(self, path: Path) -> str | None:
