@@ -185,7 +185,9 @@ async def test_the_deadline_is_set_before_applying(wizard_root: Path) -> None:
         app.screen.query_one("#timeout-input").focus()
         await keys(pilot, *["backspace"] * 5, "type:0")
         assert app.screen.query_one("#next-button", Button).disabled  # 0 s: not a deadline
+        assert str(app.screen.query_one("#nav-error", Label).render()) == "deadline: 1 to 86400 seconds"
         await keys(pilot, "backspace", "type:900")
+        assert not str(app.screen.query_one("#nav-error", Label).render())
         await keys(pilot, "ctrl+n")
         await until(pilot, lambda: txn_status(app) == "pending")
         assert app.screen.txn.timeout == 900  # type: ignore[attr-defined]

@@ -3,25 +3,11 @@ font has (ASCII, code page 437's box-drawing, blocks and arrows), so nothing sho
 
 from __future__ import annotations
 
-import html
-import re
 from pathlib import Path
 
-from wizard_support import pending_transaction, run_async, settle, wizard
+from wizard_support import CONSOLE_FONT, drawn, pending_transaction, run_async, settle, wizard
 
 from tui_jail.screens.recovery import RecoveryScreen
-
-# the Linux console's default font: the VGA font of code page 437 (its upper half, and the symbols
-# its control codes draw), plus ASCII
-CP437_SYMBOLS = "☺☻♥♦♣♠•◘○◙♂♀♪♫☼►◄↕‼¶§▬↨↑↓→←∟↔▲▼⌂"
-CONSOLE_FONT = set(bytes(range(0x20, 0x7F)).decode("ascii")) | set(bytes(range(0x80, 0x100)).decode("cp437"))
-CONSOLE_FONT |= set(CP437_SYMBOLS)
-
-
-def drawn(svg: str) -> str:
-    """The characters on the terminal's lines (not the screenshot's window title)."""
-    texts = re.findall(r'<text [^>]*clip-path="url\(#[^"]*-line-\d+\)">(.*?)</text>', svg)
-    return "".join(html.unescape(text) for text in texts).replace("\xa0", " ")
 
 
 @run_async

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import Label
-from wizard_support import SETTINGS_KEYS, keys, run_async, settle, walk, wizard
+from wizard_support import SETTINGS_KEYS, drawn_lines, keys, run_async, settle, walk, wizard
 
 from tui_jail.screens.access import AccessScreen
 from tui_jail.screens.capabilities import CapabilitiesScreen
@@ -201,3 +201,20 @@ async def test_a_new_jail_gets_its_own_name_and_root(sample_root: Path) -> None:
         await keys(pilot, "ctrl+n", *SETTINGS_KEYS["seedbox-sftp"], "ctrl+n")
         assert isinstance(app.screen, ReviewScreen)
         assert app.state.plan is not None and app.state.plan.root == "/chroot/tv-box"
+
+
+@run_async
+async def test_a_long_root_path_leaves_the_step_in_the_header(sample_root: Path) -> None:
+    """Over SSH on a real root the title is `root <path>`: a long path is cut in its middle, not the
+    step at the end (the header's own ellipsis cut "2/6 Mounts" off)."""
+    from tui_jail.app import make_app
+
+    deep = sample_root.parent / ("a-rather-long-directory-name/" * 3)
+    deep.mkdir(parents=True)
+    root = sample_root.rename(deep / "root")
+    app = make_app(root=root, environ={}, save_dir=root, program="tui-jail")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await keys(pilot, "enter")
+        assert isinstance(app.screen, MountsScreen)
+        header = drawn_lines(app.export_screenshot())[0]
+        assert header.rstrip().endswith("…ectory-name/root — 2/6 Mounts"), header

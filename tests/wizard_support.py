@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import html
 import os
+import re
 from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any
@@ -206,3 +208,23 @@ def applied_jails(root: Path) -> None:
             user="admin",
         )
         Journal.create(root, state, [], {}, f"jail {name}\n")
+
+
+# the Linux console's default font: the VGA font of code page 437 (its upper half, and the symbols
+# its control codes draw), plus ASCII
+CP437_SYMBOLS = "☺☻♥♦♣♠•◘○◙♂♀♪♫☼►◄↕‼¶§▬↨↑↓→←∟↔▲▼⌂"
+CONSOLE_FONT = set(bytes(range(0x20, 0x7F)).decode("ascii")) | set(bytes(range(0x80, 0x100)).decode("cp437"))
+CONSOLE_FONT |= set(CP437_SYMBOLS)
+
+
+def drawn_lines(svg: str) -> list[str]:
+    """The terminal's lines in a screenshot (not its window title), as drawn."""
+    lines: dict[int, str] = {}
+    for number, text in re.findall(r'<text [^>]*clip-path="url\(#[^"]*-line-(\d+)\)">(.*?)</text>', svg):
+        lines[int(number)] = lines.get(int(number), "") + html.unescape(text).replace("\xa0", " ")
+    return [lines[number] for number in sorted(lines)]
+
+
+def drawn(svg: str) -> str:
+    """Every character drawn on the terminal's lines."""
+    return "".join(drawn_lines(svg))

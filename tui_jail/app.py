@@ -23,7 +23,7 @@ from textual.content import Content
 
 from tui_jail import entry
 from tui_jail.journal import DEFAULT_TIMEOUT
-from tui_jail.screens.glyphs import console_text
+from tui_jail.screens.glyphs import console_text, glyphs
 from tui_jail.screens.step import BACK
 from tui_jail.system import SystemRoot
 from tui_jail.wizard_state import WizardState
@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from tui_jail.screens.step import StepScreen
 
 DEFAULT_THEME = "textual-dark"
+HEADER_CHROME = 18  # the header's icon (8 cells) and clock space (10) beside the title
+KEPT_TAIL = 16  # of a title cut short: the end of the root's path, where its name is
 
 
 class WizardApp(App[None]):
@@ -50,6 +52,12 @@ class WizardApp(App[None]):
         self.set_class(state.console_font, "-ascii")
 
     def format_title(self, title: str, sub_title: str) -> Content:
+        """The step (the sub-title) always shows: a root's long path is cut in its middle instead
+        (the header's own ellipsis cut the end, and with it "3/6 Access")."""
+        room = self.size.width - HEADER_CHROME - len(" — " + sub_title if sub_title else "")
+        cut = glyphs(self.state.console_font)["dots"]
+        if len(title) > room > 2 * KEPT_TAIL:
+            title = title[: room - KEPT_TAIL - len(cut)] + cut + title[-KEPT_TAIL:]
         if not self.state.console_font:
             return super().format_title(title, sub_title)
         return Content(console_text(f"{title} - {sub_title}" if sub_title else title).replace("·", "-"))

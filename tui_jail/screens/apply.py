@@ -74,16 +74,18 @@ class ApplyScreen(TransactionStep):
                 validators=[Number(minimum=1, maximum=LONGEST_WAIT)],
                 compact=True,
             )
-            yield Label(" s", id="timeout-unit")
+            yield Label(" s")
         yield TransactionPanel(self.state)
 
     @on(Input.Changed, "#timeout-input")
     def deadline_typed(self, event: Input.Changed) -> None:
+        event.prevent_default()  # the bar's message is this field's own: not cleared as stale
         valid = event.validation_result is None or event.validation_result.is_valid
         if valid:
             self.state.confirm_timeout = float(event.value)
         self.query_one("#next-button", Button).disabled = self.busy or not valid
-        self.query_one("#timeout-unit", Label).update(" s" if valid else " s: 1 to 86400, please")
+        # in the bar: beside the field, at the end of its row, it ran past 80 columns
+        self.show_error(None if valid else f"deadline: 1 to {LONGEST_WAIT:g} seconds")
 
     def action_live_checks(self) -> None:
         self._phase("Applied, pending: checking it live…", "")

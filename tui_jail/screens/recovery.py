@@ -19,6 +19,7 @@ from textual.widgets import Label, Static
 
 from tui_jail.messages import TransactionChanged
 from tui_jail.screens.glyphs import BlockScrollBar, console_text
+from tui_jail.screens.marked_wrap import MarkedWrap
 from tui_jail.screens.step import NEXT
 from tui_jail.screens.transaction_panel import TransactionPanel
 from tui_jail.screens.transaction_step import TransactionStep
@@ -57,7 +58,8 @@ class RecoveryScreen(TransactionStep):
         yield Static(_who(txn), id="who")
         plan = self.state.shown(self.state.plan_text(txn))
         with ScrollableContainer(id="changes"):
-            yield Static(Text(console_text(plan) if self.state.console_font else plan, no_wrap=True))
+            # wrapped to the screen, each continuation marked + or - like its line (the review's way)
+            yield Static(MarkedWrap(Text(console_text(plan) if self.state.console_font else plan)), id="plan")
         yield TransactionPanel(self.state)
 
     def on_mount(self) -> None:

@@ -45,7 +45,10 @@ class VerifyScreen(StepScreen):
         self.names: list[str] = []
         self.results: dict[str, CheckResult] = {}
         # fixed widths and rows as tall as their text: a detail wraps instead of being cut at 80 columns
-        room = max(self.app.size.width - 14, 40)  # margins, scrollbar, the cells' padding, the result column
+        # besides the check and detail columns: margins (2), the cells' padding (6), the result column
+        # (6) and the vertical scrollbar (2), which more rows than fit bring (it took the detail
+        # column's last two cells: "/tank/IncomingMovies_staging (rw")
+        room = max(self.app.size.width - 16, 40)
         table = self.query_one("#checks", DataTable)
         table.add_column("result", width=6)
         table.add_column("check", width=room // 2)
