@@ -22,8 +22,8 @@ import re
 import stat
 import subprocess
 import tempfile
+import threading
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 
 from tui_jail.admin import admin_connection, login_connection
 from tui_jail.backends.sshd import Connection, candidate_config, check_config, effective_config
@@ -62,9 +62,29 @@ def run_preflight(
     if fstab_change is not None and fstab_change.after is not None:
         after = fstab_change.after
         checks.append(lambda: _fstab(plan, system, fstab_change.before or "", after))
-    with ThreadPoolExecutor(max_workers=len(checks)) as pool:
-        results = [pool.submit(check) for check in checks]
-        return [note for note in (r.result() for r in results) if note]
+    return _side_by_side(checks)
+
+
+def _side_by_side(checks: list[Callable[[], str]]) -> list[str]:
+    """Each check on a thread of its own (plain threads: concurrent.futures brings logging along);
+    their notes in order, or — once all have ended — the exception of the first that raised."""
+    outcomes: list[tuple[str, BaseException | None]] = [("", None)] * len(checks)
+
+    def run(index: int, check: Callable[[], str]) -> None:
+        try:
+            outcomes[index] = (check(), None)
+        except BaseException as exc:  # noqa: BLE001 — raised in the caller's thread below, in order
+            outcomes[index] = ("", exc)
+
+    threads = [threading.Thread(target=run, args=item) for item in enumerate(checks)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for _, exc in outcomes:
+        if exc is not None:
+            raise exc
+    return [note for note, _ in outcomes if note]
 
 
 def _own_connection(system: SystemRoot, overrides: dict[str, str | None], connection: Connection) -> str:
