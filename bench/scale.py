@@ -62,11 +62,12 @@ def main(rounds: int) -> int:
     def spec_file(mounts: int | None) -> Path:
         """The seedbox spec, with `mounts` bind mounts of its own (None: the preset's)."""
         path = base / f"seedbox-{mounts}.yaml"
+        spec = dict(document)  # the preset's own stays for the fstab series
         if mounts is not None:
             for i in range(mounts):
                 (root / f"tank/scale{i}").mkdir(parents=True, exist_ok=True)
-            document["mounts"] = [{"source": f"/tank/scale{i}", "target": f"scale{i}"} for i in range(mounts)]
-        path.write_text(dump_yaml(document))
+            spec["mounts"] = [{"source": f"/tank/scale{i}", "target": f"scale{i}"} for i in range(mounts)]
+        path.write_text(dump_yaml(spec))
         return path
 
     def one_run(spec: Path) -> Times:
