@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -20,10 +20,11 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.content import Content
+from textual.filter import LineFilter
 
 from tui_jail import entry
 from tui_jail.journal import DEFAULT_TIMEOUT
-from tui_jail.screens.glyphs import console_text, glyphs
+from tui_jail.screens.glyphs import ConsoleFont, console_text, glyphs
 from tui_jail.screens.step import BACK
 from tui_jail.system import SystemRoot
 from tui_jail.wizard_state import WizardState
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 
 DEFAULT_THEME = "textual-dark"
 HEADER_CHROME = 18  # the header's icon (8 cells) and clock space (10) beside the title
+CONSOLE_FONT = ConsoleFont()
 KEPT_TAIL = 16  # of a title cut short: the end of the root's path, where its name is
 
 
@@ -61,6 +63,10 @@ class WizardApp(App[None]):
         if not self.state.console_font:
             return super().format_title(title, sub_title)
         return Content(console_text(f"{title} - {sub_title}" if sub_title else title).replace("·", "-"))
+
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        filters = super().get_line_filters()
+        return [*filters, CONSOLE_FONT] if self.state.console_font else filters
 
     def on_mount(self) -> None:
         self.walk()
