@@ -218,3 +218,17 @@ async def test_a_long_root_path_leaves_the_step_in_the_header(sample_root: Path)
         assert isinstance(app.screen, MountsScreen)
         header = drawn_lines(app.export_screenshot())[0]
         assert header.rstrip().endswith("…ectory-name/root — 2/6 Mounts"), header
+
+
+@run_async
+async def test_a_field_error_names_only_that_step_s_fields(sample_root: Path) -> None:
+    """A user name typed wrongly on Access, then Back to Mounts and a bad jail name: the name's error
+    says the name's problem alone (it went on with "; sftp.users[0]: not a user name ...")."""
+    app = wizard(sample_root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await keys(pilot, *walk("seedbox-sftp", "settings-empty"), "type:203.0.113.7", "tab", "type:1.2.3.4")
+        await keys(pilot, "escape")
+        app.screen.query_one("#name-input").focus()
+        await keys(pilot, "ctrl+u", "type:/chroot/seed")
+        shown = label(app, "#identity-error")
+        assert shown.startswith("name: ") and "sftp" not in shown, shown

@@ -41,6 +41,15 @@ def split_list(text: str) -> list[str]:
     return [item for item in LIST_SPLIT.split(text.strip()) if item]
 
 
+# the spec's problems come as one line, "field: message; field: message" (the CLI's one-line error)
+_NEXT_PROBLEM = re.compile(r"; (?=[A-Za-z_][\w.\[\]]*: )")
+
+
+def problems(message: str) -> list[str]:
+    """A SpecError's problems, one each: `name: …; sftp.users[0]: …` → the two."""
+    return _NEXT_PROBLEM.split(message)
+
+
 def field_of(problem: str) -> str:
     """The top-level spec field a model error line is about: `mounts[0].source: …` → `mounts`."""
     return re.split(r"[.\[:]", problem, maxsplit=1)[0]
@@ -240,7 +249,7 @@ class WizardState:
         try:
             self.spec(final=final)
         except SpecError as exc:
-            mine = [line for line in str(exc).splitlines() if field_of(line) in fields]
+            mine = [line for line in problems(str(exc)) if field_of(line) in fields]
             return mine[0] if mine else None
         return None
 
