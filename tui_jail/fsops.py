@@ -20,6 +20,12 @@ def atomic_write(path: Path, data: bytes, mode: int, uid: int, gid: int) -> None
     files.atomic_write("/", str(path), data, mode, uid, gid)
 
 
+def save_file(path: Path, data: bytes) -> None:
+    """A file the admin named (a saved spec): never through a link, never where others can write (see
+    `files.save_file`)."""
+    files.save_file("/", str(path), data)
+
+
 def write_new(path: Path, data: bytes) -> None:
     """Create `path` (0600) holding `data`, fsynced, in place (see `files.write_new`)."""
     files.write_new("/", str(path), data)

@@ -295,11 +295,18 @@ class Journal:
 
     def mount_records(self) -> dict[int, dict[str, Any]]:
         """Step -> the identity of the mount it acted on (see `record_mount`)."""
+        return self._records("mount")
+
+    def made_records(self) -> dict[int, dict[str, Any]]:
+        """Step -> the identity of the directory it made (see `record_made`)."""
+        return self._records("made")
+
+    def _records(self, kind: str) -> dict[int, dict[str, Any]]:
         records = {}
         for line in self._log_lines() or []:
             word, _, rest = line.partition(" ")
             number, _, identity = rest.partition(" ")
-            if word == "mount" and number.isdigit():
+            if word == kind and number.isdigit():
                 with contextlib.suppress(ValueError):  # a torn last line
                     records[int(number)] = json.loads(identity)
         return records
@@ -349,6 +356,12 @@ class Journal:
         process, and then the page cache still holds the line; a crash of the machine takes the
         mount with it."""
         append_line(self.dir / "log", f"mount {index} {json.dumps(identity)}", sync=False)
+
+    def record_made(self, index: int, identity: dict[str, int]) -> None:
+        """The directory step `index` has just made (device, inode), on disk before it is given its
+        owner: its undo removes that very directory and no other. Fsynced: the directory outlives a
+        crash of the machine."""
+        append_line(self.dir / "log", f"made {index} {json.dumps(identity)}")
 
     def record(self, word: str, index: int, *, volatile: bool = False) -> None:
         """A rollback goes by `begin` and `undo`, on disk before the step runs; a `done` only tells

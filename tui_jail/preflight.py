@@ -29,7 +29,7 @@ from tui_jail.admin import admin_connection, login_connection
 from tui_jail.backends.sshd import Connection, candidate_config, check_config, effective_config
 from tui_jail.core import fstab, managed_block
 from tui_jail.core.errors import Refused
-from tui_jail.core.plan import Plan
+from tui_jail.core.plan import SOURCE, Plan
 from tui_jail.session import Login, logins_to_protect
 from tui_jail.system import SystemRoot
 
@@ -166,8 +166,9 @@ def _chroot_chain(plan: Plan, system: SystemRoot) -> str:
 
 
 def _sources(plan: Plan, system: SystemRoot) -> str:
+    made = {step.path for step in plan.path_changes if step.reason == SOURCE and step.action == "create"}
     for mount in plan.mount_changes:
-        if system.stat(mount.source) is None:
+        if mount.source not in made and system.stat(mount.source) is None:
             raise Refused(f"bind source {mount.source} does not exist", field="mounts")
     for change in plan.changed_files:
         st = system.lstat(change.path)

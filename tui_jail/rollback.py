@@ -47,6 +47,8 @@ def rollback(journal: Journal, reason: str) -> TxnState:
         faults.point("rollback")
         try:
             steps.undo(ops[index], index, system, journal, identities)
+        except steps.LeftInPlace as exc:
+            state.notes.append(f"left in place: {exc}")
         except Exception as exc:  # noqa: BLE001 — keep undoing the rest; recover retries this one
             errors.append(f"{steps.undo_text(ops[index])}: {exc}")
             continue

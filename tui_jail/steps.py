@@ -59,6 +59,8 @@ def undo_text(op: Op) -> str:
     kind = op["op"]
     if kind == "write":
         return f"restore {op['path']} from the backup" if op["before"] else f"delete {op['path']}"
+    if kind == "mkdir" and op.get("identity"):
+        return f"remove {op['path']} if it is still the empty directory made"
     if kind in ("mkdir", "touch", "mknod"):
         still = {"mkdir": "empty", "touch": "an empty file", "mknod": "a device node"}[kind]
         return f"remove {op['path']} if it is still {still}"
@@ -115,8 +117,11 @@ def do(
 
     if kind in _KINDS:
         device = (op["major"], op["minor"]) if kind == "mknod" else None
+        made = None
+        if op.get("identity") and journal is not None:
+            made = lambda st: journal.record_made(index, {"dev": st.st_dev, "ino": st.st_ino})  # noqa: E731
         files.create_path(
-            root, op["path"], _KINDS[kind], op["mode"], op["uid"], op["gid"], device, sync=unsynced is None
+            root, op["path"], _KINDS[kind], op["mode"], op["uid"], op["gid"], device, sync=unsynced is None, made=made
         )
         if unsynced is not None:
             unsynced.add(posixpath.dirname(op["path"]))
@@ -197,6 +202,8 @@ def undo(op: Op, index: int, system: SystemRoot, journal: Journal, identities: d
         if op["before"] is None:
             return files.remove_file(root, op["path"])
         return _restore(op, index, system, journal)
+    if kind in _KINDS and op.get("identity"):
+        return _remove_made_dir(system, op, journal.made_records().get(index))
     if kind in _KINDS:
         return _remove_if_ours(system, op)
     if kind == "remove":
@@ -271,6 +278,27 @@ def _remove_if_ours(system: SystemRoot, op: Op) -> bool:
             raise OSError(f"{op['path']} is not empty any more; left in place")
         files.remove_entry(entry)
         return True
+
+
+class LeftInPlace(OSError):
+    """An undo that found what its step made changed by someone else, and left it: a note of the
+    rollback, not a failure (nothing of the transaction's own is left to undo)."""
+
+
+def _remove_made_dir(system: SystemRoot, op: Op, identity: dict[str, int] | None) -> bool:
+    """Undo of a directory made outside the jail (a bind source): removed only while it is that very
+    directory (device, inode), empty and not mounted on; never through a link."""
+    path = op["path"]
+    if identity is None:  # never made, or the machine crashed before its identity was on disk
+        if files.stat_of(system.root, path, follow_last=False) is None:
+            return False
+        raise LeftInPlace(f"{path}: not known to be the directory this transaction made; left in place")
+    why = files.remove_made_dir(
+        system.root, path, identity["dev"], identity["ino"], mounted=lambda: mounts.is_mount_point(system, path)
+    )
+    if why:
+        raise LeftInPlace(why)
+    return True
 
 
 def _device(op: Op) -> tuple[int, int] | None:

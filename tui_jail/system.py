@@ -114,6 +114,16 @@ class SystemRoot:
                 accounts[fields[0]] = Account(fields[0], int(fields[2]), int(fields[3]), fields[5], fields[6])
         return accounts
 
+    @cached_property
+    def groups(self) -> dict[str, int]:
+        """Group name -> gid, from the root's /etc/group."""
+        found = {}
+        for line in (self.read_text("/etc/group") or "").splitlines():
+            fields = line.split(":")
+            if len(fields) >= 3 and fields[2].isdigit():
+                found[fields[0]] = int(fields[2])
+        return found
+
     def shadow_password(self, user: str) -> str | None:
         for line in (self.read_text("/etc/shadow") or "").splitlines():
             fields = line.split(":")

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from tui_jail import arming, faults, journal, session, steps
 from tui_jail.admin import admin_connection
 from tui_jail.core.errors import Refused
-from tui_jail.core.plan import CHAIN, PathStep, Plan
+from tui_jail.core.plan import CHAIN, SOURCE, PathStep, Plan
 from tui_jail.core.render import plan_text
 from tui_jail.fsops import remove_tree
 from tui_jail.journal import DEFAULT_TIMEOUT, Busy, Journal, Op, TxnState
@@ -117,6 +117,8 @@ def _path_op(step: PathStep, system: SystemRoot) -> Step:
         assert step.device is not None
         return {"op": "mknod", **owner, "major": step.device[0], "minor": step.device[1]}, None, None
     op: Op = {"op": "mkdir" if step.kind == "dir" else "touch", **owner}
+    if step.reason == SOURCE:  # outside the jail, where a user may act: its undo goes by identity
+        op["identity"] = True
     if step.reason == CHAIN:  # the jail's record keeps it: remove takes down what the jail created
         op["chain"] = True
     return op, None, None

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import copy
 import ipaddress
-import os
 import re
-import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -276,18 +274,21 @@ class WizardState:
     def source_exists(self, path: str) -> bool:
         return self.system.stat(path) is not None
 
-    def mount_problem(self, source: str, target: str, index: int | None, *, optional: bool = False) -> str | None:
-        """What is wrong with a mount as typed (None: fine). `index` is the one being edited."""
+    def mount_problem(
+        self, source: str, target: str, index: int | None, *, optional: bool = False, create: Any = None
+    ) -> str | None:
+        """What is wrong with a mount as typed (None: fine). `index` is the one being edited; a source
+        the plan creates (`create`) need not exist yet."""
         from pydantic import ValidationError
 
         from tui_jail.core.spec import Mount, format_validation_error
 
         try:
-            Mount(source=source, target=target)
+            Mount(source=source, target=target, create=create)
         except ValidationError as exc:
             return format_validation_error(exc)
-        if not optional and not PLACEHOLDER.search(source) and not self.source_exists(source):
-            return f"source: {source} does not exist under {self.where}"
+        if not optional and not create and not PLACEHOLDER.search(source) and not self.source_exists(source):
+            return f"source: {source} does not exist under {self.where} (c: create it as a step of the plan)"
         for other, mount in enumerate(self.mounts):
             if other != index and mount.get("target") == target:
                 return f"target: {target!r} is already used by {mount.get('source')}"
@@ -295,8 +296,9 @@ class WizardState:
 
     def row_problem(self, index: int) -> str | None:
         mount = self.mounts[index]
+        source, target = str(mount.get("source", "")), str(mount.get("target", ""))
         return self.mount_problem(
-            str(mount.get("source", "")), str(mount.get("target", "")), index, optional=bool(mount.get("optional"))
+            source, target, index, optional=bool(mount.get("optional")), create=mount.get("create")
         )
 
     def shell_loses(self, index: int) -> str | None:
@@ -316,6 +318,24 @@ class WizardState:
             self.mounts.append(mount)
         else:
             self.mounts[index] = mount
+
+    def toggle_create(self, index: int) -> bool:
+        """Have the plan create mount `index`'s missing source, or not any more; whether it now does."""
+        mount = self.mounts[index]
+        if mount.pop("create", None) is not None:
+            return False
+        mount["create"] = self.suggested_create(readonly=bool(mount.get("readonly")))
+        return True
+
+    def suggested_create(self, *, readonly: bool) -> dict[str, str]:
+        """How a missing source is made: owned by whom writes to it through the jail (the sftp user, the
+        exec jail's user) when the bind is read-write, else by root; 0755."""
+        owner = "root"
+        if not readonly and self.kind == "sftp":
+            owner = str((self.sftp.get("users") or ["root"])[0])
+        elif not readonly and self.kind == "exec":
+            owner = str(self.exec.get("user", "nobody"))
+        return {"owner": owner, "mode": "0755"}
 
     def toggle_mount(self, index: int, key: str) -> None:
         default = key == "persist"  # persist defaults to true, readonly to false
@@ -455,14 +475,12 @@ class WizardState:
     def save(self, path: Path) -> Path:
         """Write the spec as YAML (round-trip). Raises SpecError, OSError."""
         from tui_jail.core.spec_document import spec_yaml
-        from tui_jail.fsops import atomic_write
+        from tui_jail.fsops import save_file
 
         target = path if path.is_absolute() else self.save_dir / path
         text = spec_yaml(self.document, self.spec())
-        # through the path layer: a link planted where the spec is saved is replaced, never followed
-        old = target.lstat() if target.is_file() and not target.is_symlink() else None
-        owner = (stat.S_IMODE(old.st_mode), old.st_uid, old.st_gid) if old else (0o644, os.getuid(), os.getgid())
-        atomic_write(target, text.encode(), *owner)
+        # through the path layer: refused through a link, or where other users can write
+        save_file(target, text.encode())
         return target
 
 

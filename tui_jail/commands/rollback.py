@@ -28,4 +28,7 @@ def run(args: argparse.Namespace) -> int:
         failures = "; ".join(state.error.splitlines())
         raise Refused(f"transaction {state.id}: rollback incomplete: {failures} (see tui-jail recover)")
     print(f"transaction {state.id} rolled back")
+    for note in state.notes:
+        if note.startswith("left in place"):  # made by it, but changed by someone since: not its to remove
+            print(note)
     return 0

@@ -24,6 +24,7 @@ from tui_jail.core.spec import DEVICES, Mount, Spec, SpecError, parse_spec, unre
 from tui_jail.core.yamlio import YamlError, dump_plain_yaml, load_yaml_text
 from tui_jail.mountinfo import MountEntry
 from tui_jail.paths.applied import read_applied_mounts, read_made_chain
+from tui_jail.paths.resolve import writable_by_others
 from tui_jail.system import SystemRoot
 
 
@@ -88,6 +89,7 @@ def _fingerprint(text: str) -> str:
 
 
 CHAIN = "jail root chain"  # the reason of a step on the way to (or at) the jail root
+SOURCE = "mount source"  # the reason of a step that makes a missing bind source (mounts[].create)
 
 
 @dataclass(frozen=True)
@@ -379,6 +381,9 @@ def _plan_paths(spec: Spec, system: SystemRoot, mounts: list[Mount], live: dict[
         steps[path] = _path_step(system, path, kind, mode, uid, gid, device, reason, mounted=path in live)
 
     _root_chain(spec, system, steps)
+    for index, mount in enumerate(spec.mounts):
+        if mount.create is not None and system.lstat(mount.source) is None:
+            _create_source(system, f"mounts[{index}]", mount, steps)
     for mount in mounts:
         source = system.stat(mount.source)
         kind: Literal["dir", "file"] = "file" if source is not None and not stat.S_ISDIR(source.st_mode) else "dir"
@@ -409,6 +414,34 @@ def _plan_paths(spec: Spec, system: SystemRoot, mounts: list[Mount], live: dict[
                 steps[fix.path] = fix
     _refuse_writes_through_mounts(binds, steps)
     return list(steps.values())
+
+
+def _create_source(system: SystemRoot, field: str, mount: Mount, steps: dict[str, PathStep]) -> None:
+    """Steps that make a missing bind source (its missing parents root's, 0755), as `create` says. Never
+    in a directory another user can write: they could swap what is made for a link before the bind."""
+    assert mount.create is not None
+    create = mount.create
+    account = system.accounts.get(create.owner)
+    if account is None:
+        raise PlanError(f"{field}.create.owner: no user {create.owner!r} in {system.host('/etc/passwd')}")
+    gid = account.gid if create.group is None else system.groups.get(create.group)
+    if gid is None:
+        raise PlanError(f"{field}.create.group: no group {create.group!r} in {system.host('/etc/group')}")
+    missing = [mount.source]
+    while (parent := posixpath.dirname(missing[-1])) != "/" and system.lstat(parent) is None:
+        missing.append(parent)
+    above = posixpath.dirname(missing[-1])
+    st = system.lstat(above)
+    if st is None or not stat.S_ISDIR(st.st_mode):
+        raise PlanError(f"{field}.create: {above} is not a directory; cannot create {mount.source} in it")
+    if writable_by_others(st):
+        raise PlanError(
+            f"{field}.create: {above} can be written by other users (owner uid {st.st_uid}, mode "
+            f"{stat.S_IMODE(st.st_mode):04o}); create {mount.source} yourself or choose a source elsewhere"
+        )
+    for parent in reversed(missing[1:]):
+        steps.setdefault(parent, PathStep(parent, "dir", 0o755, reason=SOURCE))
+    steps[mount.source] = PathStep(mount.source, "dir", create.mode_bits, account.uid, gid, reason=SOURCE)
 
 
 Binds = dict[str, Mount]  # bind target as seen on the host → its mount
@@ -751,9 +784,13 @@ def _take_down_tree(spec: Spec, system: SystemRoot, plan: Plan) -> None:
 def render_tree(spec: Spec, plan: Plan) -> str:
     """The jail as its inhabitant sees it: / and what each path is bound from."""
     rows: dict[str, str] = {}
+    created = {p.path for p in plan.path_changes if p.reason == SOURCE}
+    made = {m.source: m.create for m in spec.mounts if m.create is not None and m.source in created}
     for mount in plan.mounts:
         inside = "/" + posixpath.relpath(mount.target, spec.root)
         flags = ["ro" if mount.readonly else "rw", "fstab" if mount.persist else "live only"]
+        if (create := made.get(mount.source)) is not None:
+            flags.append(f"created: {create.owner}{f':{create.group}' if create.group else ''} {create.mode}")
         rows[inside] = f"← {mount.source} ({', '.join(flags)})"
     for step in plan.paths:
         if step.kind == "device":

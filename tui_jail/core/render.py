@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from tui_jail.core.plan import Plan
+from tui_jail.core.plan import SOURCE, Plan
 
 
 def header_lines(plan: Plan) -> list[str]:
@@ -22,7 +22,8 @@ def tail_lines(plan: Plan) -> list[str]:
         out += ["", "paths:"]
         for step in plan.path_changes:
             what = f"char {step.device[0]},{step.device[1]}" if step.device else step.kind
-            out.append(f"  {step.action:<6} {step.path}  {what} {step.mode:04o} {step.uid}:{step.gid}")
+            why = f"  ({SOURCE})" if step.reason == SOURCE else ""
+            out.append(f"  {step.action:<6} {step.path}  {what} {step.mode:04o} {step.uid}:{step.gid}{why}")
     if plan.mount_changes or plan.unmounts:
         out += ["", "mounts:"]
         for mount in plan.mount_changes:

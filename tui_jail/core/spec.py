@@ -219,6 +219,36 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
 
 
+MODE_RE = re.compile(r"^0?[0-7]{3}$")
+
+
+def _mode(value: Any) -> str:
+    """A directory mode as YAML keeps it unambiguous: a quoted octal string ('0755'; a bare 0755 is
+    the decimal 755 to a YAML 1.2 reader). No setuid, setgid or sticky bit."""
+    if not isinstance(value, str) or not MODE_RE.fullmatch(value):
+        raise ValueError(f"must be a quoted octal mode like '0755' (no setuid, setgid or sticky bit), got {value!r}")
+    return value.rjust(4, "0")
+
+
+class CreateSource(_Model):
+    """A missing bind source the plan creates (the transaction makes it, a rollback removes it while
+    it is still the empty directory it made): owned by `owner` (and `group`, default the owner's
+    primary group), with `mode`."""
+
+    owner: UserName = "root"
+    group: str | None = None
+    mode: Annotated[str, BeforeValidator(_mode)] = "0755"
+
+    @field_validator("group")
+    @classmethod
+    def _group(cls, value: str | None) -> str | None:
+        return None if value is None else _user(value)
+
+    @property
+    def mode_bits(self) -> int:
+        return int(self.mode, 8)
+
+
 class Mount(_Model):
     """A bind mount of a host path into the jail. `target` is relative to the jail root."""
 
@@ -229,11 +259,15 @@ class Mount(_Model):
     optional: bool = False  # skip (with a note) when the source does not exist on this host
     children: bool = False  # bind each entry of `source` separately, leaving out `exclude`
     exclude: tuple[Annotated[str, AfterValidator(_no_control)], ...] = ()
+    create: CreateSource | None = None  # make the source when it is missing (see CreateSource)
 
     @model_validator(mode="after")
     def _exclude_needs_children(self) -> Mount:
         if self.exclude and not self.children:
             raise ValueError("exclude only makes sense with children: true")
+        if self.create is not None and (self.children or self.optional):
+            what = "children: true (there would be no entries to bind)" if self.children else "optional: true"
+            raise ValueError(f"create does not go with {what}")
         for item in self.exclude:
             if "/" in item or item in ("", ".", ".."):
                 raise ValueError(f"exclude entries are single names inside the source: {item!r}")

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import posixpath
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 from tui_jail import faults
@@ -70,28 +72,55 @@ def _write_all(fd: int, data: bytes) -> None:
 def atomic_write(root: Root, path: str, data: bytes, mode: int, uid: int, gid: int) -> None:
     """Replace `path` with `data` (mode and owner as given), or leave it untouched on any error."""
     with resolved(root, path, follow_last=False) as entry:
-        name = _named(entry)
-        tmp = f"{_temp_prefix(name)}{os.getpid()}"
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp, dir_fd=entry.dir_fd)  # ours from an earlier, killed attempt (same pid)
-        faults.point("path")
-        fd = os.open(
-            tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=entry.dir_fd
-        )
+        _write_at(entry, data, mode, uid, gid)
+
+
+def save_file(root: Root, path: str, data: bytes) -> None:
+    """Write a file the admin named (a saved spec), as root, where nobody else can change it behind
+    them: refused when `path` is a symbolic link (never written through, nor silently replaced), is
+    not a regular file, or lies in a directory group or other users can write (/tmp: anyone could
+    swap the file for their own before it is applied). An existing file keeps its mode and owner; a
+    new one is 0644 and its directory owner's (a user's own directory is theirs to keep files in)."""
+    with resolved(root, path, follow_last=False) as entry:
+        st, where = entry.stat, entry.dir_stat
+        if st is not None and stat.S_ISLNK(st.st_mode):
+            raise PathRefused(f"{path} is a symbolic link: not written through; choose another name")
+        if st is not None and not stat.S_ISREG(st.st_mode):
+            raise PathRefused(f"{path} is not a regular file: not written")
+        if where.st_mode & 0o022:
+            raise PathRefused(
+                f"{posixpath.dirname(path) or '/'} can be written by other users (mode "
+                f"{stat.S_IMODE(where.st_mode):04o}): anyone could replace the file; save it in a directory only "
+                "you can write (e.g. /root)"
+            )
+        if st is not None:
+            _write_at(entry, data, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid)
+        else:
+            _write_at(entry, data, 0o644, where.st_uid, where.st_gid)
+
+
+def _write_at(entry: Entry, data: bytes, mode: int, uid: int, gid: int) -> None:
+    """The atomic write of `atomic_write`, at an entry already resolved."""
+    name = _named(entry)
+    tmp = f"{_temp_prefix(name)}{os.getpid()}"
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp, dir_fd=entry.dir_fd)  # ours from an earlier, killed attempt (same pid)
+    faults.point("path")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=entry.dir_fd)
+    try:
         try:
-            try:
-                _write_all(fd, data)
-                os.fchown(fd, uid, gid)
-                os.fchmod(fd, mode)  # after chown: chown clears set-id bits
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.rename(tmp, name, src_dir_fd=entry.dir_fd, dst_dir_fd=entry.dir_fd)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp, dir_fd=entry.dir_fd)
-            raise
-        _sync_dir(entry)
+            _write_all(fd, data)
+            os.fchown(fd, uid, gid)
+            os.fchmod(fd, mode)  # after chown: chown clears set-id bits
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(tmp, name, src_dir_fd=entry.dir_fd, dst_dir_fd=entry.dir_fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp, dir_fd=entry.dir_fd)
+        raise
+    _sync_dir(entry)
 
 
 def remove_stale_temps(root: Root, path: str) -> None:
@@ -205,10 +234,13 @@ def create(
     device: tuple[int, int] | None = None,
     *,
     sync: bool = True,
+    made: Callable[[os.stat_result], None] | None = None,
 ) -> None:
     """Create what `entry` names, absent until now: 'dir', 'file' (empty) or 'device' (character
     device `device`); its owner and mode set on the object made, then the parent fsynced (unless
-    not `sync`: the caller fsyncs it later, once for all it creates there)."""
+    not `sync`: the caller fsyncs it later, once for all it creates there). `made` is told the new
+    object's stat before it is given away (root's and 0700 until then), so a caller can record its
+    identity (device, inode) first."""
     name = _named(entry)
     if entry.fd is not None:
         raise FileExistsError(f"{entry.path} exists already")
@@ -222,9 +254,11 @@ def create(
         os.mknod(name, stat.S_IFCHR | 0o600, os.makedev(*device), dir_fd=entry.dir_fd)
     fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=entry.dir_fd)
     try:
-        made = stat.S_IFMT(os.fstat(fd).st_mode)
-        if made != {"dir": stat.S_IFDIR, "file": stat.S_IFREG, "device": stat.S_IFCHR}[kind]:
+        st = os.fstat(fd)
+        if stat.S_IFMT(st.st_mode) != {"dir": stat.S_IFDIR, "file": stat.S_IFREG, "device": stat.S_IFCHR}[kind]:
             raise PathRefused(f"{entry.path} was replaced while it was being created; left alone")
+        if made is not None:
+            made(st)
         set_owner_mode(fd, uid, gid, mode)
     finally:
         os.close(fd)
@@ -242,10 +276,39 @@ def create_path(
     device: tuple[int, int] | None = None,
     *,
     sync: bool = True,
+    made: Callable[[os.stat_result], None] | None = None,
 ) -> None:
     """`create` at an in-root path whose parent exists."""
     with resolved(root, path, follow_last=False) as entry:
-        create(entry, kind, mode, uid, gid, device, sync=sync)
+        create(entry, kind, mode, uid, gid, device, sync=sync, made=made)
+
+
+def remove_made_dir(root: Root, path: str, dev: int, ino: int, *, mounted: Callable[[], bool]) -> str:
+    """Remove the directory `path` only while it is the very one made (device and inode `dev`, `ino`),
+    empty and not mounted on (`mounted` asks); a link there is never followed. '' once removed (or
+    gone already), else why it was left in place."""
+    try:
+        with resolved(root, path, follow_last=False) as entry:
+            if entry.fd is None:
+                return ""
+            st = entry.stat
+            assert st is not None
+            if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+                return f"{path} is not the directory this transaction made (now {_what(st)}); left in place"
+            if (st.st_dev, st.st_ino) != (dev, ino):
+                return f"{path} is another directory than the one this transaction made; left in place"
+            if mounted():
+                return f"{path} is a mount point; left in place"
+            if not is_empty_dir(entry):
+                return f"{path} is not empty any more; left in place with what it holds"
+            remove_entry(entry)
+            return ""
+    except (FileNotFoundError, NotADirectoryError):
+        return ""
+
+
+def _what(st: os.stat_result) -> str:
+    return "a symbolic link" if stat.S_ISLNK(st.st_mode) else "not a directory"
 
 
 def change_owner_mode(

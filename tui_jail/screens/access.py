@@ -23,6 +23,8 @@ class AccessScreen(StepScreen):
 
     def compose_body(self) -> ComposeResult:
         sftp = self.state.sftp
+        # the preset's user placeholder, filled elsewhere (a created source's owner) by the first user typed
+        self.user_placeholder = next((str(u) for u in sftp.get("users") or [] if PLACEHOLDER.fullmatch(str(u))), "")
         yield Label(
             "Connections from these addresses, as these users, get the SFTP-only jail; every other "
             "login is unchanged. Separate several with commas.",
@@ -71,6 +73,9 @@ class AccessScreen(StepScreen):
         from tui_jail.core.spec import SpecError
 
         sftp = self.state.sftp
+        if self.user_placeholder and sftp["users"]:
+            self.state.fill_placeholder(self.user_placeholder, sftp["users"][0])
+            sftp = self.state.sftp
         if self.state.admin_caught(sftp["users"], sftp["addresses"])[1]:
             return "your own login would be jailed"
         for field in self.query(Field):

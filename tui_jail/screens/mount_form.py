@@ -9,6 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
+from textual.validation import ValidationResult
 from textual.widgets import Button, Checkbox, Input, Label
 
 from tui_jail.screens.step import Field, Tick
@@ -45,15 +46,29 @@ class MountForm(ModalScreen[dict[str, Any] | None]):
             with Horizontal(id="flags"):
                 yield Tick("read-only", self.values.get("readonly", False), id="readonly", compact=True)
                 yield Tick("in fstab (persist)", self.values.get("persist", True), id="persist", compact=True)
+                yield Tick("create if missing", "create" in self.values, id="create", compact=True)
             with Horizontal(id="buttons"):
                 yield Label("", id="form-error", classes="field-error", markup=False)
                 yield Button("Cancel", id="cancel-button", compact=True)
                 yield Button("OK", id="ok-button", variant="primary", compact=True)
 
     def _source_exists(self, value: str) -> str | None:
-        if self.state.source_exists(value) or self.values.get("optional"):
+        if self.state.source_exists(value) or self.values.get("optional") or self._create() is not None:
             return None
-        return f"{value} does not exist under {self.state.where}"
+        return f"{value} does not exist under {self.state.where} (tick 'create if missing')"
+
+    def _create(self) -> dict[str, str] | None:
+        """How the plan makes the source when it is missing (None: it does not)."""
+        ticks = self.query("#create").results(Checkbox)
+        if not any(tick.value for tick in ticks):  # unticked (or not composed yet)
+            return None
+        made: dict[str, str] | None = self.values.get("create")
+        return made or self.state.suggested_create(readonly=self.query_one("#readonly", Checkbox).value)
+
+    @on(Checkbox.Changed, "#create")
+    def recheck_source(self) -> None:
+        field = self.query_one("#source-input", Input)
+        self._show(field, field.validate(field.value))
 
     def _unused(self, value: str) -> str | None:
         for other, mount in enumerate(self.state.mounts):
@@ -63,17 +78,21 @@ class MountForm(ModalScreen[dict[str, Any] | None]):
 
     @on(Input.Changed)
     def show_problem(self, event: Input.Changed) -> None:
-        if event.input.id is None or event.validation_result is None:
-            return
-        label = self.query_one(f"#{event.input.id.removesuffix('-input')}-error", Label)
-        label.update("; ".join(event.validation_result.failure_descriptions))
+        self._show(event.input, event.validation_result)
+
+    def _show(self, field: Input, result: ValidationResult | None) -> None:
+        if field.id is not None and result is not None:
+            label = self.query_one(f"#{field.id.removesuffix('-input')}-error", Label)
+            label.update("; ".join(result.failure_descriptions))
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#ok-button")
     def save(self) -> None:
         source = self.query_one("#source-input", Input).value.strip()
         target = self.query_one("#target-input", Input).value.strip()
-        problem = self.state.mount_problem(source, target, self.index, optional=bool(self.values.get("optional")))
+        create = self._create()
+        optional = bool(self.values.get("optional"))
+        problem = self.state.mount_problem(source, target, self.index, optional=optional, create=create)
         self.query_one("#form-error", Label).update(problem or "")
         if problem is None:
             self.values.update(
@@ -82,6 +101,8 @@ class MountForm(ModalScreen[dict[str, Any] | None]):
                 readonly=self.query_one("#readonly", Checkbox).value,
                 persist=self.query_one("#persist", Checkbox).value,
             )
+            self.values.pop("create", None)
+            self.values.update({"create": create} if create is not None else {})
             self.dismiss(self.values)
 
     @on(Button.Pressed, "#cancel-button")

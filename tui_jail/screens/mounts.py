@@ -30,6 +30,7 @@ class MountsScreen(StepScreen):
         Binding("d", "remove", "Delete"),
         Binding("r", "flip('readonly')", "RO/RW"),
         Binding("p", "flip('persist')", "fstab"),
+        Binding("c", "create", "Create"),
     ]
 
     _warned: int | None = None  # the row whose deletion was just warned about
@@ -71,7 +72,8 @@ class MountsScreen(StepScreen):
         row = table.cursor_row if cursor is None else cursor
         table.clear()
         for index, mount in enumerate(self.state.mounts):
-            table.add_row(*_cells(mount, self.state.row_problem(index) is not None), key=str(index))
+            made = "create" in mount and not self.state.source_exists(str(mount.get("source", "")))
+            table.add_row(*_cells(mount, self.state.row_problem(index) is not None, made), key=str(index))
         if self.state.mounts:
             table.move_cursor(row=min(max(row, 0), len(self.state.mounts) - 1))
         self.show_row_problem()
@@ -122,6 +124,18 @@ class MountsScreen(StepScreen):
             self.state.toggle_mount(index, key)
             self.refresh_table()
 
+    def action_create(self) -> None:
+        """Have the plan make the highlighted row's missing source (a step of the transaction, undone
+        by its rollback), or not any more."""
+        if (index := self._current()) is None:
+            return
+        mount = self.state.mounts[index]
+        if "create" not in mount and (self.state.source_exists(str(mount.get("source", ""))) or _unset(mount)):
+            self.notify("its source is there already, or not set yet: nothing to create", markup=False)
+            return
+        self.state.toggle_create(index)
+        self.refresh_table()
+
     def check(self) -> str | None:
         for index in range(len(self.state.mounts)):
             if problem := self.state.row_problem(index):
@@ -133,6 +147,9 @@ def _notes(mount: dict[str, Any], *, full: bool = False) -> str:
     """The column's short notes, or (`full`) the line under the table for the highlighted row,
     since the column is cut at 80 columns."""
     notes = []
+    if isinstance(create := mount.get("create"), dict):
+        made = f"{create.get('owner', 'root')} {create.get('mode', '0755')}"
+        notes.append(f"created if missing ({made}), by the transaction; rollback removes it" if full else "create")
     if unset := _unset(mount):
         notes.append(f"{unset} is set on a later step; not checked until then" if full else f"{unset} unset")
     if mount.get("optional"):
@@ -143,10 +160,12 @@ def _notes(mount: dict[str, Any], *, full: bool = False) -> str:
     return "; ".join(notes)
 
 
-def _cells(mount: dict[str, Any], bad: bool) -> tuple[Text, ...]:
-    """The row as text, never markup: a source may well be named `/srv/tank/[done]`."""
+def _cells(mount: dict[str, Any], bad: bool, made: bool) -> tuple[Text, ...]:
+    """The row as text, never markup: a source may well be named `/srv/tank/[done]`. `made`: the plan
+    creates its missing source."""
     cells = (
-        "✗" if bad else "?" if _unset(mount) else "✓",  # a <placeholder> is not checked until it is filled in
+        # a <placeholder> is not checked until it is filled in
+        "✗" if bad else "?" if _unset(mount) else "+" if made else "✓",
         str(mount.get("source", "")),
         str(mount.get("target", "")),
         "ro" if mount.get("readonly") else "rw",
