@@ -118,6 +118,15 @@ class TestReview:
         steps = (*walk("seedbox-sftp", "review"), "w")
         assert snap_compare(wizard(sample_root), run_before=drive(*steps), terminal_size=SIZE)
 
+    def test_exec_review_tree_tab_at_80_columns(self, snap_compare, sample_root: Path) -> None:
+        """An exec jail on a root that boots with systemd: 10 files and the tree overflow one row of
+        tabs; t brings the mount tree into view, active, and the line above says it is tab 11 of 11."""
+        from txn_helpers import install_layout
+
+        install_layout(sample_root)
+        steps = (*walk("joblet-production", "review"), "t")
+        assert snap_compare(wizard(sample_root), run_before=drive(*steps), terminal_size=SIZE)
+
 
 class TestValidation:
     def test_mount_form_errors(self, snap_compare, sample_root: Path) -> None:

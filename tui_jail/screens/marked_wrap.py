@@ -22,7 +22,7 @@ class MarkedWrap:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         width = max(options.max_width, HANG + 2)
-        out = Text(no_wrap=True, overflow="crop", end="")
+        out = Text(no_wrap=True, overflow="crop")
         for number, line in enumerate(self.lines):
             if number:
                 out.append("\n")

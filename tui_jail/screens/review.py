@@ -5,6 +5,7 @@ sideways, each continuation still marked + or -."""
 
 from __future__ import annotations
 
+import posixpath
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -31,12 +32,17 @@ class ReviewScreen(StepScreen):
     STEP = "Review"
     NEXT_LABEL = "Apply"
     CSS_PATH = "review.tcss"
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("s", "save", "Save spec"), Binding("w", "wrap", "Wrap lines")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("s", "save", "Save spec"),
+        Binding("w", "wrap", "Wrap lines"),
+        Binding("t", "tree", "Mount tree"),
+    ]
 
     def compose_body(self) -> ComposeResult:
         yield Label(f"Planning {self.state.name}…", id="summary", markup=False)
         yield Label("", id="notes", classes="warning", markup=False)
-        yield Label("←/→ switch files · tab, then ↑/↓ PgUp/PgDn scroll · w wraps", classes="intro")
+        yield Label("←/→ switch tabs · tab, then ↑/↓ PgUp/PgDn scroll the diff · t tree · w wrap", classes="intro")
+        yield Label("", id="tab-where", classes="intro", markup=False)
         yield Vertical(id="plan-area")
 
     def on_mount(self) -> None:
@@ -78,6 +84,24 @@ class ReviewScreen(StepScreen):
     def action_wrap(self) -> None:
         self.toggle_class("-wrap")
 
+    def action_tree(self) -> None:
+        """The mount tree, the last tab: off screen to the right when the plan touches many files."""
+        for tabs in self.query("#tabs").results(TabbedContent):
+            tabs.active = TREE
+
+    @on(TabbedContent.TabActivated)
+    def where(self, event: TabbedContent.TabActivated) -> None:
+        """Which tab of how many, and the whole path of its file: the row of tabs may scroll at 80 columns."""
+        tabs = event.tabbed_content
+        panes = [pane.id for pane in tabs.query(TabPane)]
+        plan = self.state.plan
+        index = panes.index(event.pane.id) if event.pane.id in panes else 0
+        if plan is None or event.pane.id == TREE:
+            what = "the mount tree, as seen inside the jail"
+        else:
+            what = plan.changed_files[index].path
+        self.query_one("#tab-where", Label).update(f"tab {index + 1} of {len(panes)}: {what}")
+
     def action_save(self) -> None:
         self.app.push_screen(PathModal("Save the spec as YAML", self.state.save_as(), self._save), self._saved)
 
@@ -104,11 +128,29 @@ class PlanTabs(Vertical):
 
     def compose(self) -> ComposeResult:
         with TabbedContent(id="tabs"):
-            for change in self.plan.changed_files:
-                with TabPane(Content(Path(change.path).name)), ScrollableContainer():
+            for number, change in enumerate(self.plan.changed_files):
+                label = Content(tab_label(change.path, self.plan.name))
+                with TabPane(label, id=f"file-{number}"), ScrollableContainer():
                     yield Static(MarkedWrap(_diff(change.diff())), classes="plan-text")
-            with TabPane("mount tree"), ScrollableContainer():
+            with TabPane("tree", id=TREE), ScrollableContainer():
                 yield Static(MarkedWrap(Text(self.plan.tree)), classes="plan-text")
+
+
+TREE = "mount-tree"
+
+
+def tab_label(path: str, jail: str) -> str:
+    """A file's tab, short enough for a row of them at 80 columns: the jail's own files by what they
+    are (the line above the diff names the whole path)."""
+    name = posixpath.basename(path)
+    short = {
+        f"{jail}.yaml": "spec",
+        f"{jail}.launch.json": "launch",
+        f"50-tui-jail-{jail}.conf": "sshd",
+        "tui-jail-recover.service": "guard",
+        "50-tui-jail-recover.conf": "guard.d",
+    }
+    return short.get(name, name)
 
 
 def _diff(text: str) -> Text:
