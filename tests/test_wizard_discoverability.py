@@ -243,3 +243,34 @@ async def test_every_review_tab_is_reachable_and_shown_at_80_columns(sample_root
         assert label(app, "#tab-where") == f"tab {count} of {count}: the mount tree, as seen inside the jail"
         await keys(pilot, *["left"] * (count - 1))
         assert label(app, "#tab-where") == "tab 1 of 11: /etc/systemd/system/tui-jail-recover.service"
+
+
+@run_async
+async def test_the_open_dialog_completes_paths_on_tab(sample_root: Path, tmp_path: Path) -> None:
+    """Tab extends the typed path by what its directory's matching entries share (a lone directory
+    gets its /), and lists them when several match; relative to where the wizard saves."""
+    from txn_helpers import seedbox_text
+
+    here = tmp_path / "cwd"
+    (here / "specs").mkdir(parents=True)
+    (here / "specs/rclone-one.yaml").write_text(seedbox_text())
+    (here / "specs/rclone-two.yaml").write_text(seedbox_text())
+    (here / "specs/other.yaml").write_text("")
+    app = wizard(sample_root, save_dir=here)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await keys(pilot, "o", "type:sp", "tab")
+        field = app.screen.query_one("#path-input")
+        assert field.value == "specs/"
+        await keys(pilot, "type:r", "tab")
+        assert field.value == "specs/rclone-"
+        assert label(app, "#path-hints") == "rclone-one.yaml  rclone-two.yaml"
+        await keys(pilot, "type:o", "tab")
+        assert field.value == "specs/rclone-one.yaml" and label(app, "#path-hints") == ""
+        await keys(pilot, "enter")
+        assert isinstance(app.screen, MountsScreen)
+        assert app.state.opened == here / "specs/rclone-one.yaml"
+    app = wizard(sample_root, save_dir=here)
+    async with app.run_test(size=(80, 24)) as pilot:  # an absolute path, and no match
+        await keys(pilot, "o", f"type:{here}/spe", "tab", "type:x", "tab")
+        assert app.screen.query_one("#path-input").value == f"{here}/specs/x"
+        assert label(app, "#path-hints") == "no match"

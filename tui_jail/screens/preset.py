@@ -60,7 +60,8 @@ class PresetScreen(StepScreen):
     def action_open(self) -> None:
         from tui_jail.screens.path_modal import PathModal  # the first screen does not wait for the dialog
 
-        self.app.push_screen(PathModal("Open a saved spec (YAML)", "", self._open), self._opened)
+        modal = PathModal("Open a saved spec (YAML)", "", self._open, self.state.save_dir)
+        self.app.push_screen(modal, self._opened)
 
     def _open(self, path: Path) -> str | None:
         from tui_jail.core.spec import SpecError

@@ -103,7 +103,8 @@ class ReviewScreen(StepScreen):
         self.query_one("#tab-where", Label).update(f"tab {index + 1} of {len(panes)}: {what}")
 
     def action_save(self) -> None:
-        self.app.push_screen(PathModal("Save the spec as YAML", self.state.save_as(), self._save), self._saved)
+        modal = PathModal("Save the spec as YAML", self.state.save_as(), self._save, self.state.save_dir)
+        self.app.push_screen(modal, self._saved)
 
     def _save(self, path: Path) -> str | None:
         from tui_jail.core.spec import SpecError
