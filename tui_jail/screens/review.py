@@ -133,7 +133,7 @@ class PlanTabs(Vertical):
                 label = Content(tab_label(change.path, self.plan.name))
                 with TabPane(label, id=f"file-{number}"), ScrollableContainer():
                     yield Static(MarkedWrap(_diff(change.diff())), classes="plan-text")
-            with TabPane("tree", id=TREE), ScrollableContainer():
+            with TabPane("mount tree", id=TREE), ScrollableContainer():
                 yield Static(MarkedWrap(Text(self.plan.tree)), classes="plan-text")
 
 
@@ -147,7 +147,6 @@ def tab_label(path: str, jail: str) -> str:
     short = {
         f"{jail}.yaml": "spec",
         f"{jail}.launch.json": "launch",
-        f"50-tui-jail-{jail}.conf": "sshd",
         "tui-jail-recover.service": "guard",
         "50-tui-jail-recover.conf": "guard.d",
     }
