@@ -34,12 +34,12 @@ RUNS = 7
 def main() -> None:
     from txn_helpers import seedbox, wait_exited, wait_watchdogs_gone
 
-    from tui_jail import journal, transaction
     from tui_jail.backends.sshd import candidate_config, check_config
     from tui_jail.core.plan import make_plan
     from tui_jail.fsops import atomic_write
     from tui_jail.sandbox import make_sandbox_root
     from tui_jail.system import SystemRoot
+    from tui_jail.txn import journal, transaction
 
     base = Path(tempfile.mkdtemp(prefix="tui-jail-bench-"))
     root = make_sandbox_root(base / "root")

@@ -63,8 +63,8 @@ def main(rounds: int, venv: Path | None) -> int:
     from exec import plain_install  # bench/exec.py's (this directory is on the path)
     from txn_helpers import apply_plain, wait_watchdogs_gone
 
-    from tui_jail import journal, transaction
     from tui_jail.sandbox import make_sandbox_root
+    from tui_jail.txn import journal, transaction
 
     # the children load their bytecode as an installed copy does (pip compiled it); a development
     # shell's PYTHONDONTWRITEBYTECODE would make an editable --venv compile every module on every run

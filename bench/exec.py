@@ -179,10 +179,10 @@ def main(rounds: int) -> int:
     from test_exec_jails import preset_spec
     from txn_helpers import wait_watchdogs_gone
 
-    from tui_jail import transaction
     from tui_jail.core.plan import make_plan
     from tui_jail.sandbox import bind_host_binaries, make_sandbox_root
     from tui_jail.system import SystemRoot
+    from tui_jail.txn import transaction
 
     scratch = Path(tempfile.mkdtemp(prefix="tui-jail-bench-"))
     world = scratch / "root"

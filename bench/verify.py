@@ -39,7 +39,6 @@ ROUNDS = 15
 
 
 def main(rounds: int) -> int:
-    from tui_jail.admin import admin_connection
     from tui_jail.backends import sshd
     from tui_jail.backends.sshd import Connection
     from tui_jail.core.plan import make_plan
@@ -47,8 +46,9 @@ def main(rounds: int) -> int:
     from tui_jail.core.yamlio import dump_yaml
     from tui_jail.presets import preset_document
     from tui_jail.sandbox import make_sandbox_root
-    from tui_jail.session import adopt_login
     from tui_jail.system import SystemRoot
+    from tui_jail.txn.admin import admin_connection
+    from tui_jail.txn.session import adopt_login
     from tui_jail.verify.sftp import outside_address, probe_addresses
 
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0755", "tmpfs", "/run"], check=True)

@@ -38,8 +38,8 @@ def wizard_root(sample_root: Path) -> Iterator[Path]:
     """A sample root the wizard may apply to: afterwards nothing of it stays pending, watched or mounted."""
     from txn_helpers import wait_watchdogs_gone
 
-    from tui_jail import journal, transaction
     from tui_jail.system import SystemRoot
+    from tui_jail.txn import journal, transaction
 
     yield sample_root
     for txn in journal.unfinished(sample_root):

@@ -41,9 +41,9 @@ from pathlib import Path
 
 import nsenv
 
-from tui_jail import journal
 from tui_jail.core.yamlio import dump_yaml
 from tui_jail.presets import preset_document
+from tui_jail.txn import journal
 
 REPO = Path(__file__).resolve().parent.parent
 COLLECTION = REPO / "ansible_collections" / "tui_jail" / "fleet"
@@ -289,7 +289,7 @@ class Host:
         for state in self.transactions() if (self.dir / "var/lib").exists() else []:
             pid = state.watchdog_pid
             with contextlib.suppress(OSError):
-                if pid and b"tui_jail.watchdog" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                if pid and b"tui_jail.txn.watchdog" in Path(f"/proc/{pid}/cmdline").read_bytes():
                     os.kill(pid, signal.SIGKILL)
 
 

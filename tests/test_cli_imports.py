@@ -15,8 +15,8 @@ import nsenv
 import pytest
 from txn_helpers import apply_plain, wait_watchdogs_gone
 
-from tui_jail import journal
 from tui_jail.commands import COMMAND_MODULES
+from tui_jail.txn import journal
 
 LOADED = """
 import sys

@@ -13,12 +13,12 @@ import nsenv
 import pytest
 from txn_helpers import seedbox_text
 
-from tui_jail import steps, transaction
 from tui_jail.core.plan import SOURCE, PlanError, make_plan
 from tui_jail.core.render import plan_text
 from tui_jail.core.spec import SpecError, parse_spec
 from tui_jail.core.yamlio import load_yaml_text
 from tui_jail.system import SystemRoot
+from tui_jail.txn import steps, transaction
 from tui_jail.wizard_state import plain
 
 MADE = "/tank/IncomingTV"  # one of the seedbox's staging dirs, removed for these tests

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from txn_helpers import seedbox_text
 
-from tui_jail import entry, journal
+from tui_jail.txn import entry, journal
 
 
 def test_not_on_the_login_path_names_the_running_entry_point(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

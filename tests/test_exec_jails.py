@@ -23,7 +23,7 @@ import pytest
 from txn_helpers import wait_watchdogs_gone
 
 import tui_jail
-from tui_jail import capdrop, transaction
+from tui_jail import capdrop
 from tui_jail.backends import caps
 from tui_jail.core.capabilities import CAPABILITIES
 from tui_jail.core.checks import run_checks
@@ -34,6 +34,7 @@ from tui_jail.core.yamlio import load_yaml_text
 from tui_jail.presets import preset_text
 from tui_jail.sandbox import bind_host_binaries, make_sandbox_root
 from tui_jail.system import SystemRoot
+from tui_jail.txn import transaction
 from tui_jail.verify.exec import exec_checks
 
 pytestmark = [

@@ -308,7 +308,7 @@ def needs_loader() -> str:
 
 def test_the_cli_asks_an_exec_jail_for_a_job_run_not_a_new_login(sample_root: Path) -> None:
     from tui_jail.commands.apply import pending_message
-    from tui_jail.journal import TxnState
+    from tui_jail.txn.journal import TxnState
 
     over_ssh = "198.51.100.4 50022 192.0.2.1 22"
     state = TxnState("t1", "joblet-production", "apply", "pending", 0.0, 0.0, 300.0, ssh_connection=over_ssh)

@@ -17,8 +17,8 @@ import nsenv
 import pytest
 from txn_helpers import STATE, changed_paths, seedbox_text, snapshot, wait_watchdogs_gone
 
-from tui_jail import journal, transaction
 from tui_jail.cli import main as cli_main
+from tui_jail.txn import journal, transaction
 
 pytestmark = [
     pytest.mark.ns,

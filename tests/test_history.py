@@ -14,8 +14,8 @@ import nsenv
 import pytest
 from txn_helpers import apply_plain, cli, seedbox_text, wait_watchdogs_gone
 
-from tui_jail import history, journal, transaction
-from tui_jail.journal_layout import TRANSACTIONS
+from tui_jail.txn import history, journal, transaction
+from tui_jail.txn.journal_layout import TRANSACTIONS
 
 
 def finished_txn(root: Path) -> journal.Journal:

@@ -23,8 +23,8 @@ import nsenv
 import pytest
 from txn_helpers import apply_plain, changed_paths, cli, seedbox_text, snapshot, wait_exited
 
-from tui_jail import journal, transaction
 from tui_jail.cli import main as cli_main
+from tui_jail.txn import journal, transaction
 
 pytestmark = [
     pytest.mark.ns,

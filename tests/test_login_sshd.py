@@ -24,7 +24,7 @@ import nsenv
 import pytest
 from txn_helpers import seedbox_text, wait_watchdogs_gone
 
-from tui_jail import journal, session
+from tui_jail.txn import journal, session
 
 pytestmark = [
     pytest.mark.ns,

@@ -19,15 +19,15 @@ import nsenv
 import pytest
 from txn_helpers import seedbox
 
-from tui_jail import journal, steps, transaction
 from tui_jail.backends import mounts, sshd
 from tui_jail.core.errors import Refused
 from tui_jail.core.plan import make_plan, plan_removal
-from tui_jail.journal import Journal, Op, TxnState
 from tui_jail.mountinfo import read_mountinfo
 from tui_jail.paths import applied, binds, files
 from tui_jail.paths.resolve import PathRefused
 from tui_jail.system import SystemRoot
+from tui_jail.txn import journal, steps, transaction
+from tui_jail.txn.journal import Journal, Op, TxnState
 
 USER = 4242
 needs_private_ns = nsenv.needs_private_ns

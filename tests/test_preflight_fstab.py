@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 from txn_helpers import seedbox, seedbox_text
 
-from tui_jail import preflight
 from tui_jail.core import fstab
 from tui_jail.core.errors import Refused
 from tui_jail.core.plan import Plan, make_plan
 from tui_jail.core.spec import parse_spec
 from tui_jail.core.yamlio import load_yaml_text
 from tui_jail.system import SystemRoot
+from tui_jail.txn import preflight
 
 JAIL = "/chroot/rclone-sftp"
 HOST_LINES = "UUID=0a1b /  ext4 defaults 0 1\n/dev/sdb1 /srv ext4 defaults,nofail 0 2\n"

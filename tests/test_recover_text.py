@@ -7,9 +7,9 @@ from pathlib import Path
 
 from wizard_support import T0
 
-from tui_jail import steps
 from tui_jail.commands.recover import explain
-from tui_jail.journal import Entry, Journal, TxnState
+from tui_jail.txn import steps
+from tui_jail.txn.journal import Entry, Journal, TxnState
 
 BUSY = "unmount /chroot/rclone-sftp/IncomingTV: [Errno 16] Device or resource busy: " + "x" * 120
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from txn_helpers import seedbox_text
 
-from tui_jail import journal, session
-from tui_jail.session import inherited_ssh_connection
+from tui_jail.txn import journal, session
+from tui_jail.txn.session import inherited_ssh_connection
 
 APPLYING = "198.51.100.4 50022 192.0.2.1 22"
 LATER = "198.51.100.4 50123 192.0.2.1 22"
@@ -32,7 +32,7 @@ def under_sudo(ssh_connection: str | None, *argv: str) -> subprocess.CompletedPr
 
 
 def test_the_nearest_ancestor_that_has_it_gives_it() -> None:
-    probe = [sys.executable, "-c", "from tui_jail.session import inherited_ssh_connection as f; print(f())"]
+    probe = [sys.executable, "-c", "from tui_jail.txn.session import inherited_ssh_connection as f; print(f())"]
     inner = ["env", f"SSH_CONNECTION={LATER}", "sh", "-c", '"$@"; exit $?', "sh", *SUDO_ENV, *probe]
     assert under_sudo(APPLYING, *probe).stdout == f"{APPLYING}\n"
     assert under_sudo(APPLYING, *inner).stdout == f"{LATER}\n"  # the nearer one

@@ -27,9 +27,9 @@ from wizard_support import (
     wizard,
 )
 
-from tui_jail import journal
-from tui_jail.journal import transactions
 from tui_jail.sandbox import bind_host_binaries
+from tui_jail.txn import journal
+from tui_jail.txn.journal import transactions
 
 PRESETS = ["seedbox-sftp", "joblet-production", "joblet-builder", "awf-host-chroot"]
 SIZE = (80, 24)

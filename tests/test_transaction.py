@@ -28,11 +28,12 @@ from txn_helpers import (
     watchdog_pids,
 )
 
-from tui_jail import faults, journal, transaction, watchdog
+from tui_jail import faults
 from tui_jail.core import bootguard
 from tui_jail.core.errors import Refused
 from tui_jail.core.plan import make_plan
 from tui_jail.system import SystemRoot
+from tui_jail.txn import journal, transaction, watchdog
 
 pytestmark = [
     pytest.mark.ns,
@@ -283,14 +284,14 @@ def test_the_watchdog_is_detached_before_the_first_change(world: Path) -> None:
 
 
 def test_the_timer_mode_rolls_back_when_the_watchdog_was_killed(world: Path) -> None:
-    """The second guard (what the systemd timer runs, `python -m tui_jail.watchdog ROOT TXN`) alone
+    """The second guard (what the systemd timer runs, `python -m tui_jail.txn.watchdog ROOT TXN`) alone
     restores everything at the deadline."""
     before = snapshot(world)
     state = apply_plain(world, timeout=2)
     os.kill(state.watchdog_pid, signal.SIGKILL)
     wait_exited([state.watchdog_pid])
     assert journal.Journal(world, state.id).state().status == "pending"
-    timer = [sys.executable, "-m", "tui_jail.watchdog", str(world), state.id]
+    timer = [sys.executable, "-m", "tui_jail.txn.watchdog", str(world), state.id]
     assert subprocess.run(timer, timeout=30, check=False).returncode == 0
     assert journal.Journal(world, state.id).state().status == "rolled-back"
     assert snapshot(world) == before
@@ -320,7 +321,7 @@ def test_a_deadline_that_is_not_a_number_is_one_long_past(world: Path) -> None:
     text = state_file.read_text().replace(repr(state.deadline), "NaN")
     state_file.write_text(text.replace(repr(state.boot_deadline), "NaN"))
     assert journal.Journal(world, state.id).state().boot_deadline != state.boot_deadline  # NaN equals nothing
-    timer = [sys.executable, "-m", "tui_jail.watchdog", str(world), state.id]
+    timer = [sys.executable, "-m", "tui_jail.txn.watchdog", str(world), state.id]
     assert subprocess.run(timer, timeout=30, check=False).returncode == 0
     assert journal.Journal(world, state.id).state().status == "rolled-back"
     assert snapshot(world) == before

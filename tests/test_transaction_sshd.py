@@ -20,7 +20,7 @@ import nsenv
 import pytest
 from txn_helpers import seedbox_text, wait_finished, wait_watchdogs_gone
 
-from tui_jail import journal
+from tui_jail.txn import journal
 
 pytestmark = [
     pytest.mark.ns,

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from tui_jail.admin import admin_connection
 from tui_jail.backends.sshd import Connection
 from tui_jail.core.checks import run_checks
 from tui_jail.core.plan import Plan, make_plan
 from tui_jail.core.spec import Spec, parse_spec
 from tui_jail.system import SystemRoot
+from tui_jail.txn.admin import admin_connection
 from tui_jail.verify import sftp
 
 SPEC = {

@@ -22,8 +22,8 @@ import nsenv
 import pytest
 from txn_helpers import apply_plain, changed_paths, cli, seedbox_text, snapshot, wait_exited, wait_finished
 
-from tui_jail import journal, transaction
-from tui_jail.journal_layout import boottime, process_start
+from tui_jail.txn import journal, transaction
+from tui_jail.txn.journal_layout import boottime, process_start
 
 pytestmark = [
     pytest.mark.ns,
@@ -129,7 +129,7 @@ def shifted_watchdog(tmp_path: Path, root: Path, txn_id: str, shift: float) -> s
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(shim), *sys.path[1:]])}
     shown = subprocess.run([sys.executable, "-c", "import time; print(time.time())"], env=env, capture_output=True)
     assert abs(float(shown.stdout) - time.time() - shift) < 5  # the shim works: the step is real for that process
-    return subprocess.Popen([sys.executable, "-m", "tui_jail.watchdog", str(root), txn_id], env=env)
+    return subprocess.Popen([sys.executable, "-m", "tui_jail.txn.watchdog", str(root), txn_id], env=env)
 
 
 def test_the_wall_clock_stepped_back_does_not_delay_the_rollback(world: Path, tmp_path: Path) -> None:

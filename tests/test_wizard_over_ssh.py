@@ -25,7 +25,7 @@ import nsenv
 import pytest
 from ssh_tmux import Login, Tmux, glyphless, venv_tui_jail, wait_gone
 
-from tui_jail import journal
+from tui_jail.txn import journal
 
 pytestmark = [
     pytest.mark.ns,

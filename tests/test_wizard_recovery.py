@@ -21,10 +21,10 @@ from wizard_support import (
     wizard,
 )
 
-from tui_jail.journal import Journal, unfinished
 from tui_jail.screens.apply import ApplyScreen
 from tui_jail.screens.preset import PresetScreen
 from tui_jail.screens.recovery import RecoveryScreen
+from tui_jail.txn.journal import Journal, unfinished
 
 
 @run_async

@@ -108,7 +108,7 @@ def test_a_planted_violation_is_caught(tmp_path: Path) -> None:
     """Each kind of write, planted in a module of a package, is found; the same module without it is clean."""
     module = tmp_path / "tui_jail" / "steps.py"
     module.parent.mkdir()
-    clean = (PACKAGE / "steps.py").read_text()
+    clean = (PACKAGE / "txn" / "steps.py").read_text()
     module.write_text(clean)
     assert violations(module.parent) == []
     planted = [

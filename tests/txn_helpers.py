@@ -14,12 +14,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tui_jail import journal, transaction
 from tui_jail.core.plan import make_plan
 from tui_jail.core.spec import Spec, parse_spec
 from tui_jail.core.yamlio import load_yaml_text
 from tui_jail.presets import preset_text
 from tui_jail.system import SystemRoot
+from tui_jail.txn import journal, transaction
 
 STATE = "var/lib/tui-jail"
 
@@ -103,12 +103,12 @@ def changed_paths(before: dict[str, Any], after: dict[str, Any]) -> set[str]:
 def wait_watchdogs_gone(root: Path, timeout: float = 10.0) -> None:
     """Every watchdog of root's transactions has exited (they hold a log file open under root)."""
     pids = [j.state().watchdog_pid for j in journal.transactions(root)]
-    wait_exited([pid for pid in pids if pid and b"tui_jail.watchdog" in _cmdline(pid)], timeout)
+    wait_exited([pid for pid in pids if pid and b"tui_jail.txn.watchdog" in _cmdline(pid)], timeout)
 
 
 def watchdog_pids(root: Path) -> list[int]:
     """The watchdog processes for root, armed or still waiting for their transaction."""
-    wanted = [b"tui_jail.watchdog", str(root).encode()]
+    wanted = [b"tui_jail.txn.watchdog", str(root).encode()]
     return [int(pid) for pid in os.listdir("/proc") if pid.isdigit() and _has_args(int(pid), wanted)]
 
 

@@ -20,7 +20,7 @@ from textual.pilot import Pilot
 from textual.widgets import Label
 
 from tui_jail.app import WizardApp, make_app
-from tui_jail.journal import DEFAULT_TIMEOUT
+from tui_jail.txn.journal import DEFAULT_TIMEOUT
 
 T0 = 1_700_000_000.0
 
@@ -116,8 +116,8 @@ def pending_transaction(root: Path, *, watchdog_alive: bool = True, seconds_left
     """A transaction journal left pending (applied, unconfirmed) under `root`, with nothing to undo.
     Its watchdog is this test process (alive, and never rolling back), so it shows as armed; or, with
     `watchdog_alive=False`, a process that has gone since (this pid with another start time)."""
-    from tui_jail.journal import Journal, TxnState
-    from tui_jail.journal_layout import process_start
+    from tui_jail.txn.journal import Journal, TxnState
+    from tui_jail.txn.journal_layout import process_start
 
     state = TxnState(
         id="20231114-221320-rclone-sftp",
@@ -145,7 +145,7 @@ def stop_watchdog(root: Path, txn_id: str) -> None:
     """Kill the watchdog a test made the wizard arm (by its recorded pid and start time)."""
     import signal
 
-    from tui_jail.journal import Journal
+    from tui_jail.txn.journal import Journal
 
     state = Journal(root, txn_id).state()
     if state.watchdog_running() and state.watchdog_pid != os.getpid():
@@ -180,8 +180,8 @@ def applied_jails(root: Path) -> None:
     """Three jails recorded as applied under `root` (their specs where apply keeps them), in three
     states: rclone-sftp confirmed, joblet-production's newest change rolled back, joblet-builder with
     no journal left. Nothing is mounted: the quick verify finds each one drifted."""
-    from tui_jail.journal import Journal, TxnState
     from tui_jail.presets import preset_text
+    from tui_jail.txn.journal import Journal, TxnState
 
     jails = root / "var/lib/tui-jail/jails"
     jails.mkdir(parents=True, exist_ok=True)

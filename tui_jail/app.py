@@ -22,16 +22,16 @@ from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.filter import LineFilter
 
-from tui_jail import entry
-from tui_jail.journal import DEFAULT_TIMEOUT
 from tui_jail.screens.glyphs import ConsoleFont, console_text, glyphs
 from tui_jail.screens.step import BACK
 from tui_jail.system import SystemRoot
+from tui_jail.txn import entry
+from tui_jail.txn.journal import DEFAULT_TIMEOUT
 from tui_jail.wizard_state import WizardState
 
 if TYPE_CHECKING:
-    from tui_jail.journal import Journal
     from tui_jail.screens.step import StepScreen
+    from tui_jail.txn.journal import Journal
 
 DEFAULT_THEME = "textual-dark"
 HEADER_CHROME = 18  # the header's icon (8 cells) and clock space (10) beside the title
@@ -148,7 +148,7 @@ def _step_screen(step: str, kind: str) -> type[StepScreen]:
 def _transaction_to_show(state: WizardState, acted: bool) -> Journal | None:
     """The unfinished transaction to recover; or, when the start-up check just rolled one back (its
     watchdog was gone past the deadline), that one, so the admin sees what happened."""
-    from tui_jail.journal import transactions, unfinished
+    from tui_jail.txn.journal import transactions, unfinished
 
     found = unfinished(state.system.root) or (transactions(state.system.root) if acted else [])
     return found[-1] if found else None

@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     if job is None:
         from functools import partial
 
-        from tui_jail.session import adopt_login
+        from tui_jail.txn.session import adopt_login
 
         adopt_login()  # before anything reads SSH_CONNECTION or the user: su, sudo and tmux change them
         args = _parse(words)

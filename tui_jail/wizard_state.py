@@ -16,17 +16,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tui_jail import entry
-from tui_jail.history import DEFAULT_KEEP
-from tui_jail.journal import DEFAULT_TIMEOUT
 from tui_jail.system import SystemRoot
+from tui_jail.txn import entry
+from tui_jail.txn.history import DEFAULT_KEEP
+from tui_jail.txn.journal import DEFAULT_TIMEOUT
 
 if TYPE_CHECKING:
     from tui_jail.backends.sshd import Connection
     from tui_jail.core.checks import Check
     from tui_jail.core.plan import Plan
     from tui_jail.core.spec import Spec
-    from tui_jail.journal import TxnState
+    from tui_jail.txn.journal import TxnState
 
 PLACEHOLDER = re.compile(r"<[a-z][a-z0-9-]*>")
 EXTEND_BY = 60.0
@@ -176,7 +176,7 @@ class WizardState:
 
     def history(self) -> list[TxnState]:
         """Every journalled transaction, newest first (a damaged one is left out)."""
-        from tui_jail.journal import transactions
+        from tui_jail.txn.journal import transactions
 
         states = []
         for journal in transactions(self.system.root):
@@ -227,7 +227,7 @@ class WizardState:
         return self.shown(entry.command(self.system.root, *words, name=self.program))
 
     def admin(self) -> Connection | None:
-        from tui_jail.admin import admin_connection
+        from tui_jail.txn.admin import admin_connection
 
         return admin_connection(self.environ)
 
@@ -407,8 +407,8 @@ class WizardState:
     def apply(self) -> TxnState:
         """Apply the reviewed plan, pending confirmation. Raises Refused (nothing changed, or rolled back).
         Then the journal's history is pruned as the CLI's apply prunes it (its new transaction never is)."""
-        from tui_jail.history import tidy
-        from tui_jail.transaction import apply
+        from tui_jail.txn.history import tidy
+        from tui_jail.txn.transaction import apply
 
         plan = self.plan or self.make_plan()
         try:
@@ -423,17 +423,17 @@ class WizardState:
         return self.shown(run_exec_proof(self.name, self.system))
 
     def confirm(self, txn: TxnState) -> TxnState:
-        from tui_jail.transaction import confirm
+        from tui_jail.txn.transaction import confirm
 
         return confirm(self.system.root, txn.id, self.environ, same_session=True)
 
     def extend(self, txn: TxnState) -> TxnState:
-        from tui_jail.transaction import extend
+        from tui_jail.txn.transaction import extend
 
         return extend(self.system.root, txn.id, EXTEND_BY)
 
     def rollback(self, txn: TxnState, reason: str) -> TxnState:
-        from tui_jail.transaction import rollback_txn
+        from tui_jail.txn.transaction import rollback_txn
 
         return rollback_txn(self.system.root, txn.id, reason)
 
@@ -441,7 +441,7 @@ class WizardState:
         """Re-arm a watchdog that is gone, or roll back what it no longer watches (see
         `watched.ensure_watched`); what was found and done, one line each, as shown: without pids and
         the seconds left, which the panel's countdown shows as they pass."""
-        from tui_jail.watched import ensure_watched
+        from tui_jail.txn.watched import ensure_watched
 
         return [self.shown(VOLATILE.sub("", line)) for line in ensure_watched(self.system.root)]
 
@@ -450,13 +450,13 @@ class WizardState:
         return txn.watchdog_state()
 
     def transaction(self, txn_id: str) -> TxnState:
-        from tui_jail.journal import Journal
+        from tui_jail.txn.journal import Journal
 
         return Journal(self.system.root, txn_id).state()
 
     def plan_text(self, txn: TxnState) -> str:
         """The plan as the admin saw it when `txn` was applied."""
-        from tui_jail.journal import Journal
+        from tui_jail.txn.journal import Journal
 
         return Journal(self.system.root, txn.id).plan_text()
 

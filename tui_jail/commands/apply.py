@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tui_jail import entry, history, journal
 from tui_jail.commands.common import (
     Subparsers,
     add_json,
@@ -24,11 +23,12 @@ from tui_jail.commands.common import (
 from tui_jail.core.errors import Refused
 from tui_jail.core.plan import Plan, make_plan
 from tui_jail.core.render import print_plan
-from tui_jail.history import DEFAULT_KEEP
-from tui_jail.journal import DEFAULT_TIMEOUT, LONGEST_WAIT, TxnState
-from tui_jail.pending import pending_refusal
 from tui_jail.system import SystemRoot
-from tui_jail.transaction import apply
+from tui_jail.txn import entry, history, journal
+from tui_jail.txn.history import DEFAULT_KEEP
+from tui_jail.txn.journal import DEFAULT_TIMEOUT, LONGEST_WAIT, TxnState
+from tui_jail.txn.pending import pending_refusal
+from tui_jail.txn.transaction import apply
 
 
 def add_transaction_options(parser: argparse.ArgumentParser) -> None:

@@ -41,7 +41,7 @@ def root_dir(text: str) -> Path:
 
 def seconds(text: str) -> float:
     """--confirm-timeout's and --extend's type: refused before anything is planned or shown."""
-    from tui_jail.journal import wait_problem
+    from tui_jail.txn.journal import wait_problem
 
     try:
         value = float(text)
@@ -91,7 +91,7 @@ def print_json(data: Any) -> None:
 def check_watchdogs(root: Path) -> None:
     """Every command that reads the journal first makes sure each unfinished transaction is watched
     (see `watched.ensure_watched`), and says on stderr what it found and did."""
-    from tui_jail.watched import ensure_watched
+    from tui_jail.txn.watched import ensure_watched
 
     for line in ensure_watched(root):
         print(f"tui-jail: {line}", file=sys.stderr)

@@ -10,8 +10,8 @@ import argparse
 import os
 
 from tui_jail.commands.common import Subparsers, add_root, check_watchdogs, seconds
-from tui_jail.journal import LONGEST_WAIT
-from tui_jail.pending import confirm, extend
+from tui_jail.txn.journal import LONGEST_WAIT
+from tui_jail.txn.pending import confirm, extend
 
 
 def add_parser(subparsers: Subparsers) -> None:

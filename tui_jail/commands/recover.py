@@ -9,12 +9,12 @@ import argparse
 import sys
 import textwrap
 
-from tui_jail import boot_recovery, journal, steps
 from tui_jail.commands.common import Subparsers, add_root, check_watchdogs
 from tui_jail.commands.status import line
 from tui_jail.core.errors import Refused
-from tui_jail.journal import Damaged, Entry
-from tui_jail.pending import rollback_txn
+from tui_jail.txn import boot_recovery, journal, steps
+from tui_jail.txn.journal import Damaged, Entry
+from tui_jail.txn.pending import rollback_txn
 
 WIDTH = 80  # a bare console
 

@@ -6,7 +6,7 @@ import argparse
 
 from tui_jail.commands.common import Subparsers, add_root, check_watchdogs
 from tui_jail.core.errors import Refused
-from tui_jail.pending import rollback_txn
+from tui_jail.txn.pending import rollback_txn
 
 
 def add_parser(subparsers: Subparsers) -> None:

@@ -9,8 +9,8 @@ import argparse
 import time
 from dataclasses import asdict
 
-from tui_jail import journal
 from tui_jail.commands.common import Subparsers, add_json, add_root, check_watchdogs, print_json
+from tui_jail.txn import journal
 
 
 def add_parser(subparsers: Subparsers) -> None:

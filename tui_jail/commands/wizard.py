@@ -46,7 +46,7 @@ def pending_lines(root: Path) -> list[str]:
     """One line for each change left pending: when it rolls back, and the command that keeps it."""
     import time
 
-    from tui_jail import entry, journal
+    from tui_jail.txn import entry, journal
 
     lines = []
     for txn in journal.unfinished(root):

@@ -1,6 +1,6 @@
 """Step 5: apply — preflight first, then the transaction, then the wait for a confirmation.
 
-Preflight (`tui_jail.preflight`) runs in a worker and its findings are listed before anything can
+Preflight (`tui_jail.txn.preflight`) runs in a worker and its findings are listed before anything can
 change. Next then applies the plan as a transaction (`WizardState.apply`, in a worker) that rolls
 itself back at the deadline unless confirmed; the panel below counts down and says how to confirm
 from a new login. Only a confirmed transaction leads on to verification; while one is pending,
@@ -31,7 +31,7 @@ from tui_jail.wizard_state import field_of
 
 if TYPE_CHECKING:
     from tui_jail.core.checks import CheckResult
-    from tui_jail.journal import TxnState
+    from tui_jail.txn.journal import TxnState
 
 LONGEST_WAIT = 86400.0  # the transaction's own bound: 1 s to 1 day
 
@@ -113,7 +113,7 @@ class ApplyScreen(TransactionStep):
         from tui_jail.core.errors import Refused
         from tui_jail.core.plan import PlanError
         from tui_jail.core.spec import SpecError
-        from tui_jail.preflight import run_preflight
+        from tui_jail.txn.preflight import run_preflight
 
         try:
             plan = self.state.plan or self.state.make_plan()

@@ -26,7 +26,7 @@ from tui_jail.screens.transaction_step import TransactionStep
 from tui_jail.wizard_state import WizardState
 
 if TYPE_CHECKING:
-    from tui_jail.journal import TxnState
+    from tui_jail.txn.journal import TxnState
 
 STATUS = {
     "preparing": "was being prepared when it stopped (nothing was changed yet)",

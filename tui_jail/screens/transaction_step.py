@@ -23,7 +23,7 @@ from tui_jail.screens.transaction_panel import TransactionPanel
 from tui_jail.wizard_state import EXTEND_BY
 
 if TYPE_CHECKING:
-    from tui_jail.journal import TxnState
+    from tui_jail.txn.journal import TxnState
 
 WATCH_EVERY = 0.2  # seconds between looks at the journal: a confirm elsewhere shows this fast
 

@@ -19,7 +19,7 @@ from tui_jail.verify.tree import chain_result, tree_checks
 
 
 def checks_for(spec: Spec, system: SystemRoot, *, admin: Connection | None) -> list[Check]:
-    """Every check for `spec` on `system`. `admin` is the admin's own connection (see tui_jail.admin)."""
+    """Every check for `spec` on `system`. `admin` is the admin's own connection (see tui_jail.txn.admin)."""
     try:
         plan = make_plan(spec, system)
     except PlanError as exc:

@@ -25,13 +25,13 @@ import tempfile
 import threading
 from collections.abc import Callable, Mapping
 
-from tui_jail.admin import admin_connection, login_connection
 from tui_jail.backends.sshd import Connection, candidate_config, check_config, effective_config
 from tui_jail.core import fstab, managed_block
 from tui_jail.core.errors import Refused
 from tui_jail.core.plan import SOURCE, Plan
-from tui_jail.session import Login, logins_to_protect
 from tui_jail.system import SystemRoot
+from tui_jail.txn.admin import admin_connection, login_connection
+from tui_jail.txn.session import Login, logins_to_protect
 
 SSH_DIR = "/etc/ssh/"
 _SUMMARY = re.compile(r"^\d+ parse errors?, ")

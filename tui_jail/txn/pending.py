@@ -12,11 +12,11 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from tui_jail import entry, journal, session
 from tui_jail.core.errors import Refused
-from tui_jail.journal import Busy, Damaged, Journal, TxnState
-from tui_jail.journal_layout import LONGEST_WAIT
-from tui_jail.rollback import rollback, stop_timer
+from tui_jail.txn import entry, journal, session
+from tui_jail.txn.journal import Busy, Damaged, Journal, TxnState
+from tui_jail.txn.journal_layout import LONGEST_WAIT
+from tui_jail.txn.rollback import rollback, stop_timer
 
 
 def pending_refusal(root: Path) -> str:
@@ -108,7 +108,7 @@ def _clock_time(seconds: float) -> str:
 def extend(root: Path, txn_id: str | None, seconds: float) -> TxnState:
     """Push a pending deadline `seconds` further (from now, if it is nearer than that), at most a day
     from now: further, a deadline is no safety net (and the watchdog takes it for a damaged one)."""
-    from tui_jail import arming  # (and with it subprocess and socket) for an extension alone, not a confirm
+    from tui_jail.txn import arming  # (and with it subprocess and socket) for an extension alone, not a confirm
 
     if problem := journal.wait_problem(seconds):
         raise Refused(f"--extend {problem}")

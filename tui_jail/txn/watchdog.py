@@ -28,7 +28,7 @@ import signal
 import sys
 import time
 
-from tui_jail import journal_layout as layout
+from tui_jail.txn import journal_layout as layout
 
 TYPE_CHECKING = False  # not typing's (see the module's docstring)
 if TYPE_CHECKING:
@@ -160,7 +160,7 @@ def watch(memory: Memory) -> int:
 def _repair_lock(root: str) -> None:
     from pathlib import Path  # loaded only now (see the module's docstring)
 
-    from tui_jail.journal import repair_lock
+    from tui_jail.txn.journal import repair_lock
 
     try:
         _log(repair_lock(Path(root)) or "the lock was not the matter")
@@ -182,8 +182,8 @@ def _rolled_back(memory: Memory) -> bool:
         return False
     from pathlib import Path  # the rollback's imports, loaded only now (see the module's docstring)
 
-    from tui_jail.journal import Journal
-    from tui_jail.rollback import rollback
+    from tui_jail.txn.journal import Journal
+    from tui_jail.txn.rollback import rollback
 
     log = memory.log_lines()
     journal = Journal.remembered(Path(memory.root), memory.id, memory.ops, memory.backups, memory.state, log)

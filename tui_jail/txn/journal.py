@@ -46,7 +46,7 @@ from tui_jail.fsops import (
     restrict,
     write_new,
 )
-from tui_jail.journal_layout import (
+from tui_jail.txn.journal_layout import (
     FINISHED,
     STATE_DIR,
     TRANSACTIONS,
@@ -59,9 +59,9 @@ from tui_jail.journal_layout import (
     seconds_left,
     take_lock,
 )
-from tui_jail.journal_layout import LONGEST_WAIT as LONGEST_WAIT  # re-exported for the commands
-from tui_jail.journal_layout import Busy as Busy  # re-exported: callers catch it as journal.Busy
-from tui_jail.journal_layout import Damaged as Damaged
+from tui_jail.txn.journal_layout import LONGEST_WAIT as LONGEST_WAIT  # re-exported for the commands
+from tui_jail.txn.journal_layout import Busy as Busy  # re-exported: callers catch it as journal.Busy
+from tui_jail.txn.journal_layout import Damaged as Damaged
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: status, confirm and the watchdog need none
 if TYPE_CHECKING:

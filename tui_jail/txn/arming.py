@@ -1,7 +1,7 @@
 """Arming the rollback watchdog, from the applying process: its interpreter starts while the
 preflight runs, and is handed the transaction once the journal exists.
 
-`Watchdog(root)` launches `python -m tui_jail.watchdog --control-fd N ROOT` in a new session; it
+`Watchdog(root)` launches `python -m tui_jail.txn.watchdog --control-fd N ROOT` in a new session; it
 imports what it needs, forks away from its parent (so it is not a child of the applier), starts
 its own session, ignores SIGHUP and waits on a socket for a transaction id. `arm` sends the id and
 returns only once the watchdog has read that journal and answered "ready PID START" (its start
@@ -38,7 +38,7 @@ class Watchdog:
         self._control, theirs = socket.socketpair()
         # -S: without site and the .pth hooks it runs, the interpreter starts in a fraction of the time
         # (it gets this process's module path instead, see _environment); -P: nor its working directory
-        argv = ["-P", "-S", "-m", "tui_jail.watchdog", "--control-fd", str(theirs.fileno()), str(root)]
+        argv = ["-P", "-S", "-m", "tui_jail.txn.watchdog", "--control-fd", str(theirs.fileno()), str(root)]
         try:
             self._proc = subprocess.Popen(
                 [sys.executable, *argv],
@@ -115,6 +115,6 @@ def arm_systemd_timer(root: Path, txn_id: str, seconds: float) -> str:
 
     if not systemd.manages(root):
         return ""
-    argv = [sys.executable, "-P", "-m", "tui_jail.watchdog", str(root), txn_id]
+    argv = [sys.executable, "-P", "-m", "tui_jail.txn.watchdog", str(root), txn_id]
     module_path = {"PYTHONPATH": _environment()["PYTHONPATH"]}
     return systemd.start_timer(txn_id, max(1, math.ceil(seconds)), argv, module_path)

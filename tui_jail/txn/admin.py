@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping
 
 from tui_jail.backends.sshd import Connection
-from tui_jail.session import LOGIN_USER, Login
+from tui_jail.txn.session import LOGIN_USER, Login
 
 
 def admin_connection(environ: Mapping[str, str]) -> Connection | None:

@@ -22,23 +22,24 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tui_jail import arming, faults, journal, session, steps
-from tui_jail.admin import admin_connection
+from tui_jail import faults
 from tui_jail.core.errors import Refused
 from tui_jail.core.plan import CHAIN, SOURCE, PathStep, Plan
 from tui_jail.core.render import plan_text
 from tui_jail.fsops import remove_tree
-from tui_jail.journal import DEFAULT_TIMEOUT, Busy, Journal, Op, TxnState
-from tui_jail.journal_layout import STATE_DIR, running
 from tui_jail.paths import applied, files
 from tui_jail.paths.files import read_bytes
-from tui_jail.pending import confirm as confirm
-from tui_jail.pending import extend as extend
-from tui_jail.pending import pending_refusal
-from tui_jail.pending import rollback_txn as rollback_txn
-from tui_jail.preflight import run_preflight
-from tui_jail.rollback import rollback, stop_timer
 from tui_jail.system import SystemRoot
+from tui_jail.txn import arming, journal, session, steps
+from tui_jail.txn.admin import admin_connection
+from tui_jail.txn.journal import DEFAULT_TIMEOUT, Busy, Journal, Op, TxnState
+from tui_jail.txn.journal_layout import STATE_DIR, running
+from tui_jail.txn.pending import confirm as confirm
+from tui_jail.txn.pending import extend as extend
+from tui_jail.txn.pending import pending_refusal
+from tui_jail.txn.pending import rollback_txn as rollback_txn
+from tui_jail.txn.preflight import run_preflight
+from tui_jail.txn.rollback import rollback, stop_timer
 
 if TYPE_CHECKING:
     from tui_jail.backends.sshd import Relistening

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tui_jail import journal
 from tui_jail.fsops import make_dirs, move, remove_tree
-from tui_jail.journal_layout import FINISHED
+from tui_jail.txn import journal
+from tui_jail.txn.journal_layout import FINISHED
 
 DEFAULT_KEEP = 50
 PRUNED = "pruned"  # beside transactions/: where an entry waits to be removed

@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING
 
 from tui_jail.backends import mounts
 from tui_jail.core.fstab import FSTAB
-from tui_jail.journal import Journal, Op
 from tui_jail.paths import applied, binds, files
 from tui_jail.paths.binds import Identity
 from tui_jail.paths.resolve import resolved
 from tui_jail.system import SystemRoot
+from tui_jail.txn.journal import Journal, Op
 
 if TYPE_CHECKING:
     from tui_jail.backends.sshd import Relistening  # loaded only when sshd is involved

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tui_jail import journal
 from tui_jail.backends import systemd
 from tui_jail.core import fstab
-from tui_jail.journal import Damaged, Journal
 from tui_jail.system import SystemRoot
+from tui_jail.txn import journal
+from tui_jail.txn.journal import Damaged, Journal
 
 
 def stop_unconfirmed_mounts(root: Path) -> list[str]:

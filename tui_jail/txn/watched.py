@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tui_jail import journal
-from tui_jail.journal import Busy, Entry
-from tui_jail.journal_layout import boot_id
-from tui_jail.rollback import rollback
+from tui_jail.txn import journal
+from tui_jail.txn.journal import Busy, Entry
+from tui_jail.txn.journal_layout import boot_id
+from tui_jail.txn.rollback import rollback
 
 
 def ensure_watched(root: Path) -> list[str]:
@@ -66,7 +66,7 @@ def _act(entry: Entry) -> str:
 
 def _rearm(txn: journal.Journal, state: journal.TxnState, gone: str) -> str:
     # only now: starting a watchdog takes subprocess and socket, which status and confirm otherwise never load
-    from tui_jail import arming
+    from tui_jail.txn import arming
 
     try:
         with arming.Watchdog(txn.root) as watchdog:
