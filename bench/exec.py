@@ -21,7 +21,7 @@ alternating with the others in each round; medians, and the ratio taken round by
   would pay for the teardown of the one before (the baseline, after bwrap's, for instance).
 - The exec protections (issue 14: closing inherited descriptors, giving up the controlling tty,
   removing the chroot-breaking capabilities) cost ≤ 2 ms: the same exec through `python -c` with
-  `tui_jail.launcher.UNPROTECTED` naming all of them, against the same runner with none, alternating
+  `tui_jail.jailexec.launcher.UNPROTECTED` naming all of them, against the same runner with none, alternating
   (wall and CPU time); and the added steps alone, timed in forked children (`protections_in_process`).
 - For comparison, when bubblewrap is installed (`apt-get install bubblewrap`; the bench says so in one
   line when it is not): `bwrap` with a comparable sandbox (the jail as /, a fresh /proc, every namespace
@@ -77,15 +77,15 @@ BASELINE = "python -I -S -c pass (baseline)"
 SITE = "python -c 'os._exit(0)' (site and the venv's .pth files)"
 IMPORTS = "python -c 'import' of what exec loads"
 EXEC = "tui-jail exec joblet-production -- true"
-EXEC_MODULES = "tui_jail.cli, tui_jail.commands.exec, tui_jail.launcher"  # the rest comes with these
+EXEC_MODULES = "tui_jail.cli, tui_jail.commands.exec, tui_jail.jailexec.launcher"  # the rest comes with these
 WITH = "exec through python -c, protections on"
 WITHOUT = "exec through python -c, issue-14 protections off"
 BWRAP = "bwrap, a comparable sandbox -- true"
-ALL_PROTECTIONS = "descriptors,tty,chroot_breaking"  # tui_jail.launcher.UNPROTECTED's names
+ALL_PROTECTIONS = "descriptors,tty,chroot_breaking"  # tui_jail.jailexec.launcher.UNPROTECTED's names
 # the console script's own path (cli.main reading sys.argv, so it ends with os._exit as `tui-jail` does)
 TIOCSCTTY = 0x540E
 RUNNER = (
-    "import sys; from tui_jail import cli, launcher; "
+    "import sys; from tui_jail import cli; from tui_jail.jailexec import launcher; "
     "launcher.UNPROTECTED = frozenset(sys.argv.pop(1).split(',')) - {''}; cli.main()"
 )
 
@@ -119,8 +119,8 @@ def protections_in_process(children: int, spec_removed: frozenset[str]) -> float
     job's launch does it once: closing the inherited descriptors (50 of them here) and checking the
     standard ones, giving up the controlling tty, and dropping, lowering and reading back the
     chroot-breaking capabilities on top of the spec's (against the spec's alone)."""
-    from tui_jail import capdrop, launcher
-    from tui_jail.libc import libc
+    from tui_jail.jailexec import capdrop, launcher
+    from tui_jail.jailexec.libc import libc
 
     top = capdrop.last_cap()
     spec_bits = capdrop.bits_of(spec_removed, top)

@@ -6,7 +6,7 @@ positive control: the attack is real, and the test would see it) and then held.
 3. copies of secrets (/etc/shadow, a host key): modes and owners in the applied tree, never printed;
 4. root in the jail reading the host through `open_by_handle_at` on the /usr bind ("shocker").
 
-The switch is `tui_jail.launcher.UNPROTECTED`, a test-only module attribute set in the exec process
+The switch is `tui_jail.jailexec.launcher.UNPROTECTED`, a test-only module attribute set in the exec process
 itself (`exec_with`): there is no option or environment variable that turns a protection off.
 """
 
@@ -48,7 +48,7 @@ def world(tmp_path: Path) -> Iterator[Path]:
 
 # `tui-jail exec ...` with some protections switched off in its own process (test-only)
 RUNNER = (
-    "import sys; from tui_jail import cli, launcher; "
+    "import sys; from tui_jail import cli; from tui_jail.jailexec import launcher; "
     "launcher.UNPROTECTED = frozenset(sys.argv[1].split(',')) - {''}; sys.exit(cli.main(sys.argv[2:]))"
 )
 

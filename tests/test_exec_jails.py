@@ -23,7 +23,6 @@ import pytest
 from txn_helpers import wait_watchdogs_gone
 
 import tui_jail
-from tui_jail import capdrop
 from tui_jail.backends import caps
 from tui_jail.core.capabilities import CAPABILITIES
 from tui_jail.core.checks import run_checks
@@ -31,6 +30,7 @@ from tui_jail.core.launchfile import jail_launch_path
 from tui_jail.core.plan import make_plan
 from tui_jail.core.spec import Spec, parse_spec
 from tui_jail.core.yamlio import load_yaml_text
+from tui_jail.jailexec import capdrop
 from tui_jail.presets import preset_text
 from tui_jail.sandbox import bind_host_binaries, make_sandbox_root
 from tui_jail.system import SystemRoot
@@ -333,7 +333,7 @@ def test_exec_imports_nothing_heavy(world: Path) -> None:
     package_parent = str(Path(tui_jail.__file__).parent.parent)
     words = ["exec", "--root", str(world), spec.name, "--", "true"]
     imported = imported_by("-S", "-c", EXEC_WITHOUT_SITE, package_parent, *words)
-    assert "tui_jail.launcher" in imported
+    assert "tui_jail.jailexec.launcher" in imported
     imported -= imported_by("-S", "-c", "pass")
     heavy = [m for m in imported if any(m == h or m.startswith((f"{h}.", f"{h}_")) for h in HEAVY_MODULES)]
     assert sorted(heavy) == []

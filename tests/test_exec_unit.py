@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 import tui_jail
-from tui_jail import capdrop
 from tui_jail.backends import caps
 from tui_jail.commands import exec as exec_command
 from tui_jail.core import launchfile
@@ -25,8 +24,9 @@ from tui_jail.core.launchfile import jail_launch_path
 from tui_jail.core.plan import PlanError, make_plan, render_state
 from tui_jail.core.spec import Spec, SpecError, parse_spec
 from tui_jail.core.yamlio import load_yaml_text
-from tui_jail.launcher import prepare
-from tui_jail.libc import StepFailed
+from tui_jail.jailexec import capdrop
+from tui_jail.jailexec.launcher import prepare
+from tui_jail.jailexec.libc import StepFailed
 from tui_jail.presets import preset_text
 from tui_jail.system import SystemRoot
 from tui_jail.verify.exec import _hidden_paths

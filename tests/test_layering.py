@@ -50,6 +50,7 @@ def test_the_unmodified_package_keeps_every_contract(tmp_path: Path) -> None:
         ("tui_jail/system.py", "import tui_jail.txn.transaction", "acyclic"),
         ("tui_jail/backends/mounts.py", "import tui_jail.commands.status", "layers"),
         ("tui_jail/core/spec.py", "import tui_jail.backends.mounts", "layers"),
+        ("tui_jail/jailexec/launcher.py", "import tui_jail.txn.journal", "layers"),
     ],
     ids=[
         "textual-in-backend",
@@ -60,6 +61,7 @@ def test_the_unmodified_package_keeps_every_contract(tmp_path: Path) -> None:
         "cycle",
         "command-in-backend",
         "backend-in-core",
+        "transaction-in-launcher",
     ],
 )
 def test_a_planted_violation_breaks_its_contract(tmp_path: Path, module: str, line: str, contract: str) -> None:

@@ -26,7 +26,7 @@ SHUTIL_READS = {"which", "get_terminal_size", "disk_usage"}
 
 # file (relative to tui_jail/) -> why it may write on its own
 ALLOWED = {
-    "launcher.py": "the exec launcher mounts and creates inside its own new mount namespace, at run time",
+    "jailexec/launcher.py": "the exec launcher mounts and creates inside its own new mount namespace, at run time",
     "sandbox.py": "the sandbox builds its throwaway root in a fresh temporary directory it alone owns",
     "backends/sshd.py": "sshd -t and -T test a copy of DIR's config written in their own temporary directory",
 }

@@ -1,7 +1,7 @@
 """Capability sets of a process, read from `/proc/<pid>/status` and decoded into names.
 
 Used by verification (a probe's status from inside the jail, and this process's own for
-comparison). The exec launcher lowers the sets by system calls: `tui_jail.capdrop`.
+comparison). The exec launcher lowers the sets by system calls: `tui_jail.jailexec.capdrop`.
 """
 
 from __future__ import annotations

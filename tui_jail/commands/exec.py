@@ -151,7 +151,7 @@ def launch(
     root_probe: bool = False,
     pty: bool = False,
 ) -> int:
-    from tui_jail import launcher
+    from tui_jail.jailexec import launcher
 
     if not command:
         raise Refused("exec: no command given (tui-jail exec JAIL -- COMMAND...)")

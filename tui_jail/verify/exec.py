@@ -24,12 +24,12 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable
 
-from tui_jail import capdrop
 from tui_jail.backends import caps
 from tui_jail.core.capabilities import decode_mask
 from tui_jail.core.checks import Check, CheckResult
 from tui_jail.core.plan import make_plan
 from tui_jail.core.spec import Spec
+from tui_jail.jailexec import capdrop
 from tui_jail.mountinfo import parse_mountinfo
 from tui_jail.system import SystemRoot
 from tui_jail.verify import loader

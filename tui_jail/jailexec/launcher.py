@@ -16,12 +16,12 @@ walks straight out of any chroot (`/proc/self/fd/3/etc/...`), so none but 0, 1 a
 standard one that is a directory or an `O_PATH` descriptor becomes /dev/null; the caller's terminal
 as controlling tty would let the job push input into the admin's shell (TIOCSTI), so the job gives it
 up (`TIOCNOTTY`) and has none — or, with `--pty`, leads a session on a new pty of its own, relayed by
-`tui_jail.ptyrelay`; and the capabilities that break a chroot
+`tui_jail.jailexec.ptyrelay`; and the capabilities that break a chroot
 (`capdrop.CHROOT_BREAKING`: open_by_handle_at, mount, ptrace…) are removed from every set of every
 job on top of the spec's — that matters to a jail allowed to run as root (`allow_root`), the only way uid 0
 gets in.
 
-Every step is a direct syscall (`tui_jail.libc` for unshare and mount, `tui_jail.capdrop` for the
+Every step is a direct syscall (`tui_jail.jailexec.libc` for unshare and mount, `tui_jail.jailexec.capdrop` for the
 capability sets). A step of the caller that fails refuses before anything is forked; a step of the
 child that fails writes its reason into a close-on-exec pipe and the child exits without exec'ing:
 the caller sees a reason (refused) or, when the pipe closes empty, that the command really runs,
@@ -44,10 +44,10 @@ import _signal  # the C module `signal` wraps: the wrapper's enum classes would 
 import os
 import stat
 
-from tui_jail import capdrop
 from tui_jail.core import launchfile
 from tui_jail.core.errors import Refused
-from tui_jail.libc import StepFailed, Structure, byref, c_char, c_short, c_uint, check, libc
+from tui_jail.jailexec import capdrop
+from tui_jail.jailexec.libc import StepFailed, Structure, byref, c_char, c_short, c_uint, check, libc
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
@@ -92,7 +92,7 @@ class Launch:
         tmp: str | None,  # host path of the per-run tmp, created by run() and removed afterwards
         masks: tuple[str, ...],  # host paths of the mount points /dev/null is bound over
         bits: list[int],  # the capabilities to remove, as bits the running kernel knows
-        pty: bool = False,  # a terminal of its own (`tui_jail.ptyrelay`) instead of no controlling one
+        pty: bool = False,  # a terminal of its own (`tui_jail.jailexec.ptyrelay`) instead of no controlling one
     ) -> None:
         self.name, self.root, self.argv, self.env = name, root, argv, env
         self.uid, self.gid, self.groups, self.cwd = uid, gid, groups, cwd
@@ -303,7 +303,7 @@ def _fork_and_wait(launch: Launch) -> int:
             reason = errors.read().decode(errors="replace").strip()
         if terminal is not None:
             if not reason:
-                from tui_jail import ptyrelay
+                from tui_jail.jailexec import ptyrelay
 
                 ptyrelay.relay(terminal[0])
             os.close(terminal[0])

@@ -4,7 +4,7 @@ The exec launcher's last steps before it execs the command: drop from the boundi
 ambient, lower inheritable/permitted/effective, set no_new_privs, and check through the same
 system calls that no set still holds a removed capability (`/proc` may not exist in the jail).
 
-Direct syscalls (`tui_jail.libc`) rather than `capsh`/`setpriv`: the launcher is already one process
+Direct syscalls (`tui_jail.jailexec.libc`) rather than `capsh`/`setpriv`: the launcher is already one process
 that has to fork into its PID namespace, mount and chroot, so there is no binary to exec into half
 way; each syscall reports its own errno, which is how every step can fail closed with its reason;
 nothing needs to exist inside the jail (capsh would have to be there, or chroot itself with its
@@ -15,7 +15,7 @@ from `/proc/<pid>/status` for verification is `tui_jail.backends.caps`.
 from __future__ import annotations
 
 from tui_jail.core.capabilities import BY_BIT, CAPABILITIES
-from tui_jail.libc import StepFailed, Structure, byref, c_int, c_uint, check, libc
+from tui_jail.jailexec.libc import StepFailed, Structure, byref, c_int, c_uint, check, libc
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on exec's start-up path
 if TYPE_CHECKING:

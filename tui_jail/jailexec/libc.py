@@ -1,6 +1,6 @@
 """The C library, for the system calls Python 3.11's `os` lacks: unshare, mount, prctl, capget/capset, ioctl.
 
-One handle on libc shared by the exec launcher and `tui_jail.capdrop`, the few C types they pass, and
+One handle on libc shared by the exec launcher and `tui_jail.jailexec.capdrop`, the few C types they pass, and
 `check`, which turns a failed call into `StepFailed` naming the step and the kernel's reason: that is
 how every launch step fails closed with a reason the user reads.
 
