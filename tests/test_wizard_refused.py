@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual.widgets import Button, Static
-from wizard_support import keys, run_async, settle, until, walk, wizard
+from textual.widgets import Button, Label, Static
+from wizard_support import SETTINGS_KEYS, keys, run_async, settle, until, walk, wizard
 
 from tui_jail.screens.access import AccessScreen
 from tui_jail.screens.apply import ApplyScreen
@@ -70,3 +70,23 @@ async def test_a_source_gone_since_the_review_leads_back_to_mounts(sample_root: 
         await keys(pilot, "ctrl+n")
         await settle(pilot)
         assert isinstance(app.screen, MountsScreen)
+
+
+@run_async
+async def test_a_plan_refused_on_the_review_leads_to_the_step_that_fixes_it(sample_root: Path) -> None:
+    """A jail root under the world-writable /tmp cannot be planned: the review says why, wrapped, and
+    Next goes to Mounts where the root is edited (it offered a disabled Apply and 'go back')."""
+    app = wizard(sample_root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await keys(pilot, *walk("seedbox-sftp", "mounts"))
+        app.screen.query_one("#root-input").focus()
+        await keys(pilot, "ctrl+u", "type:/tmp/jail", "ctrl+n", *SETTINGS_KEYS["seedbox-sftp"], "ctrl+n")
+        screen = app.screen
+        assert isinstance(screen, ReviewScreen)
+        summary = screen.query_one("#summary", Label)
+        assert "/tmp is writable by others" in str(summary.render()) and summary.size.height > 1
+        button = screen.query_one("#next-button", Button)
+        assert str(button.label) == "Fix in Mounts ▶" and not button.disabled
+        await keys(pilot, "ctrl+n")
+        assert isinstance(app.screen, MountsScreen)
+        assert app.screen.query_one("#root-input").value == "/tmp/jail"

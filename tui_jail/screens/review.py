@@ -15,12 +15,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import ScrollableContainer, Vertical
 from textual.content import Content
-from textual.widgets import Label, Static, TabbedContent, TabPane
+from textual.widgets import Button, Label, Static, TabbedContent, TabPane
 
 from tui_jail.messages import PlanReady, WorkFailed
 from tui_jail.screens.marked_wrap import MarkedWrap
 from tui_jail.screens.path_modal import PathModal
-from tui_jail.screens.step import StepScreen
+from tui_jail.screens.step import FIELD_STEPS, StepScreen, step_title
+from tui_jail.wizard_state import field_of
 
 if TYPE_CHECKING:
     from tui_jail.core.plan import Plan
@@ -37,6 +38,7 @@ class ReviewScreen(StepScreen):
         Binding("w", "wrap", "Wrap lines"),
         Binding("t", "tree", "Mount tree"),
     ]
+    fix_at: str | None = None  # the step that edits what made the plan impossible (Next goes there)
 
     def compose_body(self) -> ComposeResult:
         yield Label(f"Planning {self.state.name}…", id="summary", markup=False)
@@ -61,9 +63,23 @@ class ReviewScreen(StepScreen):
 
     @on(WorkFailed)
     def plan_failed(self, message: WorkFailed) -> None:
+        """No plan, no apply: Next leads to the step that edits the field the problem names (a jail
+        root under a world-writable /tmp: Mounts), as after a refused preflight."""
         self.query_one("#summary", Label).update(f"Cannot plan this jail: {message.reason}")
         self.query_one("#summary", Label).add_class("-error")
-        self.show_error("go back and fix it")
+        self.fix_at = FIELD_STEPS.get(field_of(message.reason))
+        if self.fix_at is None:
+            self.show_error("go back and fix it")
+            return
+        button = self.query_one("#next-button", Button)
+        button.label = f"Fix in {step_title(self.fix_at, self.state.kind)} {self.glyph['next']}"
+        button.disabled = False
+
+    def action_next(self) -> None:
+        if self.fix_at is not None:
+            self.dismiss(self.fix_at)
+        else:
+            super().action_next()
 
     @on(PlanReady)
     async def plan_ready(self, message: PlanReady) -> None:
