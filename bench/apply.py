@@ -36,9 +36,9 @@ def main() -> None:
 
     from tui_jail.backends.sshd import candidate_config, check_config
     from tui_jail.core.plan import make_plan
-    from tui_jail.fsops import atomic_write
+    from tui_jail.paths.fsops import atomic_write
+    from tui_jail.paths.system import SystemRoot
     from tui_jail.sandbox import make_sandbox_root
-    from tui_jail.system import SystemRoot
     from tui_jail.txn import journal, transaction
 
     base = Path(tempfile.mkdtemp(prefix="tui-jail-bench-"))

@@ -180,8 +180,8 @@ def main(rounds: int) -> int:
     from txn_helpers import wait_watchdogs_gone
 
     from tui_jail.core.plan import make_plan
+    from tui_jail.paths.system import SystemRoot
     from tui_jail.sandbox import bind_host_binaries, make_sandbox_root
-    from tui_jail.system import SystemRoot
     from tui_jail.txn import transaction
 
     scratch = Path(tempfile.mkdtemp(prefix="tui-jail-bench-"))

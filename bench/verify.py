@@ -44,9 +44,9 @@ def main(rounds: int) -> int:
     from tui_jail.core.plan import make_plan
     from tui_jail.core.spec import parse_spec
     from tui_jail.core.yamlio import dump_yaml
+    from tui_jail.paths.system import SystemRoot
     from tui_jail.presets import preset_document
     from tui_jail.sandbox import make_sandbox_root
-    from tui_jail.system import SystemRoot
     from tui_jail.txn.admin import admin_connection
     from tui_jail.txn.session import adopt_login
     from tui_jail.verify.sftp import outside_address, probe_addresses

@@ -38,7 +38,7 @@ def wizard_root(sample_root: Path) -> Iterator[Path]:
     """A sample root the wizard may apply to: afterwards nothing of it stays pending, watched or mounted."""
     from txn_helpers import wait_watchdogs_gone
 
-    from tui_jail.system import SystemRoot
+    from tui_jail.paths.system import SystemRoot
     from tui_jail.txn import journal, transaction
 
     yield sample_root
@@ -54,7 +54,7 @@ def wizard_root(sample_root: Path) -> Iterator[Path]:
 @pytest.fixture
 def world(sample_root: Path) -> Iterator[Path]:
     """A sample root for the transaction tests: anything a failed test left mounted goes with it."""
-    from tui_jail.system import SystemRoot
+    from tui_jail.paths.system import SystemRoot
 
     yield sample_root
     for point in sorted(SystemRoot(sample_root).mounts(), key=lambda p: -p.count("/")):  # deepest first

@@ -12,7 +12,7 @@ from txn_helpers import install_layout, seedbox
 from tui_jail.core import bootguard
 from tui_jail.core.plan import make_plan, plan_removal
 from tui_jail.core.render import plan_text
-from tui_jail.system import SystemRoot
+from tui_jail.paths.system import SystemRoot
 
 
 def test_the_guard_is_in_the_plan_and_its_diff_where_the_root_boots_with_systemd(sample_root: Path) -> None:

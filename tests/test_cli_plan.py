@@ -124,7 +124,7 @@ def test_plan_on_a_terminal_is_coloured(sample_root: Path) -> None:
     from tui_jail.core.plan import make_plan
     from tui_jail.core.render import print_plan
     from tui_jail.core.spec import parse_spec
-    from tui_jail.system import SystemRoot
+    from tui_jail.paths.system import SystemRoot
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:

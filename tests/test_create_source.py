@@ -17,7 +17,7 @@ from tui_jail.core.plan import SOURCE, PlanError, make_plan
 from tui_jail.core.render import plan_text
 from tui_jail.core.spec import SpecError, parse_spec
 from tui_jail.core.yamlio import load_yaml_text
-from tui_jail.system import SystemRoot
+from tui_jail.paths.system import SystemRoot
 from tui_jail.txn import steps, transaction
 from tui_jail.wizard_state import plain
 

@@ -26,8 +26,8 @@ from tui_jail.core.plan import make_plan
 from tui_jail.core.spec import parse_spec
 from tui_jail.core.sshd_config import dropin_path
 from tui_jail.core.yamlio import dump_yaml
+from tui_jail.paths.system import SystemRoot
 from tui_jail.presets import preset_document
-from tui_jail.system import SystemRoot
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not nsenv.in_private_mount_ns(), reason="needs root in a private mount namespace"

@@ -31,7 +31,7 @@ from test_exec_jails import applied, exec_world, preset_spec
 from tui_jail.core.plan import PlanError, make_plan
 from tui_jail.core.render import plan_text
 from tui_jail.core.spec import Spec, parse_spec
-from tui_jail.system import SystemRoot
+from tui_jail.paths.system import SystemRoot
 
 pytestmark = [
     pytest.mark.ns,

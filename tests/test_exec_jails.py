@@ -31,9 +31,9 @@ from tui_jail.core.plan import make_plan
 from tui_jail.core.spec import Spec, parse_spec
 from tui_jail.core.yamlio import load_yaml_text
 from tui_jail.jailexec import capdrop
+from tui_jail.paths.system import SystemRoot
 from tui_jail.presets import preset_text
 from tui_jail.sandbox import bind_host_binaries, make_sandbox_root
-from tui_jail.system import SystemRoot
 from tui_jail.txn import transaction
 from tui_jail.verify.exec import exec_checks
 
@@ -308,7 +308,7 @@ HEAVY_MODULES = (
     # SystemRoot and the mountinfo parser (pathlib, dataclasses), and the standard modules that each cost
     # a job milliseconds: the launcher calls libc through _ctypes (ctypes' Python half is ~5 ms) and reads
     # the launch file with json's C scanner (the json module imports re and enum)
-    *("tui_jail.system", "tui_jail.mountinfo", "tui_jail.backends", "argparse", "pathlib", "dataclasses"),
+    *("tui_jail.paths.system", "tui_jail.paths.mountinfo", "tui_jail.backends", "argparse", "pathlib", "dataclasses"),
     *("inspect", "typing", "signal", "shutil", "subprocess", "fcntl", "socket", "json", "re", "enum"),
     *("ctypes", "struct"),
 )

@@ -27,8 +27,8 @@ from tui_jail.core.yamlio import load_yaml_text
 from tui_jail.jailexec import capdrop
 from tui_jail.jailexec.launcher import prepare
 from tui_jail.jailexec.libc import StepFailed
+from tui_jail.paths.system import SystemRoot
 from tui_jail.presets import preset_text
-from tui_jail.system import SystemRoot
 from tui_jail.verify.exec import _hidden_paths
 from tui_jail.verify.loader import jail_program_needs
 

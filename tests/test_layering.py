@@ -47,7 +47,7 @@ def test_the_unmodified_package_keeps_every_contract(tmp_path: Path) -> None:
         ("tui_jail/screens/apply.py", "import subprocess", "screens-run-no-commands"),
         ("tui_jail/screens/verify.py", "import sh", "screens-run-no-commands"),
         ("tui_jail/core/plan.py", "import sh", "pure-core"),
-        ("tui_jail/system.py", "import tui_jail.txn.transaction", "acyclic"),
+        ("tui_jail/paths/system.py", "import tui_jail.txn.transaction", "acyclic"),
         ("tui_jail/backends/mounts.py", "import tui_jail.commands.status", "layers"),
         ("tui_jail/core/spec.py", "import tui_jail.backends.mounts", "layers"),
         ("tui_jail/jailexec/launcher.py", "import tui_jail.txn.journal", "layers"),

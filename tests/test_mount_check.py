@@ -15,7 +15,7 @@ from txn_helpers import seedbox
 from tui_jail.backends import mounts
 from tui_jail.backends.mounts import Expected, MountError
 from tui_jail.core.plan import make_plan
-from tui_jail.system import SystemRoot
+from tui_jail.paths.system import SystemRoot
 from tui_jail.txn import transaction
 
 needs_private_ns = nsenv.needs_private_ns

@@ -28,11 +28,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from txn_helpers import wait_watchdogs_gone
 
-from tui_jail import faults
 from tui_jail.core.plan import make_plan
 from tui_jail.core.spec import parse_spec
 from tui_jail.core.yamlio import load_yaml_text
-from tui_jail.system import SystemRoot
+from tui_jail.paths import faults
+from tui_jail.paths.system import SystemRoot
 from tui_jail.txn import journal, transaction
 
 pytestmark = [

@@ -22,10 +22,10 @@ from txn_helpers import seedbox
 from tui_jail.backends import mounts, sshd
 from tui_jail.core.errors import Refused
 from tui_jail.core.plan import make_plan, plan_removal
-from tui_jail.mountinfo import read_mountinfo
 from tui_jail.paths import applied, binds, files
+from tui_jail.paths.mountinfo import read_mountinfo
 from tui_jail.paths.resolve import PathRefused
-from tui_jail.system import SystemRoot
+from tui_jail.paths.system import SystemRoot
 from tui_jail.txn import journal, steps, transaction
 from tui_jail.txn.journal import Journal, Op, TxnState
 

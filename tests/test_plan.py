@@ -17,8 +17,8 @@ from tui_jail.core import fstab, managed_block, sshd_config
 from tui_jail.core.plan import Plan, PlanError, make_plan, plan_removal
 from tui_jail.core.render import plan_text
 from tui_jail.core.spec import Spec, parse_spec
+from tui_jail.paths.system import SystemRoot
 from tui_jail.presets import preset_document, preset_names
-from tui_jail.system import SystemRoot
 
 GOLDEN = Path(__file__).parent / "golden"
 FILLED = {"<seedbox-ip>": "203.0.113.7", "<media-user>": "media", "<agent-user>": "agent"}

@@ -16,7 +16,7 @@ from txn_helpers import seedbox, seedbox_text
 from tui_jail.core.plan import make_plan
 from tui_jail.core.spec import Spec, parse_spec
 from tui_jail.core.yamlio import load_yaml_text
-from tui_jail.system import SystemRoot
+from tui_jail.paths.system import SystemRoot
 
 MARGIN = 0.3  # seconds
 

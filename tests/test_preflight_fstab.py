@@ -20,7 +20,7 @@ from tui_jail.core.errors import Refused
 from tui_jail.core.plan import Plan, make_plan
 from tui_jail.core.spec import parse_spec
 from tui_jail.core.yamlio import load_yaml_text
-from tui_jail.system import SystemRoot
+from tui_jail.paths.system import SystemRoot
 from tui_jail.txn import preflight
 
 JAIL = "/chroot/rclone-sftp"

@@ -17,7 +17,7 @@ from txn_helpers import seedbox, snapshot, wait_watchdogs_gone
 from tui_jail.core import fstab, managed_block
 from tui_jail.core.plan import make_plan, plan_removal
 from tui_jail.core.spec import Spec, parse_spec
-from tui_jail.system import SystemRoot
+from tui_jail.paths.system import SystemRoot
 from tui_jail.txn import transaction
 
 pytestmark = [pytest.mark.ns, nsenv.needs_private_ns]

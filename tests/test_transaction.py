@@ -28,11 +28,11 @@ from txn_helpers import (
     watchdog_pids,
 )
 
-from tui_jail import faults
 from tui_jail.core import bootguard
 from tui_jail.core.errors import Refused
 from tui_jail.core.plan import make_plan
-from tui_jail.system import SystemRoot
+from tui_jail.paths import faults
+from tui_jail.paths.system import SystemRoot
 from tui_jail.txn import journal, transaction, watchdog
 
 pytestmark = [

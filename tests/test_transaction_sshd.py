@@ -64,7 +64,7 @@ def site(sample_root: Path, tmp_path: Path) -> Iterator[tuple[Path, nsenv.SshSer
 
 
 def journal_mounts(root: Path) -> list[str]:
-    from tui_jail.system import SystemRoot
+    from tui_jail.paths.system import SystemRoot
 
     system = SystemRoot(root)
     return [str(system.host(p)) for p in system.mounts() if p != "/"]

@@ -15,7 +15,7 @@ from tui_jail.cli import main
 from tui_jail.core.plan import make_plan
 from tui_jail.core.spec import parse_spec
 from tui_jail.core.yamlio import dump_yaml
-from tui_jail.system import SystemRoot
+from tui_jail.paths.system import SystemRoot
 
 SPEC = {
     "version": 1,

@@ -17,8 +17,8 @@ import pytest
 from tui_jail.core import fstab
 from tui_jail.core.plan import Plan, make_plan
 from tui_jail.core.spec import Spec, parse_spec
-from tui_jail.mountinfo import read_mountinfo
-from tui_jail.system import SystemRoot
+from tui_jail.paths.mountinfo import read_mountinfo
+from tui_jail.paths.system import SystemRoot
 from tui_jail.verify.mounts import FSTAB_CHECK, mount_check_name, mount_checks
 
 needs_private_ns = nsenv.needs_private_ns

@@ -13,7 +13,7 @@ from tui_jail.backends.sshd import Connection
 from tui_jail.core.checks import run_checks
 from tui_jail.core.plan import Plan, make_plan
 from tui_jail.core.spec import Spec, parse_spec
-from tui_jail.system import SystemRoot
+from tui_jail.paths.system import SystemRoot
 from tui_jail.txn.admin import admin_connection
 from tui_jail.verify import sftp
 

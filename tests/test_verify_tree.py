@@ -10,7 +10,7 @@ import pytest
 
 from tui_jail.core.plan import Plan, make_plan
 from tui_jail.core.spec import Spec, parse_spec
-from tui_jail.system import SystemRoot
+from tui_jail.paths.system import SystemRoot
 from tui_jail.verify.tree import chain_result, chroot_components, contents_result
 
 SPEC = {

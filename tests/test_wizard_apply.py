@@ -17,13 +17,13 @@ from txn_helpers import changed_paths, seedbox, snapshot
 from wizard_support import keys, run_async, txn_status, until, walk, wizard
 
 from tui_jail.core.plan import make_plan
+from tui_jail.paths.system import SystemRoot
 from tui_jail.screens.apply import ApplyScreen
 from tui_jail.screens.home import HomeScreen
 from tui_jail.screens.keep_modal import KeepModal
 from tui_jail.screens.recovery import RecoveryScreen
 from tui_jail.screens.transaction_panel import TransactionPanel
 from tui_jail.screens.verify import VerifyScreen
-from tui_jail.system import SystemRoot
 from tui_jail.txn import journal, transaction
 from tui_jail.wizard_state import EXTEND_BY
 

@@ -14,7 +14,7 @@ from txn_helpers import seedbox
 from tui_jail import cli
 from tui_jail.app import WizardApp
 from tui_jail.core.plan import make_plan
-from tui_jail.system import SystemRoot
+from tui_jail.paths.system import SystemRoot
 from tui_jail.txn import entry, transaction
 
 APPLIER = {"SSH_CONNECTION": "198.51.100.4 50022 192.0.2.1 22", "SUDO_USER": "admin"}

@@ -17,8 +17,8 @@ from typing import Any
 from tui_jail.core.plan import make_plan
 from tui_jail.core.spec import Spec, parse_spec
 from tui_jail.core.yamlio import load_yaml_text
+from tui_jail.paths.system import SystemRoot
 from tui_jail.presets import preset_text
-from tui_jail.system import SystemRoot
 from tui_jail.txn import journal, transaction
 
 STATE = "var/lib/tui-jail"

@@ -22,9 +22,9 @@ from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.filter import LineFilter
 
+from tui_jail.paths.system import SystemRoot
 from tui_jail.screens.glyphs import ConsoleFont, console_text, glyphs
 from tui_jail.screens.step import BACK
-from tui_jail.system import SystemRoot
 from tui_jail.txn import entry
 from tui_jail.txn.journal import DEFAULT_TIMEOUT
 from tui_jail.wizard_state import WizardState

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tui_jail.system import SystemRoot
+from tui_jail.paths.system import SystemRoot
 from tui_jail.txn import entry
 from tui_jail.txn.history import DEFAULT_KEEP
 from tui_jail.txn.journal import DEFAULT_TIMEOUT
@@ -475,7 +475,7 @@ class WizardState:
     def save(self, path: Path) -> Path:
         """Write the spec as YAML (round-trip). Raises SpecError, OSError."""
         from tui_jail.core.spec_document import spec_yaml
-        from tui_jail.fsops import save_file
+        from tui_jail.paths.fsops import save_file
 
         target = path if path.is_absolute() else self.save_dir / path
         text = spec_yaml(self.document, self.spec())

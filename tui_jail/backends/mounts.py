@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from tui_jail.paths import binds
 from tui_jail.paths.binds import Identity, Record
-from tui_jail.system import SystemRoot
+from tui_jail.paths.system import SystemRoot
 
 
 class MountError(RuntimeError):

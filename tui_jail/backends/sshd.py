@@ -21,10 +21,10 @@ from collections.abc import Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass
 from pathlib import Path
 
-from tui_jail import faults
 from tui_jail.backends import systemd
 from tui_jail.core.sshd_config import SSHD_CONFIG, SSHD_DIR, parse_lines
-from tui_jail.system import SystemRoot
+from tui_jail.paths import faults
+from tui_jail.paths.system import SystemRoot
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 _INCLUDE_LINE = re.compile(r"^(\s*Include\s+)(.*)$", re.I | re.M)

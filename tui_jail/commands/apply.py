@@ -23,7 +23,7 @@ from tui_jail.commands.common import (
 from tui_jail.core.errors import Refused
 from tui_jail.core.plan import Plan, make_plan
 from tui_jail.core.render import print_plan
-from tui_jail.system import SystemRoot
+from tui_jail.paths.system import SystemRoot
 from tui_jail.txn import entry, history, journal
 from tui_jail.txn.history import DEFAULT_KEEP
 from tui_jail.txn.journal import DEFAULT_TIMEOUT, LONGEST_WAIT, TxnState

@@ -7,7 +7,7 @@ import argparse
 from tui_jail.commands.common import Subparsers, add_json, add_root, add_spec_source, load_spec, print_json
 from tui_jail.core.plan import Plan, make_plan
 from tui_jail.core.render import print_plan
-from tui_jail.system import SystemRoot
+from tui_jail.paths.system import SystemRoot
 
 
 def add_parser(subparsers: Subparsers) -> None:

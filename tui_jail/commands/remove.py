@@ -10,7 +10,7 @@ from tui_jail.commands.common import Subparsers, add_root, check_watchdogs
 from tui_jail.commands.plan import show_plan
 from tui_jail.core.plan import applied_spec, plan_removal
 from tui_jail.core.spec import check_jail_name
-from tui_jail.system import SystemRoot
+from tui_jail.paths.system import SystemRoot
 
 
 def add_parser(subparsers: Subparsers) -> None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from tui_jail.commands.common import Subparsers, add_json, add_root, add_spec_source, load_spec, print_json, refuse
 from tui_jail.core.checks import Check, CheckResult, run_checks
-from tui_jail.system import SystemRoot
+from tui_jail.paths.system import SystemRoot
 from tui_jail.txn.admin import admin_connection
 from tui_jail.verify import checks_for
 

@@ -6,5 +6,5 @@ rendered), diff text, the boot guard's and the exec
 launch file's contents, the plan as terminal text, ELF reading, the check-result API verification reports
 through, the refusals commands turn into one line.
 Nothing here writes to the system or runs a command: the transaction, verification and the exec launcher
-above read what it computes. It reads the system only through `tui_jail.system` (the path layer).
+above read what it computes. It reads the system only through `tui_jail.paths.system` (the path layer).
 """

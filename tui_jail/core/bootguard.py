@@ -18,7 +18,7 @@ import os
 import posixpath
 import stat
 
-from tui_jail.system import SystemRoot
+from tui_jail.paths.system import SystemRoot
 
 UNIT_DIR = "/etc/systemd/system"
 UNIT_NAME = "tui-jail-recover.service"

@@ -22,10 +22,10 @@ from tui_jail.core.launchfile import JAILS_DIR, jail_launch_path, render_launch
 from tui_jail.core.launchfile import STATE_DIR as STATE_DIR  # re-exported: the state layout lives with the launch file
 from tui_jail.core.spec import DEVICES, Mount, Spec, SpecError, parse_spec, unreadable_text
 from tui_jail.core.yamlio import YamlError, dump_plain_yaml, load_yaml_text
-from tui_jail.mountinfo import MountEntry
 from tui_jail.paths.applied import read_applied_mounts, read_made_chain
+from tui_jail.paths.mountinfo import MountEntry
 from tui_jail.paths.resolve import writable_by_others
-from tui_jail.system import SystemRoot
+from tui_jail.paths.system import SystemRoot
 
 
 def jail_state_path(name: str) -> str:

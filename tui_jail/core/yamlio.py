@@ -23,7 +23,7 @@ from ruamel.yaml.events import (
     SequenceStartEvent,
 )
 
-from tui_jail.system import read_regular
+from tui_jail.paths.system import read_regular
 
 MAX_BYTES = 64 * 1024  # the largest preset is 3 KiB; ruamel reads ~20 KiB of spec per second here
 MAX_DEPTH = 32  # a spec nests 4 levels deep

@@ -19,8 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tui_jail import faults
-from tui_jail.paths import kernel
+from tui_jail.paths import faults, kernel
 from tui_jail.paths.files import Root
 from tui_jail.paths.resolve import Entry, PathRefused, resolved, writable_by_others
 

@@ -18,7 +18,7 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
-from tui_jail import faults
+from tui_jail.paths import faults
 from tui_jail.paths.resolve import Entry, PathRefused, resolved
 
 Root = Path | str

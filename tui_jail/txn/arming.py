@@ -22,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 
 import tui_jail
-from tui_jail import faults
+from tui_jail.paths import faults
 
 READY_TIMEOUT = 10.0
 

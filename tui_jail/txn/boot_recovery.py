@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tui_jail.backends import systemd
 from tui_jail.core import fstab
-from tui_jail.system import SystemRoot
+from tui_jail.paths.system import SystemRoot
 from tui_jail.txn import journal
 from tui_jail.txn.journal import Damaged, Journal
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tui_jail.fsops import make_dirs, move, remove_tree
+from tui_jail.paths.fsops import make_dirs, move, remove_tree
 from tui_jail.txn import journal
 from tui_jail.txn.journal_layout import FINISHED
 

@@ -36,7 +36,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from tui_jail.fsops import (
+from tui_jail.paths.fsops import (
     append_line,
     atomic_write,
     fsync_dir,

@@ -29,7 +29,7 @@ from tui_jail.backends.sshd import Connection, candidate_config, check_config, e
 from tui_jail.core import fstab, managed_block
 from tui_jail.core.errors import Refused
 from tui_jail.core.plan import SOURCE, Plan
-from tui_jail.system import SystemRoot
+from tui_jail.paths.system import SystemRoot
 from tui_jail.txn.admin import admin_connection, login_connection
 from tui_jail.txn.session import Login, logins_to_protect
 

@@ -14,7 +14,7 @@ import contextlib
 import time
 from pathlib import Path
 
-from tui_jail import faults
+from tui_jail.paths import faults
 from tui_jail.txn.journal import Damaged, Journal, TxnState
 
 UNSAVED = "could not save the journal state"
@@ -22,7 +22,7 @@ UNSAVED = "could not save the journal state"
 
 def rollback(journal: Journal, reason: str) -> TxnState:
     from tui_jail.core.fstab import FSTAB
-    from tui_jail.system import SystemRoot
+    from tui_jail.paths.system import SystemRoot
     from tui_jail.txn import steps  # loaded only when there is something to undo: the watchdog starts fast
 
     system = SystemRoot(journal.root)

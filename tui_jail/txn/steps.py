@@ -21,7 +21,7 @@ from tui_jail.core.fstab import FSTAB
 from tui_jail.paths import applied, binds, files
 from tui_jail.paths.binds import Identity
 from tui_jail.paths.resolve import resolved
-from tui_jail.system import SystemRoot
+from tui_jail.paths.system import SystemRoot
 from tui_jail.txn.journal import Journal, Op
 
 if TYPE_CHECKING:

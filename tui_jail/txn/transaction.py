@@ -22,14 +22,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tui_jail import faults
 from tui_jail.core.errors import Refused
 from tui_jail.core.plan import CHAIN, SOURCE, PathStep, Plan
 from tui_jail.core.render import plan_text
-from tui_jail.fsops import remove_tree
-from tui_jail.paths import applied, files
+from tui_jail.paths import applied, faults, files
 from tui_jail.paths.files import read_bytes
-from tui_jail.system import SystemRoot
+from tui_jail.paths.fsops import remove_tree
+from tui_jail.paths.system import SystemRoot
 from tui_jail.txn import arming, journal, session, steps
 from tui_jail.txn.admin import admin_connection
 from tui_jail.txn.journal import DEFAULT_TIMEOUT, Busy, Journal, Op, TxnState

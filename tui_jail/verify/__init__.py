@@ -13,7 +13,7 @@ from tui_jail.backends.sshd import Connection
 from tui_jail.core.checks import Check, CheckResult
 from tui_jail.core.plan import PlanError, make_plan
 from tui_jail.core.spec import Spec
-from tui_jail.system import SystemRoot
+from tui_jail.paths.system import SystemRoot
 from tui_jail.verify.mounts import mount_checks
 from tui_jail.verify.tree import chain_result, tree_checks
 

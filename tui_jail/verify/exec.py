@@ -30,8 +30,8 @@ from tui_jail.core.checks import Check, CheckResult
 from tui_jail.core.plan import make_plan
 from tui_jail.core.spec import Spec
 from tui_jail.jailexec import capdrop
-from tui_jail.mountinfo import parse_mountinfo
-from tui_jail.system import SystemRoot
+from tui_jail.paths.mountinfo import parse_mountinfo
+from tui_jail.paths.system import SystemRoot
 from tui_jail.verify import loader
 
 PROBE = r"""

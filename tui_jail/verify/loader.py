@@ -19,7 +19,7 @@ from typing import BinaryIO
 
 from tui_jail.core.elf import NotElf, read_needs
 from tui_jail.core.spec import Mount, Spec
-from tui_jail.system import SystemRoot
+from tui_jail.paths.system import SystemRoot
 
 PROGRAMS = ("/bin/sh", "stat", "readlink")  # the shell every exec job starts in, and what the probes run
 PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")  # the launcher's

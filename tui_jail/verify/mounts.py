@@ -16,8 +16,8 @@ from tui_jail.core import fstab, managed_block
 from tui_jail.core.checks import Check, CheckResult
 from tui_jail.core.plan import MountStep, Plan
 from tui_jail.core.spec import Spec
-from tui_jail.mountinfo import MountEntry, read_mountinfo
-from tui_jail.system import SystemRoot
+from tui_jail.paths.mountinfo import MountEntry, read_mountinfo
+from tui_jail.paths.system import SystemRoot
 
 FSTAB_CHECK = "mounts: fstab block"
 

@@ -27,7 +27,7 @@ from tui_jail.core import sshd_config
 from tui_jail.core.checks import Check, CheckResult
 from tui_jail.core.plan import Plan
 from tui_jail.core.spec import Spec
-from tui_jail.system import Account, SystemRoot
+from tui_jail.paths.system import Account, SystemRoot
 
 # documentation networks (RFC 5737, RFC 3849): never a real seedbox, so a good "somebody else"
 _OUTSIDE_CANDIDATES = ("192.0.2.1", "198.51.100.1", "203.0.113.1", "2001:db8::1", "10.255.255.254")

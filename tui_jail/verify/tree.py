@@ -14,7 +14,7 @@ import stat
 from tui_jail.core.checks import Check, CheckResult
 from tui_jail.core.plan import Plan, chain_problem
 from tui_jail.core.spec import Spec
-from tui_jail.system import SystemRoot
+from tui_jail.paths.system import SystemRoot
 
 CHAIN = "tree: chroot chain"
 CONTENTS = "tree: jail contents"

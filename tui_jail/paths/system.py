@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from tui_jail.mountinfo import MountEntry, read_mountinfo
 from tui_jail.paths import files
+from tui_jail.paths.mountinfo import MountEntry, read_mountinfo
 
 
 @dataclass(frozen=True)
