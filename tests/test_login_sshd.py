@@ -255,20 +255,16 @@ def test_from_tmux_sessions_without_a_terminal_are_noted_and_a_new_login_confirm
     assert confirmed.returncode == 0, confirmed.stderr
 
 
-def test_the_line_between_old_and_new_logins_is_drawn_when_the_old_sockets_close() -> None:
-    """sshd closes its listening sockets just before it re-executes, and listens again only once the new
-    daemon has read its config: the reload's moment is taken as soon as the old sockets are gone (no
-    connection is accepted between the two), and the wait for the new ones is left to the applier's
-    end (`Relistening`). A stand-in daemon closes at once on HUP and listens again 0.5 s later."""
-    from tui_jail.backends import sshd
-
+@contextlib.contextmanager
+def stand_in_daemon(on_hup: str) -> Iterator[subprocess.Popen[str]]:
+    """A real process holding one listening socket that runs `on_hup` (Python, with `listen()` and the
+    socket in `held[0]`) on SIGHUP, as sshd swaps its sockets when it re-executes."""
     script = (
         "import signal, socket, sys, time\n"
         "def listen():\n"
         "    s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(); return s\n"
         "held = [listen()]\n"
-        "def swap(*_):\n"
-        "    held[0].close(); print('closed', flush=True); time.sleep(0.5); held[0] = listen()\n"
+        f"def swap(*_):\n    {on_hup}\n"
         "signal.signal(signal.SIGHUP, swap)\n"
         "print('ready', flush=True)\n"
         "while True: time.sleep(1)\n"
@@ -276,6 +272,22 @@ def test_the_line_between_old_and_new_logins_is_drawn_when_the_old_sockets_close
     daemon = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     try:
         assert daemon.stdout is not None and daemon.stdout.readline() == "ready\n"
+        yield daemon
+    finally:
+        daemon.kill()
+        daemon.wait()
+
+
+def test_the_line_between_old_and_new_logins_is_drawn_when_the_old_sockets_close() -> None:
+    """sshd closes its listening sockets just before it re-executes, and listens again only once the new
+    daemon has read its config: the reload's moment is taken as soon as the old sockets are gone (no
+    connection is accepted between the two), and the wait for the new ones is left to the applier's
+    end (`Relistening`). A stand-in daemon closes at once on HUP and listens again 0.5 s later."""
+    from tui_jail.backends import sshd
+
+    swap = "held[0].close(); print('closed', flush=True); time.sleep(0.5); held[0] = listen()"
+    with stand_in_daemon(swap) as daemon:
+        assert daemon.stdout is not None
         before = sshd._listening(daemon.pid)
         assert len(before) == 1
         os.kill(daemon.pid, signal.SIGHUP)
@@ -285,9 +297,6 @@ def test_the_line_between_old_and_new_logins_is_drawn_when_the_old_sockets_close
         sshd.Relistening(daemon.pid, frozenset(before)).wait()
         after = sshd._listening(daemon.pid)
         assert after and not after & before
-    finally:
-        daemon.kill()
-        daemon.wait()
 
 
 def test_a_reload_waits_for_the_daemons_new_sockets() -> None:
@@ -295,26 +304,10 @@ def test_a_reload_waits_for_the_daemons_new_sockets() -> None:
     after the new sockets exist. A stand-in daemon (a real process) swaps its listening socket on HUP."""
     from tui_jail.backends import sshd
 
-    script = (
-        "import signal, socket, sys, time\n"
-        "def listen():\n"
-        "    s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(); return s\n"
-        "held = [listen()]\n"
-        "def swap(*_):\n"
-        "    time.sleep(0.3); held[0].close(); held[0] = listen()\n"
-        "signal.signal(signal.SIGHUP, swap)\n"
-        "print('ready', flush=True)\n"
-        "while True: time.sleep(1)\n"
-    )
-    daemon = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    try:
-        assert daemon.stdout is not None and daemon.stdout.readline() == "ready\n"
+    with stand_in_daemon("time.sleep(0.3); held[0].close(); held[0] = listen()") as daemon:
         before = sshd._listening(daemon.pid)
         assert len(before) == 1
         os.kill(daemon.pid, signal.SIGHUP)
         sshd._wait_listening_anew(daemon.pid, before)
         after = sshd._listening(daemon.pid)
         assert after and not after & before
-    finally:
-        daemon.kill()
-        daemon.wait()
