@@ -474,3 +474,36 @@ def test_full_disk_never_leaves_a_half_written_file(tmp_path: Path) -> None:
     finally:
         wait_watchdogs_gone(root)
         subprocess.run(["umount", "-R", str(root)], check=True)
+
+
+def test_killed_inside_the_journals_creation_leaves_nothing_that_blocks(world: Path, monkeypatch) -> None:
+    """The applier killed (SIGKILL, by itself, at each of `Journal.create`'s file writes in turn): the
+    transaction's directory holds some of its files and no state.json. Nothing ran, so nothing may be
+    reported damaged or pending: status, the next apply and boot recovery go on. (Before, a directory
+    killed before its ops.json and log made every command fail with 'Damaged: ops.json: No such file'.)"""
+    before = snapshot(world)
+    writes = 0
+
+    def killed_at(n: int) -> None:
+        real = journal.write_new
+
+        def write_new(path: Path, content: bytes) -> None:
+            nonlocal writes
+            writes += 1
+            if writes == n:
+                os.kill(os.getpid(), signal.SIGKILL)
+            real(path, content)
+
+        monkeypatch.setattr(journal, "write_new", write_new)
+        apply_plain(world)
+
+    for n in range(1, 5):  # the seedbox's backups, plan.txt, ops.json, log: state.json comes after
+        assert forked(lambda n=n: killed_at(n), "") == signal.SIGKILL
+        assert not journal.unfinished(world)
+        status = subprocess.run(
+            [sys.executable, "-m", "tui_jail", "--root", str(world), "status"], capture_output=True, text=True
+        )
+        assert status.returncode == 0 and "damaged" not in status.stdout + status.stderr, (n, status)
+        assert snapshot(world) == before
+    state = apply_plain(world)
+    assert transaction.rollback_txn(world, state.id, "test").status == "rolled-back"

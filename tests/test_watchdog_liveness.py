@@ -69,6 +69,24 @@ def test_a_killed_watchdog_is_rearmed_by_the_next_command(world: Path) -> None:
     wait_exited([rearmed.watchdog_pid])
 
 
+@pytest.mark.parametrize("module", ["tui_jail.txn.watchdog", "tui_jail.watchdog"])
+def test_the_timers_command_rolls_back_under_todays_name_and_the_name_before_the_move(world: Path, module: str) -> None:
+    """The transient systemd timer's command (`python -m MODULE ROOT TXN`, see `arming`) with the
+    applier's watchdog dead: it rolls the change back at the deadline. A timer armed by an install from
+    before the transaction moved into `tui_jail.txn` names the old module: an upgrade made while that
+    change is pending must still see it rolled back."""
+    before = snapshot(world)
+    state = apply_plain(world, timeout=2)
+    kill_watchdog(world, state.id)
+    timer = subprocess.run(
+        [sys.executable, "-P", "-m", module, str(world), state.id], capture_output=True, text=True, timeout=60
+    )
+    assert timer.returncode == 0, timer.stderr
+    assert journal.Journal(world, state.id).state().status == "rolled-back"
+    after = snapshot(world)
+    assert after == before, changed_paths(before, after)
+
+
 COMMANDS = {
     "status": ["status"],
     "status --json": ["status", "--json"],

@@ -405,8 +405,11 @@ def scan(root: Path) -> list[Entry]:
         try:
             state = journal.state()
         except (FileNotFoundError, NotADirectoryError):
-            if not journal.begun() - journal.undone() or journal.ended():
-                continue  # no state.json yet and nothing done: not a transaction (see `Journal.create`)
+            # `Journal.create` writes the log before state.json, and no step runs before state.json:
+            # with neither, the applier was killed inside `create` and nothing ran (its ops.json may be
+            # missing too, so `begun` could not even say so)
+            if journal._log_lines() is None or not journal.begun() - journal.undone() or journal.ended():
+                continue  # no state.json yet and nothing done: not a transaction
             found.append(Entry(journal, None, f"{journal.dir / 'state.json'}: missing"))
         except Damaged as exc:
             found.append(Entry(journal, None, str(exc)))
