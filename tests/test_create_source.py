@@ -18,8 +18,8 @@ from tui_jail.core.render import plan_text
 from tui_jail.core.spec import SpecError, parse_spec
 from tui_jail.core.yamlio import load_yaml_text
 from tui_jail.paths.system import SystemRoot
+from tui_jail.screens.wizard_state import plain
 from tui_jail.txn import steps, transaction
-from tui_jail.wizard_state import plain
 
 MADE = "/tank/IncomingTV"  # one of the seedbox's staging dirs, removed for these tests
 MEDIA = 1001  # the sample root's media user and group

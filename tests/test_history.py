@@ -110,7 +110,7 @@ def test_a_thousand_past_transactions_are_pruned_by_the_next_apply(world: Path) 
 @pytest.mark.skipif(os.geteuid() != 0 or not nsenv.in_private_mount_ns(), reason="needs root in a private mount ns")
 def test_the_wizards_apply_prunes_as_the_cli_does(world: Path) -> None:
     from tui_jail.paths.system import SystemRoot
-    from tui_jail.wizard_state import WizardState
+    from tui_jail.screens.wizard_state import WizardState
 
     real = finished_txn(world)
     past = clone(real, 60)

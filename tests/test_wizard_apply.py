@@ -24,8 +24,8 @@ from tui_jail.screens.keep_modal import KeepModal
 from tui_jail.screens.recovery import RecoveryScreen
 from tui_jail.screens.transaction_panel import TransactionPanel
 from tui_jail.screens.verify import VerifyScreen
+from tui_jail.screens.wizard_state import EXTEND_BY
 from tui_jail.txn import journal, transaction
-from tui_jail.wizard_state import EXTEND_BY
 
 pytestmark = [
     pytest.mark.ns,

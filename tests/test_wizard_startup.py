@@ -13,7 +13,7 @@ from textual.widgets import DataTable
 from wizard_support import applied_jails, run_async, settle, wizard
 
 from tui_jail.screens.home import HomeScreen
-from tui_jail.wizard_state import WizardState
+from tui_jail.screens.wizard_state import WizardState
 
 # the real CLI (`tui-jail --root DIR`), its app run headless until the first screen is up; then the
 # modules loaded so far are written to the file named by the first argument

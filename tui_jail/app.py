@@ -25,9 +25,9 @@ from textual.filter import LineFilter
 from tui_jail.paths.system import SystemRoot
 from tui_jail.screens.glyphs import ConsoleFont, console_text, glyphs
 from tui_jail.screens.step import BACK
+from tui_jail.screens.wizard_state import WizardState
 from tui_jail.txn import entry
 from tui_jail.txn.journal import DEFAULT_TIMEOUT
-from tui_jail.wizard_state import WizardState
 
 if TYPE_CHECKING:
     from tui_jail.screens.step import StepScreen

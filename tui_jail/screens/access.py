@@ -14,7 +14,7 @@ from textual.widgets import Checkbox, Input, Label
 
 from tui_jail.screens.step import Field, StepScreen, Tick
 from tui_jail.screens.validators import SpecList
-from tui_jail.wizard_state import PLACEHOLDER, split_list
+from tui_jail.screens.wizard_state import PLACEHOLDER, split_list
 
 
 class AccessScreen(StepScreen):

@@ -23,11 +23,11 @@ from textual.containers import Horizontal, ScrollableContainer
 from textual.validation import Number
 from textual.widgets import Button, Input, Label, Static
 
-from tui_jail.messages import ChecksFinished, TransactionChanged, WorkFailed
+from tui_jail.screens.messages import ChecksFinished, TransactionChanged, WorkFailed
 from tui_jail.screens.step import FIELD_STEPS, NEXT, Field, step_title
 from tui_jail.screens.transaction_panel import TransactionPanel
 from tui_jail.screens.transaction_step import TransactionStep
-from tui_jail.wizard_state import field_of
+from tui_jail.screens.wizard_state import field_of
 
 if TYPE_CHECKING:
     from tui_jail.core.checks import CheckResult

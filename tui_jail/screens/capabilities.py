@@ -18,7 +18,7 @@ from textual.widgets import Checkbox, DataTable, Input, Label
 from tui_jail.core.capabilities import CAPABILITIES
 from tui_jail.screens.step import Field, StepScreen, Tick
 from tui_jail.screens.validators import SpecValue
-from tui_jail.wizard_state import PLACEHOLDER
+from tui_jail.screens.wizard_state import PLACEHOLDER
 
 NAMESPACES = ("mount", "pid", "ipc", "uts", "net")
 REQUIRED = ("mount", "pid")

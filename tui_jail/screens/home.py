@@ -21,9 +21,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, Static
 from textual.worker import get_current_worker
 
-from tui_jail.messages import DriftFound
 from tui_jail.screens.glyphs import glyphs
-from tui_jail.wizard_state import WizardState
+from tui_jail.screens.messages import DriftFound
+from tui_jail.screens.wizard_state import WizardState
 
 STATE_STYLES = {"confirmed": "green", "pending": "yellow", "failed": "bold red", "rolled-back": "red"}
 

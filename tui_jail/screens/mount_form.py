@@ -14,7 +14,7 @@ from textual.widgets import Button, Checkbox, Input, Label
 
 from tui_jail.screens.step import Field, Tick
 from tui_jail.screens.validators import SpecValue
-from tui_jail.wizard_state import WizardState
+from tui_jail.screens.wizard_state import WizardState
 
 
 class MountForm(ModalScreen[dict[str, Any] | None]):

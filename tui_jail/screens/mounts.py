@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Input, Label
 
 from tui_jail.screens.mount_form import MountForm
 from tui_jail.screens.step import Field, StepScreen
-from tui_jail.wizard_state import PLACEHOLDER
+from tui_jail.screens.wizard_state import PLACEHOLDER
 
 
 class MountsScreen(StepScreen):

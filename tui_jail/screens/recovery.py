@@ -17,13 +17,13 @@ from textual.binding import Binding, BindingType
 from textual.containers import ScrollableContainer
 from textual.widgets import Label, Static
 
-from tui_jail.messages import TransactionChanged
 from tui_jail.screens.glyphs import BlockScrollBar, console_text
 from tui_jail.screens.marked_wrap import MarkedWrap
+from tui_jail.screens.messages import TransactionChanged
 from tui_jail.screens.step import NEXT
 from tui_jail.screens.transaction_panel import TransactionPanel
 from tui_jail.screens.transaction_step import TransactionStep
-from tui_jail.wizard_state import WizardState
+from tui_jail.screens.wizard_state import WizardState
 
 if TYPE_CHECKING:
     from tui_jail.txn.journal import TxnState

@@ -17,11 +17,11 @@ from textual.containers import ScrollableContainer, Vertical
 from textual.content import Content
 from textual.widgets import Button, Label, Static, TabbedContent, TabPane
 
-from tui_jail.messages import PlanReady, WorkFailed
 from tui_jail.screens.marked_wrap import MarkedWrap
+from tui_jail.screens.messages import PlanReady, WorkFailed
 from tui_jail.screens.path_modal import PathModal
 from tui_jail.screens.step import FIELD_STEPS, StepScreen, step_title
-from tui_jail.wizard_state import field_of
+from tui_jail.screens.wizard_state import field_of
 
 if TYPE_CHECKING:
     from tui_jail.core.plan import Plan

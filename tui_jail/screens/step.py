@@ -19,7 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Footer, Header, Input, Label
 
 from tui_jail.screens.glyphs import glyphs
-from tui_jail.wizard_state import WizardState
+from tui_jail.screens.wizard_state import WizardState
 
 BACK = "back"
 NEXT = "next"

@@ -17,8 +17,8 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, ProgressBar, Static
 
 if TYPE_CHECKING:
+    from tui_jail.screens.wizard_state import WizardState
     from tui_jail.txn.journal import TxnState
-    from tui_jail.wizard_state import WizardState
 
 TICK = 0.5  # seconds between countdown updates: whole seconds are shown, so twice a second is smooth
 STATES = ("pending", "confirmed", "rolling-back", "rolled-back", "failed", "interrupted")

@@ -16,11 +16,11 @@ from textual import on, work
 from textual.binding import Binding, BindingType
 from textual.worker import get_current_worker
 
-from tui_jail.messages import TransactionChanged, WorkFailed
 from tui_jail.screens.keep_modal import KeepModal
+from tui_jail.screens.messages import TransactionChanged, WorkFailed
 from tui_jail.screens.step import StepScreen
 from tui_jail.screens.transaction_panel import TransactionPanel
-from tui_jail.wizard_state import EXTEND_BY
+from tui_jail.screens.wizard_state import EXTEND_BY
 
 if TYPE_CHECKING:
     from tui_jail.txn.journal import TxnState

@@ -8,7 +8,7 @@ from typing import Any
 
 from textual.validation import ValidationResult, Validator
 
-from tui_jail.wizard_state import split_list
+from tui_jail.screens.wizard_state import split_list
 
 Extra = Callable[[str], str | None]
 

@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Label, Static
 
-from tui_jail.messages import CheckDone, ChecksFinished, WorkFailed
+from tui_jail.screens.messages import CheckDone, ChecksFinished, WorkFailed
 from tui_jail.screens.step import StepScreen
 
 if TYPE_CHECKING:
