@@ -9,12 +9,14 @@ deadline. The Pilot tests cover each state in detail; these walk them end to end
 the seedbox walkthrough (preset, mounts, access with markup typed, review, apply, live checks re-run
 with `v` while pending, confirm from a new login in a second window, verify, the home screen it leads
 to), a refused preflight leading to the step that fixes it, and a session killed while a change is
-pending: its watchdog rolls the change back, and the next login's wizard opens on recovery and shows it.
+pending: its watchdog rolls the change back, and the next login's wizard opens on recovery and shows it;
+and the screens of issue 16 items 5-10 as read at 80x24, the last of them from a login at TERM=linux.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -24,6 +26,7 @@ from pathlib import Path
 import nsenv
 import pytest
 from ssh_tmux import Login, Tmux, glyphless, venv_tui_jail, wait_gone
+from wizard_support import CONSOLE_FONT
 
 from tui_jail.txn import journal
 
@@ -217,3 +220,100 @@ def test_a_killed_session_is_rolled_back_and_the_wizard_reopens_on_recovery(site
     assert site.fstab() == before
     tmux.press("back", "C-n")
     tmux.wait("back", PRESET)  # no applied jail: a new one from a preset
+
+
+def continued_with_marker(screen: str) -> bool:
+    """A wrapped diff line's continuation on screen: its `+` marker, then the indent."""
+    return any(re.match(r"[│ ]*\+  \S", line) for line in screen.splitlines())
+
+
+def off_font(screen: str) -> set[str]:
+    return set(screen) - CONSOLE_FONT - {"\n"}
+
+
+def test_the_screens_read_at_80x24_and_on_a_console_over_ssh(site: Site) -> None:
+    """Issue 16 items 5-10 as typed over the login: the open dialog completes a path, presets are named
+    by title, the access step's warning and the bar's refusal follow the fields, checkboxes read [x]/[ ],
+    the review's keys (help line, t, w keeping + on continuations); then a second login at TERM=linux
+    walks an exec preset with a placeholder (?) drawing only what the console font has."""
+    tmux, w = site.tmux, "screens"
+    Path("/mnt/walk/specs").mkdir(parents=True)
+    Path("/mnt/walk/specs/rclone-one.yaml").write_text("")
+    site.wizard(w)
+    screen = tmux.wait(w, "Security Hardening: Chroot Jail Implementation")  # 9: by title
+    assert ".txt" not in screen and "shared/sources" not in screen
+    tmux.press(w, "o")  # 8: the open dialog completes a partial path on Tab
+    tmux.wait(w, "tab: complete")
+    tmux.type(w, "/mnt/walk/sp")
+    tmux.wait(w, "/mnt/walk/sp ")
+    tmux.press(w, "Tab")
+    tmux.wait(w, "/mnt/walk/specs/ ")
+    tmux.press(w, "Escape")
+    tmux.wait(w, lambda s: "tab: complete" not in s)
+
+    tmux.press(w, "Enter")
+    screen = tmux.wait(w, MOUNTS)
+    assert off_font(screen)  # the control for item 10: outside the console, symbols the font lacks
+    tmux.press(w, "C-n")
+    tmux.wait(w, ACCESS)
+    # 5: the warning says which of the admin's own address and user match; both refuse Next in the bar
+    fill(tmux, w, "127.0.0.1")
+    tmux.wait(w, "your own address 127.0.0.1 is in the list (your user tjadmin is not)")
+    tmux.press_seen(w, "Tab")
+    fill(tmux, w, "tjadmin")
+    tmux.wait(w, "your own login (tjadmin from 127.0.0.1) matches both lists")
+    tmux.press(w, "C-n")
+    tmux.wait(w, "your own login would be jailed")
+    for _ in "tjadmin":
+        tmux.press_seen(w, "BSpace")
+    fill(tmux, w, "media")
+    screen = tmux.wait(w, "your own address 127.0.0.1 is in the list (your user tjadmin is not)")
+    assert "would be jailed" not in screen  # the bar's refusal went with the fix
+    # 7: the forwarding checkboxes read [ ] and [x], not a coloured X
+    assert "[ ] allow TCP forwarding" in screen
+    tmux.press_seen(w, "Tab")
+    tmux.press(w, "space")
+    tmux.wait(w, "[x] allow TCP forwarding")
+    tmux.press(w, "C-n")  # Next is allowed: only the address matches
+    screen = tmux.wait(w, "mount tree")
+    assert REVIEW in screen
+
+    # 8 and 6: the review's keys said and working; w wraps keeping the + on continuations
+    tmux.wait(w, "←/→ switch tabs")
+    assert not continued_with_marker(screen)
+    tmux.press(w, "w")
+    screen = tmux.wait(w, continued_with_marker)
+    tmux.press(w, "t")
+    tmux.wait(w, "tab 4 of 4: the mount tree")
+
+    # 8: a placeholder row (awf-host-chroot's /home/<agent-user>) reads ?, not a check mark
+    a = "awf"
+    site.wizard(a)
+    tmux.wait(a, PRESET)
+    for _ in range(3):
+        tmux.press_seen(a, "Down")
+    tmux.press(a, "Enter")
+    screen = tmux.wait(a, lambda s: MOUNTS in s and "<agent-user>" in s)
+    placeholder = next(line for line in screen.splitlines() if "/home/<agent-user>" in line)
+    assert re.match(r"\W*\? ", placeholder), placeholder
+
+    # 10 (and 7's capabilities): an exec preset walked at TERM=linux, each screen within the console font
+    c = "console"
+    site.tmux.open(c, site.login.shell(f"env TERM=linux {venv_tui_jail()} --root {site.root}"))
+    screen = tmux.wait(c, PRESET)
+    seen = {"preset": off_font(screen)}
+    tmux.press_seen(c, "Down")
+    tmux.press(c, "Enter")
+    screen = tmux.wait(c, lambda s: MOUNTS in s and "/opt/" in s)
+    seen["mounts"] = off_font(screen)
+    tmux.press(c, "C-n")
+    screen = tmux.wait(c, "3/6 Capabilities")
+    assert "[x] drop" in screen and "[ ] held" in screen
+    seen["capabilities"] = off_font(screen)
+    tmux.press(c, "C-n")
+    screen = tmux.wait(c, "tab 1 of 9: /etc/fstab")  # 9 tabs: the tree's is past the 80th column
+    seen["review"] = off_font(screen)
+    tmux.press(c, "w")
+    screen = tmux.wait(c, continued_with_marker)
+    seen["wrapped review"] = off_font(screen)
+    assert not any(seen.values()), seen
