@@ -4,8 +4,6 @@ Parses arguments, dispatches to `tui_jail.commands.<name>`, and turns every expe
 one line on stderr with exit 1 (argparse's usage errors exit 2). No traceback reaches the user.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 
@@ -18,7 +16,7 @@ if TYPE_CHECKING:
 # exec` is on every job's start-up path and must not pay for them (see `_exec_job`).
 
 
-def build_parser(only: str | None = None, *, wizard: bool = False) -> argparse.ArgumentParser:
+def build_parser(only: str | None = None, *, wizard: bool = False) -> "argparse.ArgumentParser":
     """The whole parser, or with `only` one command's, or with `wizard` none: each command module
     imports what it runs, and a command line naming one need not pay for the other nine, nor the
     wizard's for any (`--help` builds the whole one)."""
@@ -54,7 +52,7 @@ def build_parser(only: str | None = None, *, wizard: bool = False) -> argparse.A
     return parser
 
 
-def _exec_job(words: list[str]) -> Callable[[], int] | None:
+def _exec_job(words: list[str]) -> "Callable[[], int] | None":
     """`[--root DIR] exec ...`, read by the exec command alone: exec is on every job's start-up path and
     must not import every command (and with them pydantic). None for anything else, --sandbox included,
     which the full parser handles (it also knows exec, for `tui-jail --help`)."""
@@ -92,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     return code
 
 
-def _parse(words: list[str]) -> argparse.Namespace:
+def _parse(words: list[str]) -> "argparse.Namespace":
     """The full parser's reading of `words` (a command, or none for the wizard); exits 2 on a usage error."""
     from pathlib import Path
 
@@ -128,7 +126,7 @@ def _first_word(words: list[str]) -> str | None:
     return None
 
 
-def _command(args: argparse.Namespace) -> int:
+def _command(args: "argparse.Namespace") -> int:
     if getattr(args, "needs_root", False) and os.geteuid() != 0:
         from tui_jail.core.errors import Refused
 
@@ -137,13 +135,13 @@ def _command(args: argparse.Namespace) -> int:
     return int(args.handler(args))
 
 
-def _wizard(args: argparse.Namespace) -> int:
+def _wizard(args: "argparse.Namespace") -> int:
     from tui_jail.commands import wizard
 
     return wizard.run(args)
 
 
-def _guarded(call: Callable[[], int]) -> int:
+def _guarded(call: "Callable[[], int]") -> int:
     try:
         return call()
     except KeyboardInterrupt:

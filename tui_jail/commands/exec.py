@@ -11,8 +11,6 @@ full parser (`job`), and this module imports no spec, planner or UI module — n
 (`_quick_parse`); argparse stays the reference for everything else, help and usage errors included.
 """
 
-from __future__ import annotations
-
 from tui_jail.core.errors import Refused
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
@@ -30,13 +28,13 @@ DESCRIPTION = (
 OPTIONS = ("--root", "--user")
 
 
-def add_parser(subparsers: Subparsers) -> None:
+def add_parser(subparsers: "Subparsers") -> None:
     """For the full parser (`tui-jail --help`, and `--sandbox exec`): the same arguments as `parse_args`."""
     parser = subparsers.add_parser("exec", help="run a command inside an exec jail", description=DESCRIPTION)
     _add_arguments(parser)
 
 
-def job(words: list[str], root: str | None) -> Callable[[], int]:
+def job(words: list[str], root: str | None) -> "Callable[[], int]":
     """The exec to run for `words` (those after the word `exec`); `root` is a global `tui-jail --root DIR`
     given before `exec`, used unless exec is given its own. Usage errors exit 2 here, as argparse does."""
     quick = _quick_parse(words, root)
@@ -73,7 +71,7 @@ def _quick_parse(words: list[str], root: str | None) -> tuple[str, str | None, s
     return None
 
 
-def parse_args(words: list[str], root: str | None) -> argparse.Namespace:
+def parse_args(words: list[str], root: str | None) -> "argparse.Namespace":
     """`exec`'s own arguments (after the word `exec`) parsed by argparse, without the other commands."""
     import argparse
 
@@ -83,7 +81,7 @@ def parse_args(words: list[str], root: str | None) -> argparse.Namespace:
     return parser.parse_args(words)
 
 
-def _add_arguments(parser: argparse.ArgumentParser) -> None:
+def _add_arguments(parser: "argparse.ArgumentParser") -> None:
     import argparse
 
     parser.add_argument("jail", metavar="JAIL", help="the name of an applied exec jail")
@@ -94,7 +92,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=run)
 
 
-def _add_options(parser: argparse.ArgumentParser) -> None:
+def _add_options(parser: "argparse.ArgumentParser") -> None:
     import argparse
     from pathlib import Path
 
@@ -117,7 +115,7 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root-probe", action="store_true", help=argparse.SUPPRESS)
 
 
-def _options_after_jail(args: argparse.Namespace) -> list[str]:
+def _options_after_jail(args: "argparse.Namespace") -> list[str]:
     """argparse's REMAINDER swallows options written after JAIL (`exec JAIL --root DIR -- CMD`, as the
     contract writes it): read the ones before `--` here; everything after `--` is the command."""
     import argparse
@@ -136,7 +134,7 @@ def _options_after_jail(args: argparse.Namespace) -> list[str]:
     return list(args.command[split + 1 :])
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: "argparse.Namespace") -> int:
     """The handler the full parser dispatches to."""
     command = _options_after_jail(args)
     return launch(args.jail, args.root, args.user, command, root_probe=args.root_probe, pty=args.pty)
@@ -144,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
 
 def launch(
     jail: str,
-    root: str | PathLike[str] | None,
+    root: "str | PathLike[str] | None",
     user: str | None,
     command: list[str],
     *,

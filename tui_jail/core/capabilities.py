@@ -4,8 +4,6 @@ Shared by the spec (validating names), the exec launcher (dropping by bit) and v
 (decoding `/proc/<pid>/status` masks back to names). Pure data, no I/O.
 """
 
-from __future__ import annotations
-
 # (bit, meaning) in kernel order, from include/uapi/linux/capability.h
 CAPABILITIES: dict[str, tuple[int, str]] = {
     "CAP_CHOWN": (0, "change file owners"),

@@ -16,8 +16,6 @@ that imports `re` and with it `enum`, ~12 ms of CPU on every job's start-up for 
 bytes; the `json` module reads only what that fast path does not take whole, and names the error.
 """
 
-from __future__ import annotations
-
 import os
 import posixpath
 import stat
@@ -69,7 +67,7 @@ def jail_launch_path(name: str) -> str:
     return f"{JAILS_DIR}/{name}.launch.json"
 
 
-def render_launch(spec: Spec, mounts: Sequence[Mount]) -> str:
+def render_launch(spec: "Spec", mounts: "Sequence[Mount]") -> str:
     """The launch file of an exec jail: pretty, sorted JSON, so its diff in a plan reads well."""
     settings = spec.exec
     assert settings is not None, "only exec jails have a launch file"
@@ -99,7 +97,7 @@ class _Invalid(ValueError):
     pass
 
 
-def read_launch(path: str, name: str) -> LaunchData:
+def read_launch(path: str, name: str) -> "LaunchData":
     """The launch file at `path` (a host path) of jail `name`, checked; `Refused` for anything else."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
@@ -143,11 +141,11 @@ class _ScannerSettings:
     parse_int = int
 
     @staticmethod
-    def parse_constant(name: str) -> Any:
+    def parse_constant(name: str) -> "Any":
         raise ValueError(name)
 
 
-def _loads(raw: bytes) -> Any:
+def _loads(raw: bytes) -> "Any":
     """`json.loads(raw)`: the same C scanner, used directly when it takes the whole UTF-8 text (what
     `render_launch` writes); anything else (an error, text before or after the document, another
     encoding, a constant) goes to `json.loads`, so the result, or the error and its message, is its."""
@@ -177,7 +175,7 @@ def _is_sftp_jail(state_path: str) -> bool:
         return False
 
 
-def _validated(data: Any, name: str) -> LaunchData:
+def _validated(data: "Any", name: str) -> "LaunchData":
     _expect(data, dict, "the file")
     if data.get("format") != FORMAT or type(data.get("format")) is not int:
         raise _Invalid(f"format {data.get('format')!r}; this tui-jail reads format {FORMAT}")
@@ -233,12 +231,12 @@ def _validated(data: Any, name: str) -> LaunchData:
     return data  # type: ignore[no-any-return]  # checked field by field above
 
 
-def _expect(value: Any, kind: type | tuple[type, ...], where: str) -> None:
+def _expect(value: "Any", kind: type | tuple[type, ...], where: str) -> None:
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise _Invalid(f"{where} has the wrong type")
 
 
-def _names(value: Any, where: str, known: tuple[str, ...]) -> set[str]:
+def _names(value: "Any", where: str, known: tuple[str, ...]) -> set[str]:
     """A list of distinct names, each one of `known`."""
     _expect(value, list, where)
     if not all(isinstance(item, str) and item in known for item in value) or len(set(value)) != len(value):
@@ -246,7 +244,7 @@ def _names(value: Any, where: str, known: tuple[str, ...]) -> set[str]:
     return set(value)
 
 
-def _path(value: Any, where: str, *, under: str | None = None) -> str:
+def _path(value: "Any", where: str, *, under: str | None = None) -> str:
     """An absolute, normalised path (no `..`, no `//`, no NUL); strictly below `under` when given."""
     _expect(value, str, where)
     if not value.startswith("/") or value.startswith("//") or posixpath.normpath(value) != value or "\0" in value:

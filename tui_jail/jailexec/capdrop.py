@@ -12,8 +12,6 @@ own idea of ordering); and it costs no extra exec on the start-up path. Reading 
 from `/proc/<pid>/status` for verification is `tui_jail.backends.caps`.
 """
 
-from __future__ import annotations
-
 from tui_jail.core.capabilities import BY_BIT, CAPABILITIES
 from tui_jail.jailexec.libc import StepFailed, Structure, byref, c_int, c_uint, check, libc
 
@@ -85,7 +83,7 @@ def clear_ambient() -> None:
     _prctl("clearing the ambient set", PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
 
 
-def _capget() -> tuple[_Header, Array[_Data]]:
+def _capget() -> "tuple[_Header, Array[_Data]]":
     header = _Header(_CAP_VERSION_3, 0)
     data = (_Data * 2)()
     check("capget", libc.capget(byref(header), data))

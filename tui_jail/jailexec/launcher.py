@@ -38,8 +38,6 @@ with `os` and strings rather than `SystemRoot` (pathlib, dataclasses, the mounti
 imports no spec, planner or UI module.
 """
 
-from __future__ import annotations
-
 import _signal  # the C module `signal` wraps: the wrapper's enum classes would cost every job ~1 ms
 import os
 import stat
@@ -88,7 +86,7 @@ class Launch:
         groups: tuple[int, ...],
         cwd: str,  # inside the jail
         namespaces: tuple[str, ...],
-        proc: LaunchProc | None,
+        proc: "LaunchProc | None",
         tmp: str | None,  # host path of the per-run tmp, created by run() and removed afterwards
         masks: tuple[str, ...],  # host paths of the mount points /dev/null is bound over
         bits: list[int],  # the capabilities to remove, as bits the running kernel knows
@@ -180,7 +178,7 @@ def _groups(root: str, user: str, gid: int) -> tuple[int, ...]:
     return tuple(sorted(groups))
 
 
-def _require_mounted(root: str, mount: LaunchMount) -> None:
+def _require_mounted(root: str, mount: "LaunchMount") -> None:
     """The bind is live: its exact target path shows its source's inode, read-only or read-write as the
     launch file says. Checked on what a path lookup at the target sees (stat and statvfs), which is what
     the command will see — and, unlike scanning /proc/self/mountinfo, costs the same on a host with
@@ -320,14 +318,14 @@ def _fork_and_wait(launch: Launch) -> int:
     return os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
 
 
-def _killer(pid: int) -> Callable[[int, FrameType | None], None]:
-    def kill(signum: int, frame: FrameType | None) -> None:
+def _killer(pid: int) -> "Callable[[int, FrameType | None], None]":
+    def kill(signum: int, frame: "FrameType | None") -> None:
         os.kill(pid, _signal.SIGKILL)
 
     return kill
 
 
-def _enter(launch: Launch, errors: int, terminal: tuple[int, int] | None) -> NoReturn:
+def _enter(launch: Launch, errors: int, terminal: tuple[int, int] | None) -> "NoReturn":
     """The child: PID 1 of the new PID namespace; sets the jail up around itself, then execs the command.
     With `terminal` (--pty) it leads a session of its own on the job's side of that pty."""
     try:
@@ -375,7 +373,7 @@ def _enter(launch: Launch, errors: int, terminal: tuple[int, int] | None) -> NoR
         _fail(errors, exc)
 
 
-def _execute(argv: tuple[str, ...], env: dict[str, str]) -> NoReturn:
+def _execute(argv: tuple[str, ...], env: dict[str, str]) -> "NoReturn":
     """execvpe's search of PATH, without `os.execvpe`: it imports `warnings` (os.get_exec_path), and after
     chroot no module can be imported. Reports the first error other than "not there", as execvpe does."""
     name = argv[0]
@@ -446,7 +444,7 @@ def _mount(what: str, source: str | None, target: str, fstype: str | None, flags
     check(what, libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)))
 
 
-def _os_step(what: str, function: Callable[..., object], *args: object) -> None:
+def _os_step(what: str, function: "Callable[..., object]", *args: object) -> None:
     try:
         function(*args)
     except OSError as exc:
@@ -474,7 +472,7 @@ def _loopback_up() -> None:
         os.close(sock)
 
 
-def _fail(errors: int, exc: BaseException) -> NoReturn:
+def _fail(errors: int, exc: BaseException) -> "NoReturn":
     reason = str(exc) if isinstance(exc, StepFailed) else f"{type(exc).__name__}: {exc}"
     try:
         os.write(errors, (reason or type(exc).__name__).encode())

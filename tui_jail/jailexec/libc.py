@@ -11,8 +11,6 @@ A function of `libc` is what `ctypes.CDLL(None, use_errno=True)` would give: C c
 `int` result, errno saved for `get_errno`.
 """
 
-from __future__ import annotations
-
 import os
 from _ctypes import FUNCFLAG_CDECL, FUNCFLAG_USE_ERRNO, CFuncPtr, Structure, _SimpleCData, byref, dlopen, get_errno
 
