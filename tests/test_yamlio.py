@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from tui_jail.core.yamlio import (
     YamlError,
     dump_plain_yaml,
     dump_yaml,
+    load_yaml_data,
     load_yaml_file,
     load_yaml_text,
     top_level_scalars,
@@ -192,3 +194,72 @@ def test_top_level_scalars_refuse_what_the_whole_load_refuses(text: str) -> None
     with pytest.raises(YamlError) as info:
         top_level_scalars(text, source="spec.yaml")
     assert "\n" not in str(info.value) and str(info.value).startswith("spec.yaml:")
+
+
+# load_yaml_data: what apply, plan and verify read a spec with (libyaml's parser, the same composer)
+
+
+def typed(value: object) -> object:
+    """`value` with the type of every node and scalar in it: the two readers must agree on both."""
+    if isinstance(value, dict):
+        return (type(value).__name__, [(typed(k), typed(v)) for k, v in value.items()])
+    if isinstance(value, list | tuple):
+        return (type(value).__name__, [typed(v) for v in value])
+    return (type(value).__name__, repr(value))
+
+
+def reading(load: Callable[[str], object], text: str) -> object:
+    try:
+        return typed(load(text))
+    except YamlError as exc:
+        return str(exc)
+
+
+AGREE = [preset_text(name) for name in preset_names()]
+AGREE += [
+    "a: 0x1f\nb: 0o17\nc: 1_000\nd: 1.5\ne: 2001-12-14\nf: 'q'\ng: \"q\"\nh: yes\ni: ~\nj: .inf\nk: 1e3\n",
+    "l: 12:30\nn: [null, zero]\no: 2001-12-14T21:59:43.10-05:00\nversion: 1.0\nv2: true\nv3: 01\n",
+    "%YAML 1.1\n---\na: yes\nb: 0755\nc: 1:30\n",  # the directive's 1.1 rules: yes is true, 0755 octal
+    "a:\tb\n",  # libyaml takes a tab after the colon, ruamel refuses it
+    "a: |#x\n",  # libyaml reads a comment after a block scalar's indicator, ruamel refuses it
+    "a: |\n  x\n  y\nb: >\n  c\n  d\n",
+    "m: !!str 1\n",  # an explicit tag: ruamel's round-trip reader keeps it as a TaggedScalar
+    "a: !custom x\n",
+    "a: b: c\n",  # a syntax error: worded as ruamel words it
+    "a: x\u2028y\n",  # libyaml refuses a line separator in a plain scalar, ruamel reads it
+    "a: \x07\n",
+    "x: 1\nx: 2\n",
+    '{"a":1, b: [c,d], e: {f: g}}\n',
+    "? [a]\n: b\n",
+    "- 1\n- {a: b}\n",
+    "a: 1\n---\nb: 2\n",
+    "",
+    "\ufeffa: 1\r\nb: 'it''s'\r\n",
+    'a: "\\x41\\u00e9\\/"\n',
+    BOMB,
+    "a: &only 1\n",
+    "".join("  " * depth + f"k{depth}:\n" for depth in range(200)),
+]
+
+
+@pytest.mark.parametrize("text", AGREE)
+def test_the_fast_reader_reads_what_the_round_trip_reader_reads(text: str) -> None:
+    assert reading(load_yaml_data, text) == reading(load_yaml_text, text)
+
+
+def test_the_fast_reader_does_not_fall_back_to_the_pure_python_parser(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(yamlio, "load_yaml_text", lambda text, source: pytest.fail(f"fell back for {text[:40]!r}"))
+    for name in preset_names():
+        assert load_yaml_data(preset_text(name))["kind"] in ("sftp", "exec")
+
+
+def test_the_alias_guard_runs_on_libyaml_events() -> None:
+    from ruamel.yaml import YAML
+
+    small = "a: &a [x, x]\nb: [*a, *a]\n"
+    assert YAML(typ="safe").load(small) == {"a": ["x", "x"], "b": [["x", "x"], ["x", "x"]]}  # the control
+    for text in (small, BOMB):
+        with pytest.raises(yamlio.ComposerError, match="anchors and aliases"):
+            yamlio._LibyamlLoader(text).constructor.get_single_data()  # refused before any fallback
+    with pytest.raises(yamlio.ComposerError, match="nested deeper than"):
+        yamlio._LibyamlLoader("".join("  " * d + f"k{d}:\n" for d in range(200))).constructor.get_single_data()

@@ -78,9 +78,9 @@ def load_spec(args: argparse.Namespace) -> Spec:
 
     if args.spec is not None:
         return load_spec_file(args.spec)
-    from tui_jail.presets import preset_document
+    from tui_jail.presets import preset_data
 
-    return parse_spec(preset_document(args.preset))
+    return parse_spec(preset_data(args.preset))
 
 
 def print_json(data: Any) -> None:

@@ -21,7 +21,7 @@ from tui_jail.core.difftext import unified_diff
 from tui_jail.core.launchfile import JAILS_DIR, jail_launch_path, render_launch
 from tui_jail.core.launchfile import STATE_DIR as STATE_DIR  # re-exported: the state layout lives with the launch file
 from tui_jail.core.spec import DEVICES, Mount, Spec, SpecError, parse_spec, unreadable_text
-from tui_jail.core.yamlio import YamlError, dump_plain_yaml, load_yaml_text
+from tui_jail.core.yamlio import YamlError, dump_plain_yaml, load_yaml_data
 from tui_jail.paths.applied import read_applied_mounts, read_made_chain
 from tui_jail.paths.mountinfo import MountEntry
 from tui_jail.paths.resolve import writable_by_others
@@ -39,7 +39,7 @@ def applied_spec(system: SystemRoot, name: str) -> Spec | None:
     if text is None:
         return None
     try:
-        return parse_spec(load_yaml_text(text, source=jail_state_path(name)))
+        return parse_spec(load_yaml_data(text, source=jail_state_path(name)))
     except (SpecError, YamlError):
         return None  # the fstab and sshd blocks and the mounts record still name the jail
 

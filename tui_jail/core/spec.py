@@ -503,4 +503,4 @@ def _plain(value: Any) -> Any:
 def load_spec_file(path: Path, *, allow_placeholders: bool = False) -> Spec:
     from tui_jail.core.yamlio import load_yaml_file
 
-    return parse_spec(load_yaml_file(path), allow_placeholders=allow_placeholders)
+    return parse_spec(load_yaml_file(path, comments=False), allow_placeholders=allow_placeholders)
