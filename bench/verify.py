@@ -49,7 +49,7 @@ def main(rounds: int) -> int:
     from tui_jail.sandbox import make_sandbox_root
     from tui_jail.txn.admin import admin_connection
     from tui_jail.txn.session import adopt_login
-    from tui_jail.verify.sftp import outside_address, probe_addresses
+    from tui_jail.verify.sshd_answers import outside_address, probe_addresses
 
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0755", "tmpfs", "/run"], check=True)
     os.mkdir("/run/sshd", 0o755)

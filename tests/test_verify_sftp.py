@@ -15,7 +15,7 @@ from tui_jail.core.plan import Plan, make_plan
 from tui_jail.core.spec import Spec, parse_spec
 from tui_jail.paths.system import SystemRoot
 from tui_jail.txn.admin import admin_connection
-from tui_jail.verify import sftp
+from tui_jail.verify import sftp, sshd_answers
 
 SPEC = {
     "version": 1,
@@ -49,12 +49,12 @@ FREE = {"chrootdirectory": "none", "forcecommand": "none", "usepam": "yes"}
     ],
 )
 def test_probe_addresses_are_both_ends(address: str, probes: list[str]) -> None:
-    assert sftp.probe_addresses(address) == probes
+    assert sshd_answers.probe_addresses(address) == probes
 
 
 def test_outside_address_avoids_the_jails_networks() -> None:
-    assert sftp.outside_address(("203.0.113.7",)) == "192.0.2.1"
-    assert sftp.outside_address(("192.0.2.0/24", "198.51.100.0/24")) == "203.0.113.1"
+    assert sshd_answers.outside_address(("203.0.113.7",)) == "192.0.2.1"
+    assert sshd_answers.outside_address(("192.0.2.0/24", "198.51.100.0/24")) == "203.0.113.1"
 
 
 def fixed(answers: dict[str, dict[str, str]]) -> sftp.Effective:

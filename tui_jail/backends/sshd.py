@@ -17,7 +17,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence, Set
+from collections.abc import Callable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -164,16 +164,30 @@ def effective_config(config: Path, connection: Connection) -> dict[str, str]:
     return answer
 
 
-def effective_configs(config: Path, connections: Sequence[Connection]) -> dict[Connection, dict[str, str] | SshdError]:
+Answers = dict[Connection, dict[str, str] | SshdError]
+
+
+def effective_configs(config: Path, connections: Sequence[Connection]) -> Answers:
     """`effective_config` for several connections, their sshd runs side by side (each an answer or the
     error sshd gave for it)."""
+    return ask_effective_configs(config, connections)()
+
+
+def ask_effective_configs(config: Path, connections: Sequence[Connection]) -> Callable[[], Answers]:
+    """`effective_configs` in two halves: the sshd runs start now, and the function returned waits for
+    them and reads their answers, so that the caller can do other work while sshd does its own. `config`
+    must stay in place until then."""
     running = {c: _start_sshd("-T", "-f", str(config), "-C", c.spec()) for c in dict.fromkeys(connections)}
-    answers: dict[Connection, dict[str, str] | SshdError] = {}
-    for connection, process in running.items():
-        try:
-            answers[connection] = _settings(_finish(process))
-        except SshdError as exc:
-            answers[connection] = exc
+
+    def answers() -> Answers:
+        read: Answers = {}
+        for connection, process in running.items():
+            try:
+                read[connection] = _settings(_finish(process))
+            except SshdError as exc:
+                read[connection] = exc
+        return read
+
     return answers
 
 

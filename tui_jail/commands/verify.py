@@ -8,6 +8,7 @@ document. Exit 1, with one line on stderr, when any check fails.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import threading
@@ -17,11 +18,16 @@ from tui_jail.commands.common import Subparsers, add_json, add_root, add_spec_so
 from tui_jail.core.checks import Check, CheckResult, run_checks
 from tui_jail.paths.system import SystemRoot
 from tui_jail.txn.admin import admin_connection
-from tui_jail.verify import checks_for
+from tui_jail.verify.sshd_answers import SshdAnswers, asked_connections
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     from rich.table import Table
     from rich.text import Text
+
+    from tui_jail.backends.sshd import Connection
+    from tui_jail.core.spec import Spec
 
 STYLE = {"pass": "green", "fail": "bold red", "warn": "yellow", "skip": "dim"}
 MARK = {"pass": "✓", "fail": "✗", "warn": "!", "skip": "-"}
@@ -42,9 +48,13 @@ def add_parser(subparsers: Subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     spec = load_spec(args)
-    checks = checks_for(spec, SystemRoot(args.root), admin=admin_connection(os.environ))
-    # --json is one document: no rich, whose import costs more than some of the checks
-    results = run_checks(checks) if args.json else _run_shown(spec.name, checks)
+    system, admin = SystemRoot(args.root), admin_connection(os.environ)
+    with _ask_sshd(spec, system, admin) as answers:
+        from tui_jail.verify import checks_for  # the plan's imports, after sshd has started: beside it
+
+        checks = checks_for(spec, system, admin=admin, answers=answers)
+        # --json is one document: no rich, whose import costs more than some of the checks
+        results = run_checks(checks) if args.json else _run_shown(spec.name, checks)
     failed = [r.name for r in results if r.status == "fail"]
     if args.json:
         print_json({"jail": spec.name, "ok": not failed, "results": [r.to_json() for r in results]})
@@ -53,6 +63,15 @@ def run(args: argparse.Namespace) -> int:
             f"verification of {spec.name} failed: {len(failed)} of {len(results)} checks ({', '.join(failed)})"
         )
     return 0
+
+
+def _ask_sshd(spec: Spec, system: SystemRoot, admin: Connection | None) -> AbstractContextManager[SshdAnswers | None]:
+    """An sftp jail's `sshd -T -C` runs, started now: the longest wait of a verification, so everything
+    else (the plan, the other checks) runs while sshd does. Their answers are read by the checks."""
+    if spec.sftp is None:
+        return contextlib.nullcontext()
+    asked = asked_connections(spec.sftp.users, spec.sftp.addresses, admin)
+    return SshdAnswers(system, asked.everyone).start()
 
 
 def _run_shown(name: str, checks: list[Check]) -> list[CheckResult]:

@@ -5,21 +5,33 @@ the mounts for every jail, then the kind's own — sshd's view and the account f
 from inside for an exec jail (`tui_jail.verify.exec`, imported only when needed). The expected state is
 the plan of the same spec: on an applied system it has no changes, and what it describes is what must
 be live. Run the list with `tui_jail.core.checks.run_checks`, which streams each result as it is ready.
+
+This package imports nothing at the top: `tui-jail verify` imports `tui_jail.verify.sshd_answers` to
+start sshd's runs before the plan (and pydantic) are imported, and those imports run beside sshd.
 """
 
 from __future__ import annotations
 
-from tui_jail.backends.sshd import Connection
-from tui_jail.core.checks import Check, CheckResult
-from tui_jail.core.plan import PlanError, make_plan
-from tui_jail.core.spec import Spec
-from tui_jail.paths.system import SystemRoot
-from tui_jail.verify.mounts import mount_checks
-from tui_jail.verify.tree import chain_result, tree_checks
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tui_jail.backends.sshd import Connection
+    from tui_jail.core.checks import Check
+    from tui_jail.core.spec import Spec
+    from tui_jail.paths.system import SystemRoot
+    from tui_jail.verify.sshd_answers import SshdAnswers
 
 
-def checks_for(spec: Spec, system: SystemRoot, *, admin: Connection | None) -> list[Check]:
-    """Every check for `spec` on `system`. `admin` is the admin's own connection (see tui_jail.txn.admin)."""
+def checks_for(
+    spec: Spec, system: SystemRoot, *, admin: Connection | None, answers: SshdAnswers | None = None
+) -> list[Check]:
+    """Every check for `spec` on `system`. `admin` is the admin's own connection (see tui_jail.txn.admin);
+    `answers`, sshd's answers for an sftp jail when the caller started asking already."""
+    from tui_jail.core.checks import Check, CheckResult
+    from tui_jail.core.plan import PlanError, make_plan
+    from tui_jail.verify.mounts import mount_checks
+    from tui_jail.verify.tree import chain_result, tree_checks
+
     try:
         plan = make_plan(spec, system)
     except PlanError as exc:
@@ -33,7 +45,7 @@ def checks_for(spec: Spec, system: SystemRoot, *, admin: Connection | None) -> l
     if spec.kind == "sftp":
         from tui_jail.verify.sftp import sftp_checks
 
-        checks += sftp_checks(spec, system, plan, admin)
+        checks += sftp_checks(spec, system, plan, admin, answers)
     else:
         from tui_jail.verify.exec import exec_checks
 

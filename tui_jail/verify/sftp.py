@@ -13,11 +13,9 @@ internal-sftp has a log socket inside the jail.
 from __future__ import annotations
 
 import functools
-import ipaddress
 import os
 import posixpath
 import stat
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,52 +26,32 @@ from tui_jail.core.checks import Check, CheckResult
 from tui_jail.core.plan import Plan
 from tui_jail.core.spec import Spec
 from tui_jail.paths.system import Account, SystemRoot
+from tui_jail.verify.sshd_answers import Effective, SshdAnswers, asked_connections
 
-# documentation networks (RFC 5737, RFC 3849): never a real seedbox, so a good "somebody else"
-_OUTSIDE_CANDIDATES = ("192.0.2.1", "198.51.100.1", "203.0.113.1", "2001:db8::1", "10.255.255.254")
 LOADED = "sshd: running daemon has loaded the config"
 LOG_SOCKET = "sftp: log socket in the jail"
 
-Effective = Callable[[Connection], dict[str, str]]
 
-
-def probe_addresses(address: str) -> list[str]:
-    """An address, or a network's first and last usable address (both ends of the Match range)."""
-    network = ipaddress.ip_network(address, strict=False)
-    if network.num_addresses <= 2 or (network.version == 6 and network.prefixlen >= 127):
-        first, last = network[0], network[-1]
-    elif network.version == 4:
-        first, last = network[1], network[-2]  # not the network and broadcast addresses
-    else:
-        first, last = network[1], network[-1]  # an IPv6 network's address is the subnet-router anycast
-    return list(dict.fromkeys([str(first), str(last)]))
-
-
-def outside_address(addresses: tuple[str, ...]) -> str | None:
-    """An address the jail's Match does not cover, or None when it covers them all (0.0.0.0/0 and ::/0)."""
-    networks = [ipaddress.ip_network(a, strict=False) for a in addresses]
-    for candidate in _OUTSIDE_CANDIDATES:
-        ip = ipaddress.ip_address(candidate)
-        if not any(ip.version == n.version and ip in n for n in networks):
-            return candidate
-    return None
-
-
-def sftp_checks(spec: Spec, system: SystemRoot, plan: Plan, admin: Connection | None) -> list[Check]:
+def sftp_checks(
+    spec: Spec, system: SystemRoot, plan: Plan, admin: Connection | None, answers: SshdAnswers | None = None
+) -> list[Check]:
+    """The checks of an sftp jail. `answers`: sshd's, when the caller started asking already (see
+    `tui_jail.verify.sshd_answers`); used only when asked about exactly these connections."""
     assert spec.sftp is not None
-    users, addresses = spec.sftp.users, spec.sftp.addresses
-    outside = outside_address(addresses)
-    probes = [addr for address in addresses for addr in probe_addresses(address)]
-    jailed = [Connection(user, addr, host=addr) for user in users for addr in probes]
-    free = [Connection(user, outside, host=outside) for user in users] if outside is not None else []
-    first = jailed[0]  # users[0] from the first address: whose settings the account and daemon checks read
-    effective = _effective_on_disk(system, jailed + free + ([admin] if admin else []))
+    users = spec.sftp.users
+    asked = asked_connections(users, spec.sftp.addresses, admin)
+    if answers is None or answers.expected != asked.everyone:
+        answers = SshdAnswers(system, asked.everyone)
+    effective: Effective = answers
+    first = asked.jailed[0]  # users[0] from the first address: whose settings the account and daemon checks read
     checks = [
-        Check(f"sshd: {c.user} from {c.addr} is jailed", _bind(jailed_result, spec, effective, c)) for c in jailed
+        Check(f"sshd: {c.user} from {c.addr} is jailed", _bind(jailed_result, spec, effective, c)) for c in asked.jailed
     ]
-    if outside is None:
+    if asked.outside is None:
         checks += [Check(f"sshd: {u} from elsewhere is not jailed", _bind(_every_address_jailed, u)) for u in users]
-    checks += [Check(f"sshd: {c.user} from {c.addr} is not jailed", _bind(free_result, effective, c)) for c in free]
+    checks += [
+        Check(f"sshd: {c.user} from {c.addr} is not jailed", _bind(free_result, effective, c)) for c in asked.free
+    ]
     checks.append(Check("sshd: your own connection is not jailed", lambda: admin_result(effective, admin)))
     for user in users:
         checks.append(Check(f"sftp: user {user}", _bind(user_result, spec, system, plan, user, effective, first)))
@@ -92,27 +70,6 @@ def _every_address_jailed(user: str) -> CheckResult:
 
 def _bind(fn: Callable[..., CheckResult], *args: object) -> Callable[[], CheckResult]:
     return functools.partial(fn, *args)
-
-
-def _effective_on_disk(system: SystemRoot, expected: list[Connection]) -> Effective:
-    """`sshd -T -C` on the installed config, asked once per connection however many checks need it. The
-    first question asks about every `expected` connection at once: one copy of the config, their sshd
-    runs side by side; concurrent checks wait for those answers instead of starting runs of their own."""
-    guard = threading.Lock()
-    answers: dict[Connection, dict[str, str] | sshd.SshdError] = {}
-
-    def effective(connection: Connection) -> dict[str, str]:
-        with guard:
-            if connection not in answers:
-                wanted = [connection, *(c for c in expected if c not in answers)]
-                with sshd.candidate_config(system) as config:
-                    answers.update(sshd.effective_configs(config, wanted))
-            answer = answers[connection]
-        if isinstance(answer, sshd.SshdError):
-            raise sshd.SshdError(str(answer))  # a fresh one: each failed check gets its own traceback
-        return answer
-
-    return effective
 
 
 def jailed_result(spec: Spec, effective: Effective, conn: Connection) -> CheckResult:

@@ -1,0 +1,75 @@
+"""What keeps `tui-jail verify` fast (issue 15), each a property the process shows in its own audit events:
+its `sshd -T -C` runs, the longest wait of a verification, start before the plan is imported and made
+(which then run beside sshd), once per connection asked about, never again for the checks that read the
+answers; and they report exactly what the checks asked the slow way report."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_verify_sftp import SPEC, write_plan_files
+
+from tui_jail.core.checks import run_checks
+from tui_jail.core.spec import parse_spec
+from tui_jail.paths.system import SystemRoot
+from tui_jail.verify import checks_for
+
+# The CLI in a fresh interpreter, as a user runs it; an audit hook notes, in the order they happen, the
+# first import of each module named and every sshd -T run started (sys.audit's "import" fires when a
+# module is loaded, "subprocess.Popen" when a process is started).
+AUDITED = """
+import json, sys
+events = []
+def hook(event, args):
+    if event == "import" and args[0] in ("pydantic", "tui_jail.core.plan") and args[0] not in events:
+        events.append(args[0])
+    elif event == "subprocess.Popen" and "-T" in args[1] and any(str(a).endswith("sshd") for a in args[1]):
+        events.append("sshd -T " + args[1][-1])
+sys.addaudithook(hook)
+from tui_jail import cli
+code = cli.main(sys.argv[1:])
+print(json.dumps(events))
+"""
+
+
+def audited_verify(root: Path, spec_file: Path) -> tuple[dict[str, str], list[str]]:
+    """(each check's status, the events) of `tui-jail verify --json` on `root`, not logged in over SSH."""
+    argv = [sys.executable, "-c", AUDITED, "verify", "--json", "--spec", str(spec_file), "--root", str(root)]
+    env = {k: v for k, v in os.environ.items() if k != "SSH_CONNECTION"}
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env)
+    *document, events = result.stdout.strip().splitlines()
+    statuses = {r["name"]: r["status"] for r in json.loads("\n".join(document))["results"]}
+    return statuses, json.loads(events)
+
+
+@pytest.fixture
+def configured(sample_root: Path, tmp_path: Path) -> Path:
+    """A sample root with the jail's files written (its sshd drop-in among them): sshd answers for real."""
+    write_plan_files(parse_spec(SPEC), SystemRoot(sample_root))
+    spec_file = tmp_path / "box.json"  # JSON is YAML
+    spec_file.write_text(json.dumps(SPEC))
+    return spec_file
+
+
+def test_sshd_runs_start_before_the_plan_is_imported(sample_root: Path, configured: Path) -> None:
+    _, events = audited_verify(sample_root, configured)
+    runs = [e for e in events if e.startswith("sshd -T ")]
+    assert "tui_jail.core.plan" in events and runs, events  # both seen: the order below means something
+    assert events.index(runs[0]) < events.index("tui_jail.core.plan"), events
+
+
+def test_each_connection_is_asked_once_and_the_results_are_the_slow_ways(sample_root: Path, configured: Path) -> None:
+    """Both ends of each network and an address outside them, for the one user: five runs, no second
+    round for the checks; and every check reports what it reports when each asks sshd on its own."""
+    statuses, events = audited_verify(sample_root, configured)
+    runs = [e.removeprefix("sshd -T ") for e in events if e.startswith("sshd -T ")]
+    assert len(runs) == len(set(runs)) == 5, runs
+    system = SystemRoot(sample_root)
+    alone = run_checks(checks_for(parse_spec(SPEC), system, admin=None), concurrent=False)
+    assert statuses == {r.name: r.status for r in alone}
+    assert statuses["sshd: media from 203.0.113.1 is jailed"] == "pass"  # real answers, not errors
