@@ -24,7 +24,7 @@ from tui_jail.core.launchfile import jail_launch_path
 from tui_jail.core.plan import PlanError, make_plan, render_state
 from tui_jail.core.spec import Spec, SpecError, parse_spec
 from tui_jail.core.yamlio import load_yaml_text
-from tui_jail.jailexec import capdrop
+from tui_jail.jailexec import capdrop, launcher
 from tui_jail.jailexec.launcher import prepare
 from tui_jail.jailexec.libc import StepFailed
 from tui_jail.paths.system import SystemRoot
@@ -178,6 +178,28 @@ def test_prepare_refuses_a_jail_whose_mounts_are_not_live(sample_root: Path) -> 
     system = with_launch_file(sample_root, preset("joblet-production"))
     with pytest.raises(Refused, match="is not mounted read-only from /bin: apply the jail first"):
         prepare("joblet-production", str(system.root), ["true"])
+
+
+@pytest.mark.parametrize("kernel", ["openat2", "before 5.6"])
+def test_a_path_is_exact_without_a_symlink_on_it(tmp_path: Path, kernel: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the launcher checks of every mount point, in one openat2 call: `realpath(path) == path`. A
+    kernel without openat2 (before 5.6) cannot run here: an unknown system call number gets this one's
+    ENOSYS, so the realpath fallback is what runs."""
+    if kernel == "before 5.6":
+        monkeypatch.setattr(launcher, "SYS_OPENAT2", 100_000)
+    (tmp_path / "real/dir").mkdir(parents=True)
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    (tmp_path / "real/last").symlink_to(tmp_path / "real/dir")
+    for path, exact in [("real/dir", True), ("link/dir", False), ("real/last", False), ("link", False)]:
+        full = str(tmp_path / path)
+        assert (os.path.realpath(full) == full) is exact
+        fd = launcher._open_exact(full)
+        assert (fd is not None) is exact, path
+        if fd is not None:
+            assert os.path.samestat(os.fstat(fd), os.stat(full))
+            os.close(fd)
+    with pytest.raises(FileNotFoundError):
+        launcher._open_exact(str(tmp_path / "real/missing"))
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="a launch file must be root-owned")

@@ -110,12 +110,12 @@ def read_launch(path: str, name: str) -> "LaunchData":
         raise Refused(f"no applied exec jail named {name!r} ({path} does not exist); apply or re-apply it") from None
     except OSError as exc:
         raise Refused(f"cannot open {path}: {exc.strerror}") from None
-    with os.fdopen(fd, "rb") as file:
+    try:
         # The launch file decides, for a process running as root, which tree to chroot into, what is
         # mounted there and which capabilities the command keeps. Only root may have written it: a
         # file someone else owns or could write would let them run their command unjailed and
         # fully privileged. Checked on the open descriptor, so it is the file that is then read.
-        st = os.fstat(file.fileno())
+        st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise Refused(f"{path} is not a regular file; re-apply the jail")
         if st.st_uid != 0 or st.st_mode & 0o022:
@@ -123,11 +123,22 @@ def read_launch(path: str, name: str) -> "LaunchData":
                 f"{path} is owned by uid {st.st_uid} with mode {stat.S_IMODE(st.st_mode):04o}; a launch file must be "
                 "root-owned and not group/world-writable (re-apply the jail)"
             )
-        raw = file.read()
+        raw = read_all(fd)
+    finally:
+        os.close(fd)
     try:
         return _validated(_loads(raw), name)
     except ValueError as exc:  # json's own errors and _Invalid
         raise Refused(f"{path} is not a valid launch file ({exc}); re-apply the jail") from None
+
+
+def read_all(fd: int) -> bytes:
+    """Everything left to read from `fd`, by plain reads: a file object (`open`, `os.fdopen`) costs the
+    job's start-up a buffered reader, its fstat, isatty and seek calls for each file it reads."""
+    chunks = []
+    while chunk := os.read(fd, 1 << 16):
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 class _ScannerSettings:

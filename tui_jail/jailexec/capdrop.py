@@ -12,6 +12,8 @@ own idea of ordering); and it costs no extra exec on the start-up path. Reading 
 from `/proc/<pid>/status` for verification is `tui_jail.backends.caps`.
 """
 
+import os
+
 from tui_jail.core.capabilities import BY_BIT, CAPABILITIES
 from tui_jail.jailexec.libc import StepFailed, Structure, byref, c_int, c_uint, check, libc
 
@@ -59,8 +61,11 @@ def _prctl(what: str, option: int, arg2: int = 0, arg3: int = 0) -> int:
 
 def last_cap() -> int:
     """The highest capability bit the running kernel knows (from the host's /proc)."""
-    with open("/proc/sys/kernel/cap_last_cap", "rb") as f:
-        return int(f.read())
+    fd = os.open("/proc/sys/kernel/cap_last_cap", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return int(os.read(fd, 16))
+    finally:
+        os.close(fd)
 
 
 def bits_of(names: frozenset[str], top: int) -> list[int]:

@@ -39,13 +39,15 @@ imports no spec, planner or UI module.
 """
 
 import _signal  # the C module `signal` wraps: the wrapper's enum classes would cost every job ~1 ms
+import errno
 import os
 import stat
+import sys
 
 from tui_jail.core import launchfile
 from tui_jail.core.errors import Refused
 from tui_jail.jailexec import capdrop
-from tui_jail.jailexec.libc import StepFailed, Structure, byref, c_char, c_short, c_uint, check, libc
+from tui_jail.jailexec.libc import StepFailed, c_uint, check, get_errno, libc
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
@@ -61,9 +63,15 @@ PROC_FLAGS = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC}
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 PASSED_ENV = ("TERM", "LANG", "LC_ALL")
 PR_SET_PDEATHSIG = 1
-AF_INET, SOCK_DGRAM, SOCK_CLOEXEC, SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 2, 2, 0o2000000, 0x8913, 0x8914, 0x1
+AF_INET, SOCK_DGRAM, SOCK_CLOEXEC, SIOCSIFFLAGS, IFF_UP = 2, 2, 0o2000000, 0x8914, 0x1
+# struct ifreq for SIOCSIFFLAGS: the name, then the flags (a short) in a 24-byte union. Only IFF_UP: the
+# kernel keeps lo's own IFF_LOOPBACK (a volatile flag) and a new namespace's lo has no other flag set.
+LO_UP = b"lo".ljust(16, b"\0") + IFF_UP.to_bytes(2, sys.byteorder) + bytes(22)
 TIOCNOTTY, TIOCSCTTY, ENXIO = 0x5422, 0x540E, 6
-SYS_CLOSE_RANGE = 436  # the same number on every architecture (added after the syscall tables were unified)
+SYS_CLOSE_RANGE, SYS_OPENAT2 = 436, 437  # the same on every architecture (added after the syscall tables were unified)
+AT_FDCWD, RESOLVE_NO_SYMLINKS = -100, 0x04
+# struct open_how {flags, mode, resolve}, each a __u64: an O_PATH descriptor, refused if any component is a symlink
+EXACT_PATH = b"".join(n.to_bytes(8, sys.byteorder) for n in (os.O_PATH | os.O_CLOEXEC, 0, RESOLVE_NO_SYMLINKS))
 F_GETFL = 3
 # Test-only: protections a test switches off in its own process to show the escape each one closes
 # (and bench/exec.py, to time them): "descriptors", "tty", "chroot_breaking". Nothing sets it otherwise.
@@ -153,10 +161,13 @@ def _host(root: str, path: str) -> str:
 
 def _read_text(path: str) -> str:
     try:
-        with open(path, encoding="utf-8", errors="surrogateescape") as file:
-            return file.read()
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except (FileNotFoundError, NotADirectoryError):
         return ""
+    try:
+        return launchfile.read_all(fd).decode(errors="surrogateescape")
+    finally:
+        os.close(fd)
 
 
 def _account(root: str, username: str) -> tuple[int, int, str]:
@@ -189,17 +200,42 @@ def _require_mounted(root: str, mount: "LaunchMount") -> None:
     except (FileNotFoundError, NotADirectoryError):
         raise Refused(f"mount source {mount['source']} of {mount['target']} is missing") from None
     try:
-        shown, readonly = os.stat(target), bool(os.statvfs(target).f_flag & os.ST_RDONLY)
+        fd = _open_exact(target)
     except (FileNotFoundError, NotADirectoryError):
-        shown, readonly = None, False
+        fd = None
+    shown, readonly = None, False
+    if fd is not None:
+        try:
+            shown, readonly = os.fstat(fd), bool(os.fstatvfs(fd).f_flag & os.ST_RDONLY)
+        finally:
+            os.close(fd)
     if (
         shown is None
         or (shown.st_dev, shown.st_ino) != (source_stat.st_dev, source_stat.st_ino)
         or readonly != mount["readonly"]
-        or os.path.realpath(target) != target
     ):
         mode = "read-only" if mount["readonly"] else "read-write"
         raise Refused(f"{mount['target']} is not mounted {mode} from {mount['source']}: apply the jail first")
+
+
+def _open_exact(path: str) -> int | None:
+    """An O_PATH descriptor of the absolute, normalised `path`, or None when a component of it is a
+    symlink: what `os.path.realpath(path) == path` says, in one openat2 call rather than an lstat per
+    component in Python (the launcher checks a path this way for every mount, and before every mount
+    of its own). A missing path raises FileNotFoundError or NotADirectoryError, as `os.open` does."""
+    fd = libc.syscall(SYS_OPENAT2, AT_FDCWD, os.fsencode(path), EXACT_PATH, len(EXACT_PATH))
+    if fd >= 0:
+        return int(fd)
+    error = get_errno()
+    if error == errno.ELOOP:
+        return None
+    if error not in (errno.ENOSYS, errno.EPERM):  # EPERM: a seccomp filter that does not know openat2
+        raise OSError(error, os.strerror(error), path)
+    fd = os.open(path, os.O_PATH | os.O_CLOEXEC)  # a kernel before 5.6: the same, by realpath
+    if os.path.realpath(path) == path:
+        return fd
+    os.close(fd)
+    return None
 
 
 def run(launch: Launch) -> int:
@@ -297,8 +333,10 @@ def _fork_and_wait(launch: Launch) -> int:
         os.close(terminal[1])  # the job holds it now: its last close ends the relay
     previous = {sig: _signal.signal(sig, _killer(pid)) for sig in (_signal.SIGTERM, _signal.SIGHUP)}
     try:
-        with os.fdopen(read_end, "rb") as errors:
-            reason = errors.read().decode(errors="replace").strip()
+        try:
+            reason = launchfile.read_all(read_end).decode(errors="replace").strip()
+        finally:
+            os.close(read_end)
         if terminal is not None:
             if not reason:
                 from tui_jail.jailexec import ptyrelay
@@ -430,10 +468,16 @@ def _inside(launch: Launch, path: str) -> str:
 
 
 def _contained(launch: Launch, target: str) -> str:
-    """A mount target must be exactly itself: a symlink on the way could point the mount at the host."""
-    real = os.path.realpath(target)
-    if real != target or not real.startswith(launch.root + "/"):
-        raise StepFailed(f"refusing to mount over {target}: it resolves to {real}")
+    """A mount target must be exactly itself: a symlink on the way could point the mount at the host.
+    A missing one is left to the mount, which names it."""
+    try:
+        fd = _open_exact(target)
+    except (FileNotFoundError, NotADirectoryError):
+        fd = -1
+    if fd is None or not target.startswith(launch.root + "/"):
+        raise StepFailed(f"refusing to mount over {target}: it resolves to {os.path.realpath(target)}")
+    if fd >= 0:
+        os.close(fd)
     return target
 
 
@@ -455,19 +499,12 @@ def _set_parent_death_signal() -> None:
     check("setting the parent-death signal", libc.prctl(PR_SET_PDEATHSIG, _signal.SIGKILL, 0, 0, 0))
 
 
-class _InterfaceRequest(Structure):  # struct ifreq, as far as SIOC[GS]IFFLAGS use it
-    _fields_ = (("name", c_char * 16), ("flags", c_short), ("pad", c_char * 22))
-
-
 def _loopback_up() -> None:
     """A new network namespace has only `lo`, and down: bring it up so localhost works. Through libc,
     like the other steps: the socket and fcntl modules would be more imports on every job's start-up."""
     sock = check("opening a socket to bring up lo", libc.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0))
     try:
-        request = _InterfaceRequest(b"lo")
-        check("reading the flags of lo", libc.ioctl(sock, SIOCGIFFLAGS, byref(request)))
-        request.flags |= IFF_UP
-        check("bringing up lo in the new network namespace", libc.ioctl(sock, SIOCSIFFLAGS, byref(request)))
+        check("bringing up lo in the new network namespace", libc.ioctl(sock, SIOCSIFFLAGS, LO_UP))
     finally:
         os.close(sock)
 

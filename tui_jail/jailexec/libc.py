@@ -1,11 +1,11 @@
-"""The C library, for the system calls Python 3.11's `os` lacks: unshare, mount, prctl, capget/capset, ioctl.
+"""The C library, for the system calls Python 3.11's `os` lacks: unshare, mount, prctl, capget/capset, ioctl, openat2.
 
 One handle on libc shared by the exec launcher and `tui_jail.jailexec.capdrop`, the few C types they pass, and
 `check`, which turns a failed call into `StepFailed` naming the step and the kernel's reason: that is
 how every launch step fails closed with a reason the user reads.
 
 Built on `_ctypes`, the C half of `ctypes`, and not on `ctypes` itself: the Python half declares some
-thirty types, loads `struct` and the byte-order structures, and costs every job ~5 ms of CPU for the six
+thirty types, loads `struct` and the byte-order structures, and costs every job ~5 ms of CPU for the four
 types declared below (each exactly as `ctypes` declares it: a `_SimpleCData` with its format letter).
 A function of `libc` is what `ctypes.CDLL(None, use_errno=True)` would give: C calling convention,
 `int` result, errno saved for `get_errno`.
@@ -14,12 +14,12 @@ A function of `libc` is what `ctypes.CDLL(None, use_errno=True)` would give: C c
 import os
 from _ctypes import FUNCFLAG_CDECL, FUNCFLAG_USE_ERRNO, CFuncPtr, Structure, _SimpleCData, byref, dlopen, get_errno
 
-__all__ = ["StepFailed", "Structure", "byref", "c_char", "c_char_p", "c_int", "c_short", "c_uint", "c_ulong", "libc"]
+__all__ = ["StepFailed", "Structure", "byref", "c_char_p", "c_int", "c_uint", "c_ulong", "get_errno", "libc"]
 
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:  # the very types ctypes declares, and a type checker knows them there
-    from ctypes import c_char, c_char_p, c_int, c_short, c_uint, c_ulong
+    from ctypes import c_char_p, c_int, c_uint, c_ulong
 else:
 
     class c_int(_SimpleCData):  # named as ctypes names them
@@ -30,12 +30,6 @@ else:
 
     class c_ulong(_SimpleCData):
         _type_ = "L"
-
-    class c_short(_SimpleCData):
-        _type_ = "h"
-
-    class c_char(_SimpleCData):
-        _type_ = "c"
 
     class c_char_p(_SimpleCData):
         _type_ = "z"
