@@ -9,8 +9,11 @@ the systemd that runs is the host's, not DIR's, so nothing here reaches it.
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see tui_jail.cli)
+if TYPE_CHECKING:
+    import subprocess
 
 RUNNING = "/run/systemd/system"
 
@@ -25,6 +28,9 @@ def manages(root: str | os.PathLike[str]) -> bool:
 
 
 def _run(argv: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
+    # only here: `confirm` and `rollback` ask `manages` on every root, and under --root DIR run nothing
+    import subprocess
+
     result = subprocess.run(
         argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace", check=False
     )

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import asdict
 
 from tui_jail.commands.common import Subparsers, add_json, add_root, check_watchdogs, print_json
 from tui_jail.txn import journal
@@ -30,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
                 "pending": [e.state.id if e.state else e.journal.id for e in entries if e.unfinished],
                 "transactions": [
                     {
-                        **asdict(s),
+                        **s.as_dict(),
                         "remaining": s.seconds_left() if s.status == "pending" else None,
                         "watchdog": s.watchdog_state() or None,
                     }

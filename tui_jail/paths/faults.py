@@ -10,7 +10,6 @@ tests walk K upwards until a run completes untouched.
 from __future__ import annotations
 
 import os
-import signal
 
 ENV = "TUI_JAIL_FAULT"
 _counters: dict[str, int] = {}
@@ -24,4 +23,6 @@ def point(phase: str) -> None:
     _counters[phase] = count + 1
     target, _, mode = wanted.partition(":")
     if target == f"{phase}@{count}":
+        import signal  # only when a test asked: its enums cost every short command's start-up otherwise
+
         os.kill(os.getpid(), signal.SIGSTOP if mode == "stop" else signal.SIGKILL)

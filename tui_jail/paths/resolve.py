@@ -16,7 +16,6 @@ import os
 import stat
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 _O_WALK = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -39,17 +38,23 @@ def components(path: str) -> list[str]:
     return [part for part in path.split("/") if part and part != "."]
 
 
-@dataclass
 class Entry:
     """A resolved path: its parent directory (held open, O_PATH), its last name, and the entry
-    itself (O_PATH, not followed when it is a link and the caller asked so; None when absent)."""
+    itself (O_PATH, not followed when it is a link and the caller asked so; None when absent). A
+    plain class, not a dataclass: the journal writes through here, and `status`, `confirm` and
+    `rollback` must not load `dataclasses` (and `inspect`) for it (tests/test_cli_imports.py)."""
 
-    path: str  # as asked, for messages
-    dir_fd: int
-    dir_stat: os.stat_result
-    name: str  # '' for the root itself
-    fd: int | None
-    stat: os.stat_result | None
+    __slots__ = ("dir_fd", "dir_stat", "fd", "name", "path", "stat")
+
+    def __init__(
+        self, path: str, dir_fd: int, dir_stat: os.stat_result, name: str, fd: int | None, stat: os.stat_result | None
+    ) -> None:
+        self.path = path  # as asked, for messages
+        self.dir_fd = dir_fd
+        self.dir_stat = dir_stat
+        self.name = name  # '' for the root itself
+        self.fd = fd
+        self.stat = stat
 
     def close(self) -> None:
         if self.fd is not None:

@@ -8,7 +8,6 @@ it is not "command not found" with the rollback's clock running.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -19,6 +18,8 @@ LOGIN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 def program() -> str:
     """`tui-jail` when a new root login finds it, else the absolute path of the running one."""
+    import shutil  # only for a refusal's message: `confirm` and `rollback` import this module
+
     if shutil.which(NAME, path=LOGIN_PATH):
         return NAME
     script = Path(sys.argv[0] or NAME)

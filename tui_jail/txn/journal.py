@@ -33,7 +33,6 @@ import os
 import stat
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from tui_jail.paths.fsops import (
@@ -80,27 +79,80 @@ def wait_problem(seconds: float) -> str:
     return ""
 
 
-@dataclass
 class TxnState:
-    id: str
-    jail: str
-    action: str  # apply | remove
-    status: str
-    created: float
-    deadline: float
-    timeout: float
-    applier_pid: int = 0
-    watchdog_pid: int = 0
-    user: str = ""
-    ssh_connection: str = ""
-    # boot clock ticks (session.boot_ticks) when the reloaded sshd listened again: a confirmation must come
-    # from a connection accepted after it; 0 when any session may confirm (no sshd change, no SSH login)
-    new_login_after: int = 0
-    notes: list[str] = field(default_factory=list)
-    error: str = ""
-    watchdog_start: int = 0  # the watchdog's start time (see journal_layout.running)
-    boot_id: str = ""  # the boot the deadline belongs to
-    boot_deadline: float = 0.0  # the deadline on CLOCK_BOOTTIME; `deadline` is wall time, for display
+    """One transaction's state.json. A plain class with slots, not a dataclass: `status`, `confirm` and
+    `rollback` load this module with a rollback's clock running, and `dataclasses` brings `inspect`
+    (tests/test_cli_imports.py holds them to that)."""
+
+    # in state.json's order (and `status --json`'s)
+    FIELDS = (
+        "id",
+        "jail",
+        "action",  # apply | remove
+        "status",
+        "created",
+        "deadline",
+        "timeout",
+        "applier_pid",
+        "watchdog_pid",
+        "user",
+        "ssh_connection",
+        # boot clock ticks (session.boot_ticks) when the reloaded sshd listened again: a confirmation must
+        # come from a connection accepted after it; 0 when any session may confirm (no sshd change, no SSH login)
+        "new_login_after",
+        "notes",
+        "error",
+        "watchdog_start",  # the watchdog's start time (see journal_layout.running)
+        "boot_id",  # the boot the deadline belongs to
+        "boot_deadline",  # the deadline on CLOCK_BOOTTIME; `deadline` is wall time, for display
+    )
+    __slots__ = FIELDS
+
+    def __init__(
+        self,
+        id: str,
+        jail: str,
+        action: str,
+        status: str,
+        created: float,
+        deadline: float,
+        timeout: float,
+        applier_pid: int = 0,
+        watchdog_pid: int = 0,
+        user: str = "",
+        ssh_connection: str = "",
+        new_login_after: int = 0,
+        notes: list[str] | None = None,
+        error: str = "",
+        watchdog_start: int = 0,
+        boot_id: str = "",
+        boot_deadline: float = 0.0,
+    ) -> None:
+        self.id, self.jail, self.action, self.status = id, jail, action, status
+        self.created, self.deadline, self.timeout = created, deadline, timeout
+        self.applier_pid, self.watchdog_pid, self.user, self.ssh_connection = (
+            applier_pid,
+            watchdog_pid,
+            user,
+            ssh_connection,
+        )
+        self.new_login_after = new_login_after
+        self.notes: list[str] = [] if notes is None else notes
+        self.error, self.watchdog_start, self.boot_id, self.boot_deadline = (
+            error,
+            watchdog_start,
+            boot_id,
+            boot_deadline,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """The fields in order, as state.json holds them (the notes copied, as `dataclasses.asdict` did)."""
+        data = {name: getattr(self, name) for name in TxnState.FIELDS}
+        data["notes"] = list(self.notes)
+        return data
+
+    def __repr__(self) -> str:
+        return f"TxnState({', '.join(f'{k}={v!r}' for k, v in self.as_dict().items())})"
 
     @property
     def unfinished(self) -> bool:
@@ -113,7 +165,7 @@ class TxnState:
 
     def seconds_left(self) -> float:
         """Until the deadline, on the boot clock; 0.0 once it has come (or it is from another boot)."""
-        return seconds_left(asdict(self))
+        return seconds_left(self.as_dict())
 
     def watchdog_running(self) -> bool:
         return running(self.watchdog_pid, self.watchdog_start)
@@ -332,7 +384,7 @@ class Journal:
     # --- writing -----------------------------------------------------------------------------------
 
     def write_state(self, state: TxnState) -> None:
-        atomic_write(self.dir / "state.json", json.dumps(asdict(state), indent=1).encode(), 0o600, 0, 0)
+        atomic_write(self.dir / "state.json", json.dumps(state.as_dict(), indent=1).encode(), 0o600, 0, 0)
         if state.status in FINISHED:
             with contextlib.suppress(OSError):  # a second record of the end: state.json is the first
                 append_line(self.dir / "log", f"end {state.status}")
@@ -372,18 +424,23 @@ class Journal:
 
 
 def _typed(state: dict[str, Any]) -> TxnState:
-    known = {f.name for f in fields(TxnState)}  # keys a newer tui-jail added are left out
+    known = TxnState.FIELDS  # keys a newer tui-jail added are left out
     return TxnState(**{key: value for key, value in state.items() if key in known})
 
 
-@dataclass
 class Entry:
     """One directory of the journal: its state, or what is wrong with it."""
 
-    journal: Journal
-    state: TxnState | None
-    problem: str = ""  # one line, naming the file: '' for a sound entry
-    unfinished: bool = False  # its change may still be in place: it blocks the next apply
+    __slots__ = ("journal", "problem", "state", "unfinished")
+
+    def __init__(self, journal: Journal, state: TxnState | None, problem: str = "", unfinished: bool = False) -> None:
+        self.journal = journal
+        self.state = state
+        self.problem = problem  # one line, naming the file: '' for a sound entry
+        self.unfinished = unfinished  # its change may still be in place: it blocks the next apply
+
+    def __repr__(self) -> str:
+        return f"Entry({self.journal.id!r}, {self.state!r}, problem={self.problem!r}, unfinished={self.unfinished!r})"
 
 
 def scan(root: Path) -> list[Entry]:

@@ -20,7 +20,6 @@ import os
 import re
 import time
 from collections.abc import Iterator, MutableMapping
-from dataclasses import dataclass
 from pathlib import Path
 
 VARIABLE = "SSH_CONNECTION"
@@ -34,17 +33,27 @@ _NO_LOGIN_UID = 4294967295
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-@dataclass(frozen=True)
 class Login:
-    """One SSH connection, as sshd's processes show it."""
+    """One SSH connection, as sshd's processes show it. A plain class, not a dataclass: every command
+    reads the login it runs in (`adopt_login`), and `dataclasses` brings `inspect` into the start-up of
+    `status`, `confirm` and `rollback` (tests/test_cli_imports.py)."""
 
-    user: str  # the user sshd authenticated
-    connection: str  # SSH_CONNECTION of its shells; '' when none runs (internal-sftp works in sshd itself)
-    terminals: str  # `pts/3`, `pts/3,pts/4` or `notty`
-    monitor: int  # pid of the connection's `sshd: USER [priv]`
-    accepted: int  # the monitor's start, clock ticks since boot: when the connection was accepted
-    daemon: int  # pid of the listening sshd that accepted it
-    config: str  # its config file, as a path in its own mount namespace
+    __slots__ = ("accepted", "config", "connection", "daemon", "monitor", "terminals", "user")
+
+    def __init__(
+        self, *, user: str, connection: str, terminals: str, monitor: int, accepted: int, daemon: int, config: str
+    ) -> None:
+        self.user = user  # the user sshd authenticated
+        # SSH_CONNECTION of its shells; '' when none runs (internal-sftp works in sshd itself)
+        self.connection = connection
+        self.terminals = terminals  # `pts/3`, `pts/3,pts/4` or `notty`
+        self.monitor = monitor  # pid of the connection's `sshd: USER [priv]`
+        self.accepted = accepted  # the monitor's start, clock ticks since boot: when the connection was accepted
+        self.daemon = daemon  # pid of the listening sshd that accepted it
+        self.config = config  # its config file, as a path in its own mount namespace
+
+    def __repr__(self) -> str:
+        return f"Login({', '.join(f'{name}={getattr(self, name)!r}' for name in Login.__slots__)})"
 
     @property
     def has_terminal(self) -> bool:
