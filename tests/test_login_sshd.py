@@ -311,3 +311,31 @@ def test_a_reload_waits_for_the_daemons_new_sockets() -> None:
         sshd._wait_listening_anew(daemon.pid, before)
         after = sshd._listening(daemon.pid)
         assert after and not after & before
+
+
+def test_listening_sockets_are_asked_of_the_kernel_not_read_from_the_connection_table(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A reload polls the daemon's listening sockets while it re-executes: they come from the kernel's
+    socket diagnostics (what `ss -l` asks), which walk only listening sockets, not from /proc/PID/net/tcp,
+    which walks the whole connection table (tens of milliseconds a read on a loaded machine). Both say
+    the same; a daemon in another network namespace is still read from /proc (control: it then reads
+    the tables this test forbids)."""
+    from tui_jail.backends import sshd
+
+    with stand_in_daemon("pass") as daemon:
+        with monkeypatch.context() as patched:
+            patched.setattr(sshd, "_same_network", lambda pid: False)
+            by_table = sshd._listening(daemon.pid)
+        assert len(by_table) == 1
+        read_text = Path.read_text
+
+        def no_tables(path: Path, *args: object, **kwargs: object) -> str:
+            assert "/net/tcp" not in str(path), f"{path} read"
+            return read_text(path, *args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(Path, "read_text", no_tables)
+        assert sshd._listening(daemon.pid) == by_table
+        monkeypatch.setattr(sshd, "_same_network", lambda pid: False)
+        with pytest.raises(AssertionError, match="/net/tcp"):
+            sshd._listening(daemon.pid)
