@@ -39,7 +39,6 @@ imports no spec, planner or UI module.
 """
 
 import _signal  # the C module `signal` wraps: the wrapper's enum classes would cost every job ~1 ms
-import errno
 import os
 import stat
 import sys
@@ -47,7 +46,7 @@ import sys
 from tui_jail.core import launchfile
 from tui_jail.core.errors import Refused
 from tui_jail.jailexec import capdrop
-from tui_jail.jailexec.libc import StepFailed, c_uint, check, get_errno, libc
+from tui_jail.jailexec.libc import StepFailed, c_uint, c_ulong, check, libc
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
@@ -226,12 +225,9 @@ def _open_exact(path: str) -> int | None:
     fd = libc.syscall(SYS_OPENAT2, AT_FDCWD, os.fsencode(path), EXACT_PATH, len(EXACT_PATH))
     if fd >= 0:
         return int(fd)
-    error = get_errno()
-    if error == errno.ELOOP:
-        return None
-    if error not in (errno.ENOSYS, errno.EPERM):  # EPERM: a seccomp filter that does not know openat2
-        raise OSError(error, os.strerror(error), path)
-    fd = os.open(path, os.O_PATH | os.O_CLOEXEC)  # a kernel before 5.6: the same, by realpath
+    # Refused (a symlink on the way, a missing component) or no openat2 (a kernel before 5.6, a seccomp
+    # filter that does not know it): the same by realpath, which only a refusal or such a kernel pays.
+    fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
     if os.path.realpath(path) == path:
         return fd
     os.close(fd)
@@ -483,9 +479,9 @@ def _contained(launch: Launch, target: str) -> str:
 
 def _mount(what: str, source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
     def enc(text: str | None) -> bytes | None:
-        return None if text is None else os.fsencode(text)
+        return None if text is None else os.fsencode(text)  # bytes and None: what ctypes passes as char *
 
-    check(what, libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)))
+    check(what, libc.mount(enc(source), enc(target), enc(fstype), c_ulong(flags), enc(data)))
 
 
 def _os_step(what: str, function: "Callable[..., object]", *args: object) -> None:

@@ -5,7 +5,7 @@ One handle on libc shared by the exec launcher and `tui_jail.jailexec.capdrop`, 
 how every launch step fails closed with a reason the user reads.
 
 Built on `_ctypes`, the C half of `ctypes`, and not on `ctypes` itself: the Python half declares some
-thirty types, loads `struct` and the byte-order structures, and costs every job ~5 ms of CPU for the four
+thirty types, loads `struct` and the byte-order structures, and costs every job ~5 ms of CPU for the three
 types declared below (each exactly as `ctypes` declares it: a `_SimpleCData` with its format letter).
 A function of `libc` is what `ctypes.CDLL(None, use_errno=True)` would give: C calling convention,
 `int` result, errno saved for `get_errno`.
@@ -14,12 +14,12 @@ A function of `libc` is what `ctypes.CDLL(None, use_errno=True)` would give: C c
 import os
 from _ctypes import FUNCFLAG_CDECL, FUNCFLAG_USE_ERRNO, CFuncPtr, Structure, _SimpleCData, byref, dlopen, get_errno
 
-__all__ = ["StepFailed", "Structure", "byref", "c_char_p", "c_int", "c_uint", "c_ulong", "get_errno", "libc"]
+__all__ = ["StepFailed", "Structure", "byref", "c_int", "c_uint", "c_ulong", "libc"]
 
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:  # the very types ctypes declares, and a type checker knows them there
-    from ctypes import c_char_p, c_int, c_uint, c_ulong
+    from ctypes import c_int, c_uint, c_ulong
 else:
 
     class c_int(_SimpleCData):  # named as ctypes names them
@@ -30,9 +30,6 @@ else:
 
     class c_ulong(_SimpleCData):
         _type_ = "L"
-
-    class c_char_p(_SimpleCData):
-        _type_ = "z"
 
 
 class _Function(CFuncPtr):
@@ -52,7 +49,6 @@ class _Library:
 
 
 libc = _Library()
-libc.mount.argtypes = [c_char_p, c_char_p, c_char_p, c_ulong, c_char_p]
 libc.prctl.argtypes = [c_int, c_ulong, c_ulong, c_ulong, c_ulong]
 
 
