@@ -74,13 +74,21 @@ def add_json(parser: argparse.ArgumentParser) -> None:
 
 
 def load_spec(args: argparse.Namespace) -> Spec:
-    from tui_jail.core.spec import load_spec_file, parse_spec
+    from tui_jail.core.spec import parse_spec
 
+    return parse_spec(spec_document(args))
+
+
+def spec_document(args: argparse.Namespace) -> Any:
+    """The spec --spec FILE or --preset NAME gives, as read and not yet validated (so without pydantic):
+    what `load_spec` validates, for a command with work to start before that (verify's sshd runs)."""
     if args.spec is not None:
-        return load_spec_file(args.spec)
+        from tui_jail.core.yamlio import load_yaml_file
+
+        return load_yaml_file(args.spec, comments=False)
     from tui_jail.presets import preset_data
 
-    return parse_spec(preset_data(args.preset))
+    return preset_data(args.preset)
 
 
 def print_json(data: Any) -> None:

@@ -14,11 +14,11 @@ import sys
 import threading
 from typing import TYPE_CHECKING
 
-from tui_jail.commands.common import Subparsers, add_json, add_root, add_spec_source, load_spec, print_json, refuse
+from tui_jail.commands.common import Subparsers, add_json, add_root, add_spec_source, print_json, refuse, spec_document
 from tui_jail.core.checks import Check, CheckResult, run_checks
 from tui_jail.paths.system import SystemRoot
 from tui_jail.txn.admin import admin_connection
-from tui_jail.verify.sshd_answers import SshdAnswers, asked_connections
+from tui_jail.verify.sshd_answers import SshdAnswers, asked_in_document
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from rich.text import Text
 
     from tui_jail.backends.sshd import Connection
-    from tui_jail.core.spec import Spec
 
 STYLE = {"pass": "green", "fail": "bold red", "warn": "yellow", "skip": "dim"}
 MARK = {"pass": "✓", "fail": "✗", "warn": "!", "skip": "-"}
@@ -47,11 +46,14 @@ def add_parser(subparsers: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    spec = load_spec(args)
+    document = spec_document(args)
     system, admin = SystemRoot(args.root), admin_connection(os.environ)
-    with _ask_sshd(spec, system, admin) as answers:
-        from tui_jail.verify import checks_for  # the plan's imports, after sshd has started: beside it
+    with _ask_sshd(document, system, admin) as answers:
+        # pydantic's import, the validation and the plan, after sshd has started: beside it
+        from tui_jail.core.spec import parse_spec
+        from tui_jail.verify import checks_for
 
+        spec = parse_spec(document)
         checks = checks_for(spec, system, admin=admin, answers=answers)
         # --json is one document: no rich, whose import costs more than some of the checks
         results = run_checks(checks) if args.json else _run_shown(spec.name, checks)
@@ -65,12 +67,15 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ask_sshd(spec: Spec, system: SystemRoot, admin: Connection | None) -> AbstractContextManager[SshdAnswers | None]:
-    """An sftp jail's `sshd -T -C` runs, started now: the longest wait of a verification, so everything
-    else (the plan, the other checks) runs while sshd does. Their answers are read by the checks."""
-    if spec.sftp is None:
+def _ask_sshd(
+    document: object, system: SystemRoot, admin: Connection | None
+) -> AbstractContextManager[SshdAnswers | None]:
+    """An sftp jail's `sshd -T -C` runs, started now, from the spec as read: the longest wait of a
+    verification, so everything else (importing pydantic, validating the spec, the plan, the other
+    checks) runs while sshd does. The checks read their answers (see `tui_jail.verify.sshd_answers`)."""
+    asked = asked_in_document(document, admin)
+    if asked is None:
         return contextlib.nullcontext()
-    asked = asked_connections(spec.sftp.users, spec.sftp.addresses, admin)
     return SshdAnswers(system, asked.everyone).start()
 
 

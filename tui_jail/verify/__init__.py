@@ -7,7 +7,7 @@ the plan of the same spec: on an applied system it has no changes, and what it d
 be live. Run the list with `tui_jail.core.checks.run_checks`, which streams each result as it is ready.
 
 This package imports nothing at the top: `tui-jail verify` imports `tui_jail.verify.sshd_answers` to
-start sshd's runs before the plan (and pydantic) are imported, and those imports run beside sshd.
+start sshd's runs before pydantic and the plan are imported, and those imports run beside sshd.
 """
 
 from __future__ import annotations

@@ -4,17 +4,19 @@ OpenSSH is the authority on its config (see `tui_jail.verify.sftp`): each access
 `sshd -T -C` says one connection gets. Who is asked about follows from the spec's users and addresses
 and the admin's own connection alone (`asked_connections`): every user from both ends of each listed
 network, the same users from an address outside them, and the admin. Those sshd runs are most of what
-`tui-jail verify` waits for, so `SshdAnswers.start` begins them all at once, side by side on one copy of
-the installed config, before the plan is made and the checks are built (which then run beside sshd);
-each check waits only for the answer it reads.
+`tui-jail verify` waits for, so it reads who to ask about from the spec as read (`asked_in_document`)
+and `SshdAnswers.start` begins them all at once, side by side on one copy of the installed config,
+before pydantic is imported, the spec validated and the plan made, which then run beside sshd; each
+check waits only for the answer it reads, and asks again only when validation made the spec's users or
+addresses something else.
 
-No pydantic and no plan here: `tui-jail verify` imports this module before either.
-"""
+No pydantic and no plan here: `tui-jail verify` imports this module before either."""
 
 from __future__ import annotations
 
 import contextlib
 import ipaddress
+import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -72,6 +74,36 @@ def asked_connections(users: Sequence[str], addresses: Sequence[str], admin: Con
     jailed = tuple(Connection(user, addr, host=addr) for user in users for addr in probes)
     free = tuple(Connection(user, outside, host=outside) for user in users) if outside is not None else ()
     return Asked(jailed, free, outside, admin)
+
+
+# a name sshd can be asked about as it stands (no comma, '=' or space, which -C would read as syntax);
+# the spec's own rule (core.spec) is what accepts or refuses a name
+_PLAIN_USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
+
+
+def asked_in_document(document: object, admin: Connection | None) -> Asked | None:
+    """Who `asked_connections` will ask about for the spec `document` (a --spec file or a preset as read,
+    not yet validated): known before pydantic is even imported. None unless it is an sftp jail whose
+    users are plain names and whose addresses are addresses or networks; what validation makes of them
+    may still differ (a canonical form), so these answers serve only when it does not."""
+    if not isinstance(document, dict) or document.get("kind") != "sftp" or not isinstance(document.get("sftp"), dict):
+        return None
+    users, addresses = document["sftp"].get("users"), document["sftp"].get("addresses")
+    if not isinstance(users, list) or not isinstance(addresses, list) or not users or not addresses:
+        return None
+    if not all(isinstance(user, str) and _PLAIN_USER.fullmatch(user) for user in users):
+        return None
+    if not all(isinstance(address, str) and _network(address) for address in addresses):
+        return None
+    return asked_connections([str(user) for user in users], [str(address) for address in addresses], admin)
+
+
+def _network(address: str) -> bool:
+    try:
+        ipaddress.ip_network(address, strict=True)
+    except ValueError:
+        return False
+    return True
 
 
 class SshdAnswers:
