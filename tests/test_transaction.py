@@ -77,15 +77,19 @@ def test_a_steps_begin_is_on_disk_before_it_runs_unless_a_machine_crash_undoes_i
     """Every step that leaves something on disk (a directory, a device node, a file) has its `begin`
     fdatasynced before it runs; a bind mount, the mount check and the sshd reload do not (a crash of
     the machine unmounts and restarts sshd by itself; a kill -9 leaves the line in the page cache).
-    The directories paths are created in are fsynced once each, before the change is pending."""
-    synced: list[str] = []
+    The directories paths are created in are fsynced once each, before the change is pending. A run
+    of path creations (the jail's tree) has its begins synced together: one fdatasync, not one each."""
+    synced: list[str] = []  # the log's lines on disk, as of each fdatasync
+    syncs: list[list[str]] = []  # the lines each fdatasync took to the disk
     dirs: list[str] = []
     fdatasync, fsync = os.fdatasync, os.fsync
 
     def watched_fdatasync(fd: int) -> None:
         if os.readlink(f"/proc/self/fd/{fd}").endswith("/log"):
             with open(f"/proc/self/fd/{fd}", "rb") as log:
-                synced.append(log.read().decode().splitlines()[-1])
+                lines = log.read().decode().splitlines()
+            syncs.append(lines[len(synced) :])
+            synced[:] = lines
         fdatasync(fd)
 
     def watched_fsync(fd: int) -> None:
@@ -100,16 +104,78 @@ def test_a_steps_begin_is_on_disk_before_it_runs_unless_a_machine_crash_undoes_i
     state = apply_plain(world)
     monkeypatch.undo()
     ops = journal.Journal(world, state.id).ops()
-    begun = {int(line.split()[1]) for line in synced if line.startswith("begin ")}
+
+    def synced_for(lines: list[str]) -> list[int]:
+        """The begins a sync was made for: its last lines (a volatile step's begin earlier in it rode along)."""
+        numbers: list[int] = []
+        while lines and lines[-1].startswith("begin "):
+            numbers.insert(0, int(lines.pop().split()[1]))
+        return numbers
+
+    begin_syncs = [numbers for numbers in map(synced_for, syncs) if numbers]
+    begun = {number for numbers in begin_syncs for number in numbers}
     kinds = {op["op"] for op in ops}
     assert {"bind", "check", "mkdir", "mknod", "write"} <= kinds  # both sorts are in the seedbox's apply
     assert begun == {i for i, op in enumerate(ops) if op["op"] not in ("bind", "remount", "umount", "check", "reload")}
+    creations = [i for i, op in enumerate(ops) if op["op"] in ("mkdir", "mknod")]
+    assert len(begin_syncs) < len(creations)  # one sync per step before
+    for numbers in begin_syncs:  # each sync begins steps that run one after another, creations when several
+        assert numbers == list(range(numbers[0], numbers[-1] + 1)), numbers
+        assert len(numbers) == 1 or all(ops[i]["op"] in ("mkdir", "mknod") for i in numbers), numbers
     # the jail's tree (the journal's own directory is fsynced for the journal's files besides)
     parents = {os.path.dirname(op["path"]) for op in ops if op["op"] in ("mkdir", "mknod")} - {"/var/lib/tui-jail"}
     assert {"/", "/chroot", "/chroot/rclone-sftp", "/chroot/rclone-sftp/dev"} <= parents
     assert all(dirs.count(parent) == 1 for parent in parents), (parents, dirs)
     assert max(dirs.index(parent) for parent in parents) < dirs.index("pending")
     transaction.rollback_txn(world, state.id, "test")
+    wait_watchdogs_gone(world)
+
+
+def test_a_rollback_records_a_removal_only_once_its_directory_is_fsynced(
+    world: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The paths a rollback removes (the jail's tree) have their parents fsynced once each, and only
+    then are those undos recorded, in one fdatasync: no `undo` line reaches the disk before the
+    removal it stands for. An undo of a bind mount is not fsynced on its own (a crash of the machine
+    unmounts it anyway); an undo of a file write still is."""
+    state = apply_plain(world)
+    ops = journal.Journal(world, state.id).ops()
+    events: list[tuple[str, object]] = []  # ("dir", path fsynced) or ("log", the lines it took to the disk)
+    seen: list[str] = []
+    fdatasync, fsync = os.fdatasync, os.fsync
+
+    def watched_fdatasync(fd: int) -> None:
+        if os.readlink(f"/proc/self/fd/{fd}").endswith("/log"):
+            with open(f"/proc/self/fd/{fd}", "rb") as log:
+                lines = log.read().decode().splitlines()
+            events.append(("log", lines[len(seen) :]))
+            seen[:] = lines
+        fdatasync(fd)
+
+    def watched_fsync(fd: int) -> None:
+        events.append(("dir", os.path.normpath("/" + os.path.relpath(os.readlink(f"/proc/self/fd/{fd}"), world))))
+        fsync(fd)
+
+    with journal.Journal(world, state.id).dir.joinpath("log").open() as log:
+        seen[:] = log.read().splitlines()
+    monkeypatch.setattr(os, "fdatasync", watched_fdatasync)
+    monkeypatch.setattr(os, "fsync", watched_fsync)
+    assert transaction.rollback_txn(world, state.id, "test").status == "rolled-back"
+    monkeypatch.undo()
+    created = {i for i, op in enumerate(ops) if op["op"] in ("mkdir", "mknod")}
+    parents = {os.path.dirname(ops[i]["path"]) for i in created}
+    dirs = [what for kind, what in events if kind == "dir"]
+    assert all(dirs.count(parent) <= 1 for parent in parents), dirs  # once each at most (a removed one: never)
+    log_syncs = [(at, lines) for at, (kind, lines) in enumerate(events) if kind == "log"]
+    undo_syncs = [(at, [int(line.split()[1]) for line in lines if line.startswith("undo ")]) for at, lines in log_syncs]  # type: ignore[union-attr]
+    removals = [(at, numbers) for at, numbers in undo_syncs if set(numbers) & created]
+    assert len(removals) == 1 and set(removals[0][1]) >= created, undo_syncs
+    last_dir = max(at for at, (kind, what) in enumerate(events) if kind == "dir" and what in parents)
+    assert last_dir < removals[0][0]
+    binds = {i for i, op in enumerate(ops) if op["op"] == "bind"}
+    writes = {i for i, op in enumerate(ops) if op["op"] == "write"}
+    synced_for = {numbers[-1] for _, numbers in undo_syncs if numbers}  # a sync's last line is what it was for
+    assert not synced_for & binds and writes <= synced_for
     wait_watchdogs_gone(world)
 
 

@@ -83,6 +83,11 @@ def current(root: Root, target: str) -> Identity | None:
         return None
 
 
+def mounted_on(entry: Entry) -> bool:
+    """Something is mounted on what `entry` resolved (its descriptor, held since: no second walk)."""
+    return entry.fd is not None and kernel.mount_stat(entry.fd).mount_root
+
+
 def matches(live: Identity | None, recorded: Identity) -> bool:
     """The live mount is the one recorded: same boot, same mount, same object mounted."""
     return live is not None and all(live[key] == recorded.get(key) for key in IDENTITY_KEYS)

@@ -332,15 +332,17 @@ def change_owner_mode(
         return True
 
 
-def remove_entry(entry: Entry) -> None:
-    """Remove the file, node or (empty) directory `entry` names, then fsync its parent."""
+def remove_entry(entry: Entry, *, sync: bool = True) -> None:
+    """Remove the file, node or (empty) directory `entry` names, then fsync its parent (unless not
+    `sync`: the caller fsyncs it later, once for all it removes there)."""
     _, st = entry.existing()
     faults.point("path")
     if stat.S_ISDIR(st.st_mode):
         os.rmdir(_named(entry), dir_fd=entry.dir_fd)
     else:
         os.unlink(_named(entry), dir_fd=entry.dir_fd)
-    _sync_dir(entry)
+    if sync:
+        _sync_dir(entry)
 
 
 def remove_file(root: Root, path: str) -> bool:

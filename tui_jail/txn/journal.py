@@ -422,6 +422,11 @@ class Journal:
         (the next synced line of the log takes it to the disk in any case)."""
         append_line(self.dir / "log", f"{word} {index}", sync=word != "done" and not volatile)
 
+    def record_all(self, word: str, indices: list[int]) -> None:
+        """`record` of several steps at once, non-volatile: one append, one fdatasync for them all."""
+        if indices:
+            append_line(self.dir / "log", "\n".join(f"{word} {index}" for index in indices))
+
 
 def _typed(state: dict[str, Any]) -> TxnState:
     known = TxnState.FIELDS  # keys a newer tui-jail added are left out

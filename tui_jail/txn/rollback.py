@@ -13,9 +13,13 @@ from __future__ import annotations
 import contextlib
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tui_jail.paths import faults
 from tui_jail.txn.journal import Damaged, Journal, TxnState
+
+if TYPE_CHECKING:
+    from tui_jail.paths.system import SystemRoot
 
 UNSAVED = "could not save the journal state"
 
@@ -41,20 +45,30 @@ def rollback(journal: Journal, reason: str) -> TxnState:
     undone = journal.undone()
     identities = journal.mount_records()
     errors: list[str] = []
+    # paths the steps created, removed with their parents' fsync put off: each parent is fsynced once
+    # at the end, and only then are those undos recorded, so no `undo` line reaches the disk before
+    # the removal it stands for (a crash before finds them unrecorded, and removing what is gone is a no-op)
+    unsynced: set[str] = set()
+    removed: list[int] = []
     for index in sorted(begun, reverse=True):
         if index in undone:
             continue
         faults.point("rollback")
         try:
-            steps.undo(ops[index], index, system, journal, identities)
+            steps.undo(ops[index], index, system, journal, identities, unsynced=unsynced)
         except steps.LeftInPlace as exc:
             state.notes.append(f"left in place: {exc}")
         except Exception as exc:  # noqa: BLE001 — keep undoing the rest; recover retries this one
             errors.append(f"{steps.undo_text(ops[index])}: {exc}")
             continue
         faults.point("rollback")
+        if ops[index]["op"] in steps.CREATED and not ops[index].get("identity"):
+            removed.append(index)
+            continue
         with contextlib.suppress(OSError):  # a full disk: the undo is idempotent, so an unrecorded one is fine
-            journal.record("undo", index)
+            # a volatile step's undo, as its begin, is not fsynced: a crash of the machine ends its effect
+            journal.record("undo", index, volatile=ops[index]["op"] in steps.VOLATILE)
+    _record_removals(journal, system, unsynced, removed)
     if any(ops[i]["op"] == "write" and ops[i].get("sshd") for i in begun):
         try:
             state.notes.append(steps.reload_sshd(system))
@@ -66,6 +80,18 @@ def rollback(journal: Journal, reason: str) -> TxnState:
         except Exception as exc:  # noqa: BLE001 — fstab is back; systemd reads it at the latest at the next boot
             state.notes.append(f"systemd not reloaded: {exc}")
     return _finish(journal, state, errors)
+
+
+def _record_removals(journal: Journal, system: SystemRoot, unsynced: set[str], removed: list[int]) -> None:
+    """Fsync each directory paths were removed from (those still there: a removed one's own parent
+    holds its removal), then record those undos, one fdatasync for them all."""
+    from tui_jail.paths import files
+
+    with contextlib.suppress(OSError):  # unrecorded, the removals are done again by the next rollback: no-ops
+        for directory in sorted(unsynced, reverse=True):
+            with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+                files.fsync_dir(system.root, directory)
+        journal.record_all("undo", removed)
 
 
 def _finish(journal: Journal, state: TxnState, errors: list[str]) -> TxnState:

@@ -20,7 +20,7 @@ from tui_jail.backends import mounts
 from tui_jail.core.fstab import FSTAB
 from tui_jail.paths import applied, binds, files
 from tui_jail.paths.binds import Identity
-from tui_jail.paths.resolve import resolved
+from tui_jail.paths.resolve import Entry, resolved
 from tui_jail.paths.system import SystemRoot
 from tui_jail.txn.journal import Journal, Op
 
@@ -86,7 +86,20 @@ def undo_text(op: Op) -> str:
 # --- do --------------------------------------------------------------------------------------------
 
 _KINDS = {"mkdir": "dir", "touch": "file", "mknod": "device"}
+CREATED = frozenset(_KINDS)  # steps that create a path, each undone by removing it while it is as made
 _REMOVED = {"dir": "directory", "file": "empty file (mount point)", "device": "device node"}
+
+
+def begun_with(ops: list[Op], index: int) -> int:
+    """One past the last step whose `begin` is recorded together with step `index`'s: the run of path
+    creations it starts (a jail's mount points), else itself alone. A begin on disk before its step
+    ran is what a crash between a begin and its step leaves already: the undo of a path never
+    created finds nothing of the step's to remove."""
+    end = index + 1
+    if ops[index]["op"] in CREATED:
+        while end < len(ops) and ops[end]["op"] in CREATED:
+            end += 1
+    return end
 
 
 # steps whose effect a crash of the machine undoes by itself: mounts live in the running kernel, a check
@@ -192,9 +205,19 @@ def reload_fstab_units(system: SystemRoot) -> str:
 # --- undo ------------------------------------------------------------------------------------------
 
 
-def undo(op: Op, index: int, system: SystemRoot, journal: Journal, identities: dict[int, Identity]) -> bool:
+def undo(
+    op: Op,
+    index: int,
+    system: SystemRoot,
+    journal: Journal,
+    identities: dict[int, Identity],
+    *,
+    unsynced: set[str] | None = None,
+) -> bool:
     """Undo one step, whatever state it reached; `identities` are the journal's mount records.
-    Returns whether it changed anything. Raises OSError/MountError when it cannot."""
+    Returns whether it changed anything. Raises OSError/MountError when it cannot. A path the step
+    created and the undo removes adds its parent to `unsynced`, if given, instead of fsyncing it
+    (the caller fsyncs each once, before it records those undos)."""
     kind = op["op"]
     root = system.root
     if kind == "write":
@@ -205,7 +228,7 @@ def undo(op: Op, index: int, system: SystemRoot, journal: Journal, identities: d
     if kind in _KINDS and op.get("identity"):
         return _remove_made_dir(system, op, journal.made_records().get(index))
     if kind in _KINDS:
-        return _remove_if_ours(system, op)
+        return _remove_if_ours(system, op, unsynced)
     if kind == "remove":
         return _make_again(system, op)
     if kind == "fix":
@@ -262,22 +285,33 @@ def _undo_mount(op: Op, system: SystemRoot, identity: Identity | None) -> bool:
     return True
 
 
-def _remove_if_ours(system: SystemRoot, op: Op) -> bool:
-    """Remove what the step created, and only while it is still as created (empty, not mounted on)."""
-    with resolved(system.root, op["path"], follow_last=False) as entry:
-        if entry.fd is None:
-            return False
-        st = entry.stat
-        assert st is not None
-        if mounts.is_mount_point(system, op["path"]):
-            raise OSError(f"{op['path']} is still a mount point; not removing it")
-        expected = {"mkdir": stat.S_ISDIR, "touch": stat.S_ISREG, "mknod": stat.S_ISCHR}[op["op"]]
-        if not expected(st.st_mode) or (op["op"] == "touch" and st.st_size != 0):
-            raise OSError(f"{op['path']} was replaced by something else; left in place")
-        if op["op"] == "mkdir" and not files.is_empty_dir(entry):
-            raise OSError(f"{op['path']} is not empty any more; left in place")
-        files.remove_entry(entry)
-        return True
+def _remove_if_ours(system: SystemRoot, op: Op, unsynced: set[str] | None) -> bool:
+    """Remove what the step created, and only while it is still as created (empty, not mounted on).
+    One resolution: the mount check asks the descriptor the walk left open. A directory on the way
+    missing: the step, begun with others before it (`begun_with`), never ran."""
+    try:
+        with resolved(system.root, op["path"], follow_last=False) as entry:
+            return _remove_entry_if_ours(entry, op, unsynced)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+
+
+def _remove_entry_if_ours(entry: Entry, op: Op, unsynced: set[str] | None) -> bool:
+    if entry.fd is None:
+        return False
+    st = entry.stat
+    assert st is not None
+    if binds.mounted_on(entry):
+        raise OSError(f"{op['path']} is still a mount point; not removing it")
+    expected = {"mkdir": stat.S_ISDIR, "touch": stat.S_ISREG, "mknod": stat.S_ISCHR}[op["op"]]
+    if not expected(st.st_mode) or (op["op"] == "touch" and st.st_size != 0):
+        raise OSError(f"{op['path']} was replaced by something else; left in place")
+    if op["op"] == "mkdir" and not files.is_empty_dir(entry):
+        raise OSError(f"{op['path']} is not empty any more; left in place")
+    files.remove_entry(entry, sync=unsynced is None)
+    if unsynced is not None:
+        unsynced.add(posixpath.dirname(op["path"]))
+    return True
 
 
 class LeftInPlace(OSError):

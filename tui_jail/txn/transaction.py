@@ -273,10 +273,16 @@ def _apply_locked(
     # the directories paths were created in, each fsynced once before the change is pending: a crash
     # before that finds each step's begin on disk, and the undo of a path never made is a no-op
     unsynced: set[str] = set()
+    begun_to = 0  # the steps before this one have their begin in the log
     for index, op in enumerate(ops):
         faults.point("apply")
         try:
-            txn.record("begin", index, volatile=op["op"] in steps.VOLATILE)
+            if index >= begun_to:
+                begun_to = steps.begun_with(ops, index)
+                if begun_to - index > 1:  # a run of path creations: their begins in one fdatasync
+                    txn.record_all("begin", list(range(index, begun_to)))
+                else:
+                    txn.record("begin", index, volatile=op["op"] in steps.VOLATILE)
             faults.point("apply")
             note = steps.do(op, system, contents.get(index), txn, index, relistening=relistening, unsynced=unsynced)
             if op["op"] == "reload" and over_ssh:
