@@ -11,9 +11,11 @@ import ipaddress
 import os
 import posixpath
 import re
+import sys
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Annotated, Any, Literal
 
 # pydantic looks for plugins through importlib.metadata entry points (every installed distribution's
@@ -22,7 +24,21 @@ from typing import Annotated, Any, Literal
 # an explicit setting of the caller's stands (pydantic's documented switch: "__all__", "1", "true" or names).
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
-from pydantic import (
+
+def _no_plugins() -> tuple[()]:
+    return ()
+
+
+if os.environ["PYDANTIC_DISABLE_PLUGINS"] in ("__all__", "1", "true"):
+    # Even so, the module pydantic asks for plugins (`get_plugins`, on every model and TypeAdapter it
+    # builds) imports importlib.metadata, and with it email, zipfile and csv: 15-35 ms of every command
+    # that loads a spec, for a list that is empty with every plugin disabled. This stand-in answers the
+    # same without the import (tests/test_spec_imports.py; a loader pydantic already imported stands).
+    _loader = ModuleType("pydantic.plugin._loader", "pydantic's plugin loader, every plugin disabled")
+    _loader.get_plugins = _no_plugins  # type: ignore[attr-defined]
+    sys.modules.setdefault(_loader.__name__, _loader)
+
+from pydantic import (  # noqa: E402 (after the stand-in, which must come first)
     AfterValidator,
     BaseModel,
     BeforeValidator,
@@ -32,7 +48,7 @@ from pydantic import (
     model_validator,
 )
 
-from tui_jail.core.capabilities import normalise_capability
+from tui_jail.core.capabilities import normalise_capability  # noqa: E402
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 # POSIX portable user names (no leading '-'); sshd splits a Match User list on ',' and
