@@ -72,6 +72,7 @@ AT_FDCWD, RESOLVE_NO_SYMLINKS = -100, 0x04
 # struct open_how {flags, mode, resolve}, each a __u64: an O_PATH descriptor, refused if any component is a symlink
 EXACT_PATH = b"".join(n.to_bytes(8, sys.byteorder) for n in (os.O_PATH | os.O_CLOEXEC, 0, RESOLVE_NO_SYMLINKS))
 F_GETFL = 3
+PIPE_BUF = 4096  # the least a pipe holds on Linux, even one shrunk by pipe-user-pages-soft
 # Test-only: protections a test switches off in its own process to show the escape each one closes
 # (and bench/exec.py, to time them): "descriptors", "tty", "chroot_breaking". Nothing sets it otherwise.
 UNPROTECTED: frozenset[str] = frozenset()
@@ -329,17 +330,19 @@ def _fork_and_wait(launch: Launch) -> int:
         os.close(terminal[1])  # the job holds it now: its last close ends the relay
     previous = {sig: _signal.signal(sig, _killer(pid)) for sig in (_signal.SIGTERM, _signal.SIGHUP)}
     try:
-        try:
-            reason = launchfile.read_all(read_end).decode(errors="replace").strip()
-        finally:
-            os.close(read_end)
-        if terminal is not None:
+        if terminal is None:
+            # The child's end first, then its reason, which the pipe keeps (`_fail` writes no more than
+            # the pipe holds): this process wakes once, not at the command's start and again at its end.
+            _, status = os.waitpid(pid, 0)
+            reason = _read_reason(read_end)
+        else:
+            reason = _read_reason(read_end)  # the relay starts only once the command runs
             if not reason:
                 from tui_jail.jailexec import ptyrelay
 
                 ptyrelay.relay(terminal[0])
             os.close(terminal[0])
-        _, status = os.waitpid(pid, 0)
+            _, status = os.waitpid(pid, 0)
     except KeyboardInterrupt:
         os.kill(pid, _signal.SIGKILL)  # PID 1 of its namespace, which ignores a plain SIGINT; all of it dies
         os.waitpid(pid, 0)
@@ -350,6 +353,14 @@ def _fork_and_wait(launch: Launch) -> int:
     if reason:
         raise Refused(reason)
     return os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+
+
+def _read_reason(read_end: int) -> str:
+    """Why the child did not run the command, or "" when it did (the pipe closed empty at its exec)."""
+    try:
+        return launchfile.read_all(read_end).decode(errors="replace").strip()
+    finally:
+        os.close(read_end)
 
 
 def _killer(pid: int) -> "Callable[[int, FrameType | None], None]":
@@ -508,6 +519,7 @@ def _loopback_up() -> None:
 def _fail(errors: int, exc: BaseException) -> "NoReturn":
     reason = str(exc) if isinstance(exc, StepFailed) else f"{type(exc).__name__}: {exc}"
     try:
-        os.write(errors, (reason or type(exc).__name__).encode())
+        # At most PIPE_BUF: a pipe holds that much without a reader (the caller reads once the child is gone)
+        os.write(errors, (reason or type(exc).__name__).encode()[:PIPE_BUF])
     finally:
         os._exit(1)
