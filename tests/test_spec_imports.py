@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tui_jail.presets import preset_text
 
-AVOIDED = ("importlib.metadata", "email", "csv")
+AVOIDED = ("importlib.metadata", "importlib.resources", "email", "zipfile", "csv", "tempfile")
 LOAD = """
 import sys
 from tui_jail.core.spec import load_spec_file, parse_spec
