@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tui_jail.backends import systemd
+from tui_jail.backends.scratch import scratch_dir
 from tui_jail.core.sshd_config import SSHD_CONFIG, SSHD_DIR, parse_lines
 from tui_jail.paths import faults
 from tui_jail.paths.system import SystemRoot
@@ -63,7 +64,7 @@ def candidate_config(system: SystemRoot, overrides: Mapping[str, str | None] | N
     """A temporary sshd_config equal to DIR's, with `overrides` (in-root path → content, None to
     delete) applied to the main file and the included files. Yields the main file's path."""
     overrides = dict(overrides or {})
-    with tempfile.TemporaryDirectory(prefix="tui-jail-sshd-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="tui-jail-sshd-", dir=scratch_dir()) as tmp:
         overlay = Path(tmp) / "root"
         main_text = overrides.get(SSHD_CONFIG, system.read_text(SSHD_CONFIG))
         if main_text is None:

@@ -25,6 +25,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Mapping
 
+from tui_jail.backends.scratch import scratch_dir
 from tui_jail.backends.sshd import Connection, candidate_config, check_config, effective_config
 from tui_jail.core import fstab, managed_block
 from tui_jail.core.errors import Refused
@@ -282,7 +283,9 @@ def _findings(*texts: str) -> list[set[tuple[str, str]]]:
     with contextlib.ExitStack() as stack:
         names = []
         for text in texts:
-            tab = stack.enter_context(tempfile.NamedTemporaryFile("w", prefix="tui-jail-fstab-", encoding="utf-8"))
+            tab = stack.enter_context(
+                tempfile.NamedTemporaryFile("w", prefix="tui-jail-fstab-", dir=scratch_dir(), encoding="utf-8")
+            )
             tab.write(text)
             tab.flush()
             names.append(tab.name)
