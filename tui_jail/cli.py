@@ -11,6 +11,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Callable
+    from types import SimpleNamespace
 
 # argparse, pathlib and the command modules are imported where the full parser is built: `tui-jail
 # exec` is on every job's start-up path and must not pay for them (see `_exec_job`).
@@ -56,16 +57,49 @@ def _exec_job(words: list[str]) -> "Callable[[], int] | None":
     """`[--root DIR] exec ...`, read by the exec command alone: exec is on every job's start-up path and
     must not import every command (and with them pydantic). None for anything else, --sandbox included,
     which the full parser handles (it also knows exec, for `tui-jail --help`)."""
-    root = None
-    if words[:1] == ["--root"] and len(words) > 1:
-        root, words = words[1], words[2:]
-    elif words[:1] and words[0].startswith("--root=") and words[0] != "--root=":  # an empty one: the full parser's
-        root, words = words[0].removeprefix("--root="), words[1:]
+    root, words = _root_prefix(words)
     if words[:1] != ["exec"]:
         return None
     from tui_jail.commands import exec as exec_command
 
     return exec_command.job(words[1:], root)
+
+
+def _root_prefix(words: list[str]) -> tuple[str | None, list[str]]:
+    """A leading `--root DIR` or `--root=DIR` and the words after it; (None, words) when there is none."""
+    if words[:1] == ["--root"] and len(words) > 1:
+        return words[1], words[2:]
+    if words[:1] and words[0].startswith("--root=") and words[0] != "--root=":  # an empty one: the full parser's
+        return words[0].removeprefix("--root="), words[1:]
+    return None, words
+
+
+def _plain_args(words: list[str]) -> "SimpleNamespace | None":
+    """What the full parser makes of a plain command line of a command that declares one (`PLAIN`:
+    status, confirm and rollback, typed with a rollback's clock running), read without building it:
+    argparse, gettext, locale and shutil are a tenth of those commands' start-up. Plain means an
+    optional leading `--root DIR` and then only the words the command's `PLAIN` names, spelt out;
+    anything else (--help, --sandbox, an abbreviation, a bad value) is None, for the full parser to
+    read, refuse or explain. tests/test_cli_plain.py holds both readings equal."""
+    import importlib
+    from types import SimpleNamespace
+
+    from tui_jail.commands import COMMAND_MODULES
+
+    root, rest = _root_prefix(words)
+    if not rest or rest[0] not in COMMAND_MODULES or (root is not None and root.startswith("-")):
+        return None
+    plain = getattr(importlib.import_module(f"tui_jail.commands.{rest[0]}"), "PLAIN", None)
+    values = None if plain is None else plain.read(rest[1:])
+    if values is None:
+        return None
+    from tui_jail.commands.common import root_dir
+
+    try:
+        root_path = root_dir("/" if root is None else root)
+    except Exception:  # noqa: BLE001 — argparse's type error: the full parser says it as a usage error
+        return None
+    return SimpleNamespace(root=root_path, sandbox=False, command=rest[0], **values)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,10 +114,14 @@ def main(argv: list[str] | None = None) -> int:
         from tui_jail.txn.session import adopt_login
 
         adopt_login()  # before anything reads SSH_CONNECTION or the user: su, sudo and tmux change them
-        args = _parse(words)
-        if args.command is None:  # Textual restores the terminal in its own teardown: the wizard keeps it
-            return _guarded(partial(_wizard, args))
-        job = partial(_command, args)
+        plain = _plain_args(words)
+        if plain is not None:
+            job = partial(_command, plain)
+        else:
+            args = _parse(words)
+            if args.command is None:  # Textual restores the terminal in its own teardown: the wizard keeps it
+                return _guarded(partial(_wizard, args))
+            job = partial(_command, args)
     code = _guarded(job)
     if argv is None:
         _end_process(code)
@@ -126,7 +164,7 @@ def _first_word(words: list[str]) -> str | None:
     return None
 
 
-def _command(args: "argparse.Namespace") -> int:
+def _command(args: "argparse.Namespace | SimpleNamespace") -> int:
     if getattr(args, "needs_root", False) and os.geteuid() != 0:
         from tui_jail.core.errors import Refused
 

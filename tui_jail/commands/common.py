@@ -2,11 +2,11 @@
 
 Imported by every command, so it imports only what all of them need: the spec (and with it pydantic)
 and the journal are loaded by the helpers that use them, not by `status`, `confirm` or `rollback`
-for nothing (tests/test_cli_imports.py holds them to that)."""
+for nothing (tests/test_cli_imports.py holds them to that); nor argparse, which those three skip on
+their plain command lines (see `tui_jail.cli`): it is imported where a parser is built or refuses."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import stat
@@ -16,13 +16,17 @@ from pathlib import Path
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see tui_jail.cli)
 # what each command module's add_parser receives (subscriptable for mypy only)
 if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Callable
     from typing import Any
 
     from tui_jail.core.spec import Spec
 
     Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
 else:
-    Subparsers = argparse._SubParsersAction
+    Subparsers = (
+        "argparse._SubParsersAction"  # a name for annotations only: the modules importing it use none at run time
+    )
 
 
 def root_dir(text: str) -> Path:
@@ -31,12 +35,19 @@ def root_dir(text: str) -> Path:
     try:
         is_dir = stat.S_ISDIR(os.stat(text).st_mode)
     except PermissionError:
-        raise argparse.ArgumentTypeError(f"{text}: permission denied (run tui-jail as root)") from None
+        raise _type_error(f"{text}: permission denied (run tui-jail as root)") from None
     except OSError:
         is_dir = False
     if not is_dir:
-        raise argparse.ArgumentTypeError(f"{text}: no such directory")
+        raise _type_error(f"{text}: no such directory")
     return Path(text)
+
+
+def _type_error(message: str) -> Exception:
+    """argparse's refusal of an option's value (a usage error, exit 2): imported only to refuse one."""
+    import argparse
+
+    return argparse.ArgumentTypeError(message)
 
 
 def seconds(text: str) -> float:
@@ -46,13 +57,66 @@ def seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+        raise _type_error(f"{text!r} is not a number of seconds") from None
     if problem := wait_problem(value):
-        raise argparse.ArgumentTypeError(problem)
+        raise _type_error(problem)
     return value
 
 
+class PlainLine:
+    """The plain command line of a command typed with a rollback's clock running, which `tui_jail.cli`
+    reads without argparse (see `cli._plain_args`): its flags (store_true), its options taking one
+    value (with the value's type), whether one TXN may stand among them, and what its parser's
+    set_defaults sets. It must say what the command's add_parser says: tests/test_cli_plain.py reads
+    command lines both ways."""
+
+    __slots__ = ("defaults", "flags", "txn", "values")
+
+    def __init__(
+        self,
+        defaults: dict[str, Any],
+        *,
+        flags: tuple[str, ...] = (),
+        values: dict[str, Callable[[str], Any]] | None = None,
+        txn: bool = False,
+    ) -> None:
+        self.defaults, self.flags, self.values, self.txn = defaults, flags, values or {}, txn
+
+    def read(self, words: list[str]) -> dict[str, Any] | None:
+        """The parser's attributes for the words after the command; None when they are not plain (an
+        option twice, an abbreviation, `--opt=VALUE`, a value the option's type refuses...)."""
+        read: dict[str, Any] = {_dest(flag): False for flag in self.flags}
+        read |= {_dest(option): None for option in self.values} | ({"txn": None} if self.txn else {})
+        seen = set()
+        rest = iter(words)
+        for word in rest:
+            if word in seen:
+                return None
+            seen.add(word)
+            if word in self.flags:
+                read[_dest(word)] = True
+            elif word in self.values:
+                value = next(rest, "-")
+                if value.startswith("-"):
+                    return None
+                try:
+                    read[_dest(word)] = self.values[word](value)
+                except Exception:  # noqa: BLE001 — argparse's type error: the full parser says it
+                    return None
+            elif self.txn and not word.startswith("-") and read["txn"] is None:
+                read["txn"] = word
+            else:
+                return None
+        return read | self.defaults
+
+
+def _dest(option: str) -> str:
+    return option.removeprefix("--").replace("-", "_")
+
+
 def add_root(parser: argparse.ArgumentParser) -> None:
+    import argparse
+
     parser.add_argument(
         "--root",
         metavar="DIR",

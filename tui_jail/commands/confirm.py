@@ -6,12 +6,15 @@ logins still work. `--same-session` confirms without that proof. Other changes: 
 
 from __future__ import annotations
 
-import argparse
 import os
 
-from tui_jail.commands.common import Subparsers, add_root, check_watchdogs, seconds
+from tui_jail.commands.common import PlainLine, Subparsers, add_root, check_watchdogs, seconds
 from tui_jail.txn.journal import LONGEST_WAIT
 from tui_jail.txn.pending import confirm, extend
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see tui_jail.cli)
+if TYPE_CHECKING:
+    import argparse
 
 
 def add_parser(subparsers: Subparsers) -> None:
@@ -34,7 +37,7 @@ def add_parser(subparsers: Subparsers) -> None:
         type=seconds,
         help=f"do not confirm; move the deadline SEC later (1 to {LONGEST_WAIT:g})",
     )
-    parser.set_defaults(handler=run, needs_root=True)
+    parser.set_defaults(**PLAIN.defaults)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,3 +49,9 @@ def run(args: argparse.Namespace) -> int:
     state = confirm(args.root, args.txn, os.environ, same_session=args.same_session)
     print(f"transaction {state.id} confirmed: {state.action} of jail {state.jail} is kept")
     return 0
+
+
+# its plain command lines, read without argparse (see cli._plain_args); the parser's defaults
+PLAIN = PlainLine(
+    {"handler": run, "needs_root": True}, flags=("--same-session",), values={"--extend": seconds}, txn=True
+)

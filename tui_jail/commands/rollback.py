@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
-
-from tui_jail.commands.common import Subparsers, add_root, check_watchdogs
+from tui_jail.commands.common import PlainLine, Subparsers, add_root, check_watchdogs
 from tui_jail.core.errors import Refused
 from tui_jail.txn.pending import rollback_txn
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see tui_jail.cli)
+if TYPE_CHECKING:
+    import argparse
 
 
 def add_parser(subparsers: Subparsers) -> None:
@@ -18,7 +20,7 @@ def add_parser(subparsers: Subparsers) -> None:
     )
     parser.add_argument("txn", metavar="TXN", nargs="?", help="transaction id (default: the pending one)")
     add_root(parser)
-    parser.set_defaults(handler=run, needs_root=True)
+    parser.set_defaults(**PLAIN.defaults)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,3 +34,7 @@ def run(args: argparse.Namespace) -> int:
         if note.startswith("left in place"):  # made by it, but changed by someone since: not its to remove
             print(note)
     return 0
+
+
+# its plain command lines, read without argparse (see cli._plain_args); the parser's defaults
+PLAIN = PlainLine({"handler": run, "needs_root": True}, txn=True)

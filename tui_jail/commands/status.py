@@ -5,18 +5,21 @@ re-armed, after it the transaction is rolled back) and says so; a damaged entry 
 
 from __future__ import annotations
 
-import argparse
 import time
 
-from tui_jail.commands.common import Subparsers, add_json, add_root, check_watchdogs, print_json
+from tui_jail.commands.common import PlainLine, Subparsers, add_json, add_root, check_watchdogs, print_json
 from tui_jail.txn import journal
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see tui_jail.cli)
+if TYPE_CHECKING:
+    import argparse
 
 
 def add_parser(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser("status", help="show pending and past transactions")
     add_root(parser)
     add_json(parser)
-    parser.set_defaults(handler=run)
+    parser.set_defaults(**PLAIN.defaults)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,6 +47,10 @@ def run(args: argparse.Namespace) -> int:
     for entry in entries:
         print(line(entry.state) if entry.state else f"{entry.journal.id}  damaged: {entry.problem}")
     return 0
+
+
+# its plain command lines, read without argparse (see cli._plain_args); the parser's defaults
+PLAIN = PlainLine({"handler": run}, flags=("--json",))
 
 
 def line(state: journal.TxnState, *, with_error: bool = True) -> str:
