@@ -32,6 +32,7 @@ from ruamel.yaml.events import (
 )
 from ruamel.yaml.resolver import VersionedResolver
 
+from tui_jail.core.plain_yaml import PLAIN, QUOTED
 from tui_jail.paths.system import read_regular
 
 CParser: Any = getattr(ruamel_main, "CParser", None)  # libyaml's parser; None where ruamel has no C extension
@@ -216,12 +217,6 @@ def dump_yaml(data: Any) -> str:
     return out.getvalue()
 
 
-# a string YAML reads back as itself when written bare (YAML 1.2's true, false and null quoted): path-like
-# words, nothing YAML could take for a number, a date, a key or a comment
-_PLAIN = re.compile(r"[A-Za-z_/][A-Za-z0-9_./@+-]*|[0-9]{1,3}(\.[0-9]{1,3}){3}(/[0-9]{1,2})?")  # or an IPv4 address
-_QUOTED = {"true", "True", "TRUE", "false", "False", "FALSE", "null", "Null", "NULL"}  # YAML 1.2's words
-
-
 class _NotPlain(Exception):
     pass
 
@@ -272,8 +267,8 @@ def _scalar(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
-    if isinstance(value, str) and _PLAIN.fullmatch(value):
-        if value in _QUOTED:  # the device `null` is a word, not a null
+    if isinstance(value, str) and PLAIN.fullmatch(value):
+        if value in QUOTED:  # the device `null` is a word, not a null
             return f"'{value}'"
         if value.lower() not in {"true", "false", "null"}:
             return value

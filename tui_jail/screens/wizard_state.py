@@ -146,8 +146,8 @@ class WizardState:
 
     def applied_jails(self) -> list[AppliedJail]:
         """Every jail with an applied spec under the root, with its newest transaction's state."""
+        from tui_jail.core import plain_yaml
         from tui_jail.core.launchfile import JAILS_DIR
-        from tui_jail.core.yamlio import YamlError, top_level_scalars
 
         newest: dict[str, TxnState] = {}
         for txn in reversed(self.history()):
@@ -157,10 +157,17 @@ class WizardState:
             if not filename.endswith(".yaml"):
                 continue
             name = filename.removesuffix(".yaml")
-            try:  # the kind and root alone: the list paints before anything is loaded whole
-                data = top_level_scalars(self.system.read_text(f"{JAILS_DIR}/{filename}") or "")
-            except YamlError:
-                data = {}
+            text = self.system.read_text(f"{JAILS_DIR}/{filename}") or ""
+            # the kind and root alone: the list paints before anything is loaded whole, and ruamel is loaded
+            # only for a record apply did not write
+            data = plain_yaml.top_level_scalars(text)
+            if data is None:
+                from tui_jail.core.yamlio import YamlError, top_level_scalars
+
+                try:
+                    data = top_level_scalars(text)
+                except YamlError:
+                    data = {}
             last = newest.get(name)
             kind, root = str(data.get("kind", "?")), str(data.get("root", "?"))
             jails.append(
