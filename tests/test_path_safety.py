@@ -334,3 +334,27 @@ def test_a_remove_takes_down_the_recorded_mounts_and_its_rollback_records_them_a
     assert [m.target for m in again] == [m.target for m in made]
     assert all(m.is_live(sample_root) for m in again)
     assert not any(m.is_live(sample_root) for m in made)  # the old mounts are gone: the record follows the new
+
+
+def test_the_journal_appends_to_the_log_it_opened_never_through_a_link_put_at_its_name(tmp_path: Path) -> None:
+    """The journal holds its log open (files.Appender: resolved once, not per line). Once open, a link
+    put at the log's name — by someone who could rename in the journal's directory — is never written
+    through: the lines go on into the file opened. Control: an append by the path string lands in the
+    link's target."""
+    log, victim = tmp_path / "log", tmp_path / "shadow"
+    victim.write_text("root:x:0:\n")
+    appender = files.Appender(tmp_path, "/log")
+    appender.append("begin 0")
+    log.rename(tmp_path / "log.opened")
+    log.symlink_to(victim)
+    with open(log, "a") as unprotected:  # the positive control: the old way, by name, follows the link
+        unprotected.write("begin 1\n")
+    assert victim.read_text() == "root:x:0:\nbegin 1\n"
+    victim.write_text("root:x:0:\n")
+    appender.append("begin 2", sync=False)
+    appender.append("undo 2")
+    appender.close()
+    assert victim.read_text() == "root:x:0:\n"
+    assert (tmp_path / "log.opened").read_text() == "begin 0\nbegin 2\nundo 2\n"
+    with pytest.raises(OSError):  # and a link already at the name when it is opened is refused
+        files.Appender(tmp_path, "/log")

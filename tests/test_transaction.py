@@ -131,6 +131,28 @@ def test_a_steps_begin_is_on_disk_before_it_runs_unless_a_machine_crash_undoes_i
     wait_watchdogs_gone(world)
 
 
+def test_an_apply_and_its_rollback_each_open_the_log_once(world: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The journal's log is resolved and opened once per process that appends to it, not once per line
+    (a few lines per mount: the walk to the log cost more than the write at 500 mounts)."""
+    from tui_jail.paths import files
+
+    opened: list[str] = []
+    appender_init = files.Appender.__init__
+
+    def counted(self: files.Appender, root: files.Root, path: str) -> None:
+        opened.append(path)
+        appender_init(self, root, path)
+
+    monkeypatch.setattr(files.Appender, "__init__", counted)
+    state = apply_plain(world)
+    log = str(journal.Journal(world, state.id).dir / "log")
+    assert opened == [log]
+    opened.clear()
+    assert transaction.rollback_txn(world, state.id, "test").status == "rolled-back"
+    assert opened == [log]
+    wait_watchdogs_gone(world)
+
+
 def test_a_rollback_records_a_removal_only_once_its_directory_is_fsynced(
     world: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -156,17 +156,33 @@ def write_new(root: Root, path: str, data: bytes) -> None:
             os.close(fd)
 
 
-def append_line(root: Root, path: str, line: str, *, sync: bool = True) -> None:
-    """Append one line, on disk before returning unless `sync` is false (the journal's step records)."""
-    with resolved(root, path, follow_last=False) as entry:
-        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
-        fd = os.open(_named(entry), flags, 0o600, dir_fd=entry.dir_fd)
-        try:
-            os.write(fd, line.encode() + b"\n")
-            if sync:
-                os.fdatasync(fd)  # the data and the new size; an append needs no timestamps on disk
-        finally:
-            os.close(fd)
+class Appender:
+    """A file (created 0600 if absent) held open for appending lines: resolved once, as every path is,
+    then written through its descriptor — a journal appends a line or two per step, and walking to
+    its log for each cost more than the write. The descriptor stays on the file it opened, whatever
+    is renamed or linked at its name afterwards: nothing is ever written through a link put there."""
+
+    __slots__ = ("_fd",)
+
+    def __init__(self, root: Root, path: str) -> None:
+        self._fd = -1
+        with resolved(root, path, follow_last=False) as entry:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
+            self._fd = os.open(_named(entry), flags, 0o600, dir_fd=entry.dir_fd)
+
+    def append(self, line: str, *, sync: bool = True) -> None:
+        """Append one line, on disk before returning unless `sync` is false (the journal's step records)."""
+        os.write(self._fd, line.encode() + b"\n")
+        if sync:
+            os.fdatasync(self._fd)  # the data and the new size; an append needs no timestamps on disk
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __del__(self) -> None:
+        self.close()
 
 
 def read_bytes(root: Root, path: str, *, limit: int | None = None) -> bytes | None:

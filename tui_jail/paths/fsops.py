@@ -31,9 +31,9 @@ def write_new(path: Path, data: bytes) -> None:
     files.write_new("/", str(path), data)
 
 
-def append_line(path: Path, line: str, *, sync: bool = True) -> None:
-    """Append one line, on disk before returning unless `sync` is false (the journal's step records)."""
-    files.append_line("/", str(path), line, sync=sync)
+def open_appender(path: Path) -> files.Appender:
+    """`path` held open for appending lines (see `files.Appender`): the journal's log."""
+    return files.Appender("/", str(path))
 
 
 def make_dirs(path: Path, mode: int) -> None:

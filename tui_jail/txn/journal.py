@@ -35,11 +35,12 @@ import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from tui_jail.paths.files import Appender
 from tui_jail.paths.fsops import (
-    append_line,
     atomic_write,
     fsync_dir,
     make_dirs,
+    open_appender,
     remove_file,
     remove_tree,
     restrict,
@@ -246,6 +247,7 @@ class Journal:
         self._backups: dict[int, bytes] = {}
         self._state: TxnState | None = None
         self._log: list[str] | None = None
+        self._appender: Appender | None = None  # the log, opened at the first line this process appends
 
     @classmethod
     def remembered(
@@ -387,7 +389,7 @@ class Journal:
         atomic_write(self.dir / "state.json", json.dumps(state.as_dict(), indent=1).encode(), 0o600, 0, 0)
         if state.status in FINISHED:
             with contextlib.suppress(OSError):  # a second record of the end: state.json is the first
-                append_line(self.dir / "log", f"end {state.status}")
+                self._append(f"end {state.status}")
             self.release_reserve()
 
     def release_reserve(self) -> None:
@@ -407,25 +409,30 @@ class Journal:
         acts on that very mount and no other. Not fsynced: a mount outlives only a crash of the
         process, and then the page cache still holds the line; a crash of the machine takes the
         mount with it."""
-        append_line(self.dir / "log", f"mount {index} {json.dumps(identity)}", sync=False)
+        self._append(f"mount {index} {json.dumps(identity)}", sync=False)
 
     def record_made(self, index: int, identity: dict[str, int]) -> None:
         """The directory step `index` has just made (device, inode), on disk before it is given its
         owner: its undo removes that very directory and no other. Fsynced: the directory outlives a
         crash of the machine."""
-        append_line(self.dir / "log", f"made {index} {json.dumps(identity)}")
+        self._append(f"made {index} {json.dumps(identity)}")
 
     def record(self, word: str, index: int, *, volatile: bool = False) -> None:
         """A rollback goes by `begin` and `undo`, on disk before the step runs; a `done` only tells
         `recover` a step was not cut short. A `volatile` step's effect ends with the running system
         (a mount, a check, the sshd reload): its `begin` is not fsynced either, as `record_mount`
         (the next synced line of the log takes it to the disk in any case)."""
-        append_line(self.dir / "log", f"{word} {index}", sync=word != "done" and not volatile)
+        self._append(f"{word} {index}", sync=word != "done" and not volatile)
 
     def record_all(self, word: str, indices: list[int]) -> None:
         """`record` of several steps at once, non-volatile: one append, one fdatasync for them all."""
         if indices:
-            append_line(self.dir / "log", "\n".join(f"{word} {index}" for index in indices))
+            self._append("\n".join(f"{word} {index}" for index in indices))
+
+    def _append(self, line: str, *, sync: bool = True) -> None:
+        if self._appender is None:
+            self._appender = open_appender(self.dir / "log")
+        self._appender.append(line, sync=sync)
 
 
 def _typed(state: dict[str, Any]) -> TxnState:
