@@ -25,6 +25,7 @@ from pathlib import Path
 
 from tui_jail.backends import systemd
 from tui_jail.backends.scratch import scratch_dir
+from tui_jail.backends.sshd_pid import pidfile_process
 from tui_jail.core.sshd_config import SSHD_CONFIG, SSHD_DIR, parse_lines
 from tui_jail.paths import faults
 from tui_jail.paths.system import SystemRoot
@@ -213,10 +214,9 @@ class RunningSshd:
 
 def running_sshd(system: SystemRoot, pidfile: str = "/run/sshd.pid") -> RunningSshd | None:
     """The listening sshd of DIR, found through its PidFile (checked to really be an sshd)."""
-    text = system.read_text(pidfile)
-    if not text or not text.strip().isdigit():
+    pid = pidfile_process(system, pidfile)
+    if pid is None:
         return None
-    pid = int(text.strip())
     try:
         comm = Path(f"/proc/{pid}/comm").read_text().strip()
         started = os.stat(f"/proc/{pid}").st_mtime

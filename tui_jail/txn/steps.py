@@ -17,6 +17,7 @@ import stat
 from typing import TYPE_CHECKING
 
 from tui_jail.backends import mounts
+from tui_jail.backends.sshd_pid import pidfile_process
 from tui_jail.core.fstab import FSTAB
 from tui_jail.paths import applied, binds, files
 from tui_jail.paths.binds import Identity
@@ -181,15 +182,20 @@ def _applied_record(op: Op, index: int, journal: Journal, system: SystemRoot) ->
     return applied.render(applied.after_steps(before, made), chain)
 
 
-def reload_sshd(system: SystemRoot, *, relistening: list[Relistening] | None = None) -> str:
-    from tui_jail.backends import sshd  # loaded only when sshd is involved
+SSHD_NOT_RUNNING = "sshd is not running: nothing to reload"
 
+
+def reload_sshd(system: SystemRoot, *, relistening: list[Relistening] | None = None) -> str:
     # nothing to reload when no sshd runs: ask `sshd -T` for a PidFile only when the config sets one
     configs = [system.read_text(p) or "" for p in ["/etc/ssh/sshd_config", *system.glob("/etc/ssh/sshd_config.d/*")]]
     named = any("pidfile" in text.lower() for text in configs)
+    if not named and pidfile_process(system, "/run/sshd.pid") is None:
+        return SSHD_NOT_RUNNING  # known without loading the sshd backend
+    from tui_jail.backends import sshd  # loaded only when an sshd may run
+
     pidfile = sshd.configured_pidfile(system) if named else "/run/sshd.pid"
     if sshd.running_sshd(system, pidfile) is None:
-        return "sshd is not running: nothing to reload"
+        return SSHD_NOT_RUNNING
     return sshd.reload_sshd(system, pidfile, relistening=relistening)
 
 
