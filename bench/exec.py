@@ -13,9 +13,10 @@ alternating with the others in each round; medians, and the ratio taken round by
 - Where exec's time goes, each part as a multiple of the baseline (medians of round-by-round ratios):
   site (`python -c` from the venv: site and the venv's `.pth` files, which no console script can
   skip), exec's imports (`python -c 'import ...'` of the modules `tui-jail exec` loads: the CLI, the exec
-  command, the launcher, the launch-file reader, libc through `_ctypes`, json's C scanner), and the launch
-  itself (the rest: launch-file checks, unshare, mounts, fork, chroot, capability drop, the job's exec and
-  the teardown of its namespaces). bwrap's whole process is the same sandbox's cost in C.
+  command, the launcher, the launch-file reader, libc through `_ctypes`), and the launch itself (the
+  rest: json's C scanner, loaded on reading the launch file, its checks, unshare, mounts, fork, chroot,
+  capability drop, the job's exec and the teardown of its namespaces). bwrap's whole process is the same
+  sandbox's cost in C.
 - Each run is followed by a pause: the kernel frees a network namespace in a worker after its last
   process has gone, holding the lock the next namespace's loopback needs; without the pause each run
   would pay for the teardown of the one before (the baseline, after bwrap's, for instance).
@@ -31,28 +32,40 @@ alternating with the others in each round; medians, and the ratio taken round by
 Run as root: `.venv/bin/python bench/exec.py [ROUNDS]` (re-runs itself in a private mount namespace).
 Exit status 1 only when a goal is missed.
 
-Measured (Python 3.11.7 built without PGO, 2 CPUs shared with seven other sessions, load 8–11): five runs
-of 12–30 rounds gave 1.74, 1.93, 2.09, 2.15, 2.15× wall (1.84–2.02× CPU); before issue 15's work 3.17×
-(2.92× CPU). The goal is met in some runs and missed in more. Where a job's CPU goes
-(medians of 25–40 processes, `-X importtime`, `time.process_time_ns` checkpoints and `strace -f -T`):
+Measured (Python 3.11.7 built without PGO, 2 CPUs shared with seven other sessions, load 8–10): two runs
+of 30 rounds gave 1.91 and 1.81× wall (1.96, 1.91× CPU); bwrap 0.63 and 0.57× wall (0.20, 0.19× CPU), so
+exec / bwrap 3.3 and 3.2×. Before this round 2.24× (2.01× CPU) in a run at load 7, 1.74–2.15× in five
+earlier ones; before issue 15's work 3.17× (2.92× CPU). Where a job's CPU goes (medians of 30–40
+processes, `time.process_time_ns` checkpoints in the caller and in the child, `-X importtime`,
+`strace -f -tt -T` of a whole run):
 
-    16–17 ms  the interpreter's start: the baseline
+    15–16 ms  the interpreter's start: the baseline
     +2–3 ms   site and the venv's .pth files (setuptools' distutils-precedence.pth alone ~1 ms)
-    +5–6 ms   imports: the 11 tui_jail modules on the path ~4 ms (no one of them above 0.9 ms; `from
-              __future__ import annotations` loads `__future__`, 0.3 ms), dlopen of _ctypes and libffi
-              0.9 ms, of _json 0.4 ms
-    +8–9 ms   the launch: launch file, passwd and the 4 mounts' checks 1.4 ms; in the caller close_range,
-              per-run tmp, unshare of 5 namespaces (~0.7 ms), fork (~0.5 ms) 2 ms; in the child 2.5 ms,
-              of which lo up 0.6, the fresh /proc 0.2, capability drop and read-back 0.45; then the job's
-              exec and the namespaces' teardown
-    bwrap, the same sandbox in C, whole: ~3 ms CPU but 0.5–0.6× the baseline in wall time: unsharing
+    +5–6 ms   imports: the 12 tui_jail modules ~3.5 ms, and it is their number that counts: here the
+              import machinery alone costs 0.15–0.2 ms a module (20 one-line modules, timed), and 4 of
+              the 12 are the packages on the way (tui_jail, commands, core, jailexec); dlopen of _ctypes
+              and libffi 0.8 ms
+    +6–8 ms   the launch: dlopen of _json for the launch file 0.4 ms; the file's checks, passwd, group
+              and the 4 mounts (one openat2, fstat and fstatvfs each) ~0.6 ms; in the caller unshare of 5
+              namespaces and making / private 0.9 ms, fork 0.6 ms; in the child its own steps ~1.2 ms
+              (lo up 0.25, the fresh /proc 0.2, capability drop and read-back 0.4), then ~2.5 ms that any
+              forked Python process pays here before and at its exec (fork and _exit alone: 1.0 ms in
+              the child, 0.6 in the parent) and the job's own exec; the caller then waits once, for its end
+    bwrap, the same sandbox in C, whole: ~3 ms CPU but ~0.6× the baseline in wall time: unsharing
     and tearing down namespaces waits (an RCU grace period for the mount namespace at exit, the network
-    namespace's worker) as much as it computes.
+    namespace's worker) as much as it computes, and each of its processes waits for a CPU.
 
-So ≤ 2× sits at the edge: what no Python tool can shed (interpreter, site, the two C extensions, the
-sandbox's own kernel work as bwrap shows it) is ~1.5× of wall; the rest is Python running the tool's own
-modules and steps. Before: the `tui-jail` script of pip < 25 imported `re` (with `enum` and `functools`,
-~12 ms CPU), and so did the `json` module; `ctypes`' Python half cost 2–5 ms.
+So ≤ 2× is met, by a margin the machine's load can still eat: what no Python tool can shed (interpreter,
+site, the two C extensions, the sandbox's own kernel work as bwrap shows it) is ~1.5× of wall; what stands
+between exec and bwrap is the interpreter and site (~1.15×), importing a dozen modules (~0.3×) and
+forking a Python process rather than a small C one (~0.15×). Shed in this round: `__future__`, loaded by
+`from __future__ import annotations` (0.3 ms); realpath's lstat per path component in Python for each
+mount point (now one openat2 with RESOLVE_NO_SYMLINKS; realpath only on a refusal or a kernel before 5.6);
+file objects for the four small files (plain reads); the ctypes Structure and array types of the ifreq
+and c_char_p/argtypes (a bytes ifreq, bytes and None for mount); and the caller's wake-up at the job's
+exec (it waits for the child first and reads the reason after). Earlier: the `tui-jail` script of pip < 25
+imported `re` (with `enum` and `functools`, ~12 ms CPU), and so did the `json` module; `ctypes`' Python
+half cost 2–5 ms.
 """
 
 from __future__ import annotations
