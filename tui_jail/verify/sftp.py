@@ -299,7 +299,7 @@ def _sshd_processes() -> list[tuple[int, list[str]]]:
         if not entry.isdigit():
             continue
         try:
-            if Path(f"/proc/{entry}/comm").read_text().strip() != "sshd" or _mount_namespace(entry) != ours:
+            if _comm(entry) != b"sshd" or _mount_namespace(entry) != ours:
                 continue
             args = Path(f"/proc/{entry}/cmdline").read_text(errors="replace").replace("\0", " ").split()
         except OSError:
@@ -308,6 +308,15 @@ def _sshd_processes() -> list[tuple[int, list[str]]]:
         if "[listener]" in args or (args and not args[0].endswith(":")):
             found.append((int(entry), [a[2:] if a.startswith("-o") and len(a) > 2 else a for a in args]))
     return found
+
+
+def _comm(pid: str) -> bytes:
+    """A process's command name, read the cheap way: this runs for every process on the host."""
+    fd = os.open(f"/proc/{pid}/comm", os.O_RDONLY)
+    try:
+        return os.read(fd, 64).rstrip(b"\n")
+    finally:
+        os.close(fd)
 
 
 def _mount_namespace(pid: str) -> str:
