@@ -20,21 +20,24 @@ from tui_jail.core.spec import parse_spec
 from tui_jail.paths.system import SystemRoot
 from tui_jail.verify import checks_for
 
-# The CLI in a fresh interpreter, as a user runs it; an audit hook notes, in the order they happen, the
-# first import of each module named and every sshd -T run started (sys.audit's "import" fires when a
-# module is loaded, "subprocess.Popen" when a process is started).
+# The CLI in a fresh interpreter, run as the console script runs it (its own exit included); an audit
+# hook writes to stderr, in the order they happen, the first import of each module named and every
+# sshd -T run started (sys.audit's "import" fires when a module is loaded, "subprocess.Popen" when a
+# process is started), and an atexit handler says when the interpreter's teardown runs.
 AUDITED = """
-import json, sys
-events = []
+import atexit, json, os, sys
+WATCHED = ("pydantic", "tui_jail.core.plan", "rich", "textual", "sh", "asyncio")
+def note(event):
+    os.write(2, (json.dumps(event) + "\\n").encode())
 def hook(event, args):
-    if event == "import" and args[0] in ("pydantic", "tui_jail.core.plan") and args[0] not in events:
-        events.append(args[0])
+    if event == "import" and args[0] in WATCHED:
+        note(args[0])
     elif event == "subprocess.Popen" and "-T" in args[1] and any(str(a).endswith("sshd") for a in args[1]):
-        events.append("sshd -T " + args[1][-1])
+        note("sshd -T " + args[1][-1])
 sys.addaudithook(hook)
+atexit.register(note, "teardown")
 from tui_jail import cli
-code = cli.main(sys.argv[1:])
-print(json.dumps(events))
+cli.main()
 """
 
 
@@ -43,9 +46,9 @@ def audited_verify(root: Path, spec_file: Path) -> tuple[dict[str, str], list[st
     argv = [sys.executable, "-c", AUDITED, "verify", "--json", "--spec", str(spec_file), "--root", str(root)]
     env = {k: v for k, v in os.environ.items() if k != "SSH_CONNECTION"}
     result = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env)
-    *document, events = result.stdout.strip().splitlines()
-    statuses = {r["name"]: r["status"] for r in json.loads("\n".join(document))["results"]}
-    return statuses, json.loads(events)
+    events = [json.loads(line) for line in result.stderr.splitlines() if line.startswith('"')]
+    statuses = {r["name"]: r["status"] for r in json.loads(result.stdout)["results"]}
+    return statuses, events
 
 
 # as written, an IPv4 network in its IPv4-mapped IPv6 form; validation makes it 203.0.113.0/24
@@ -66,6 +69,14 @@ def test_sshd_runs_start_before_pydantic_and_the_plan_are_imported(sample_root: 
     runs = [e for e in events if e.startswith("sshd -T ")]
     assert {"pydantic", "tui_jail.core.plan"} <= set(events) and runs, events  # all seen: the order means something
     assert events.index(runs[-1]) < events.index("pydantic") < events.index("tui_jail.core.plan"), events
+
+
+def test_json_output_loads_no_ui_and_skips_the_teardown(sample_root: Path, tmp_path: Path) -> None:
+    """--json is one document: no rich (nor textual, sh, asyncio); and the process ends with os._exit once
+    it is written, without the interpreter's teardown of pydantic and the rest (tens of milliseconds)."""
+    statuses, events = audited_verify(sample_root, configured(sample_root, tmp_path))
+    assert statuses and "pydantic" in events, events  # the document came, and the hook saw imports
+    assert not {"rich", "textual", "sh", "asyncio", "teardown"} & set(events), events
 
 
 def test_each_connection_is_asked_once(sample_root: Path, tmp_path: Path) -> None:
