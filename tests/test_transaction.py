@@ -595,3 +595,35 @@ def test_killed_inside_the_journals_creation_leaves_nothing_that_blocks(world: P
         assert snapshot(world) == before
     state = apply_plain(world)
     assert transaction.rollback_txn(world, state.id, "test").status == "rolled-back"
+
+
+def test_the_journals_files_are_written_side_by_side_and_state_json_last(sample_root: Path, monkeypatch) -> None:
+    """`Journal.create`'s files before state.json (backups, plan.txt, ops.json, log, reserve) are written
+    at once, so their fsyncs share the file system's commits: here the first two writes must meet at a
+    barrier (written one after the other, the first would wait there in vain). state.json, which makes
+    the directory a transaction, comes only once every one of them has returned, fsynced."""
+    import threading
+    import time
+
+    barrier = threading.Barrier(2, timeout=10)
+    calls = iter(range(100))  # next() on it is atomic: each write knows whether it is one of the first two
+    returned: list[str] = []
+    real = journal.write_new
+
+    def write_new(path: Path, content: bytes) -> None:
+        if next(calls) < 2:
+            barrier.wait()  # raises BrokenBarrierError after 10 s alone
+        real(path, content)
+        returned.append(path.name)
+
+    def write_state(self: journal.Journal, state: journal.TxnState) -> None:
+        assert sorted(returned) == ["0", "3", "log", "ops.json", "plan.txt", "reserve"]
+        real_state(self, state)
+
+    real_state = journal.Journal.write_state
+    monkeypatch.setattr(journal, "write_new", write_new)
+    monkeypatch.setattr(journal.Journal, "write_state", write_state)
+    now = time.time()
+    state = journal.TxnState(journal.new_id("t", now), "t", "apply", "preparing", now, now + 60, 60)
+    txn = journal.Journal.create(sample_root, state, [{"op": "check", "mounts": []}], {0: b"a", 3: b"b"}, "plan")
+    assert txn.state().status == "preparing" and txn.backup(3) == b"b" and txn.plan_text() == "plan"

