@@ -50,3 +50,19 @@ def test_with_plugins_enabled_pydantic_still_scans_for_them() -> None:
     """The control, and the documented switch honoured: naming one plugin to disable enables the rest,
     and pydantic's own loader (importlib.metadata's entry points) runs."""
     assert "importlib.metadata" in avoided_imports(plugins="some-plugin")
+
+
+def test_a_name_the_stand_in_lacks_comes_from_pydantics_own_loader() -> None:
+    """A pydantic that imports more than get_plugins from its loader still gets it (not an ImportError):
+    the stand-in hands any other name to the real module. Control: the stand-in itself has no such name."""
+    code = (
+        "import sys, tui_jail.core.spec as spec\n"
+        "stand_in = sys.modules['pydantic.plugin._loader']\n"
+        "assert stand_in is spec._stand_in and 'importlib.metadata' not in sys.modules\n"
+        "assert '_plugins' not in vars(stand_in)\n"
+        "from pydantic.plugin._loader import _plugins\n"
+        "print(sys.modules['pydantic.plugin._loader'] is not stand_in, 'importlib.metadata' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True"]

@@ -7,6 +7,7 @@ round-trip mode so a user's saved spec keeps its comments and key order.
 
 from __future__ import annotations
 
+import importlib
 import ipaddress
 import os
 import posixpath
@@ -29,14 +30,27 @@ def _no_plugins() -> tuple[()]:
     return ()
 
 
+def _real_loader_attribute(name: str) -> Any:
+    """Anything but get_plugins comes from pydantic's own loader: the stand-in relies on a private
+    module, and a pydantic that asks it for more must get the real answer, not an ImportError. The
+    import system's own probes (`__path__` on every `from ... import`) are told there is no such name."""
+    if name.startswith("__"):
+        raise AttributeError(name)
+    if sys.modules.get(_LOADER) is _stand_in:
+        del sys.modules[_LOADER]
+    return getattr(importlib.import_module(_LOADER), name)
+
+
+_LOADER = "pydantic.plugin._loader"
+_stand_in = ModuleType(_LOADER, "pydantic's plugin loader, every plugin disabled")
 if os.environ["PYDANTIC_DISABLE_PLUGINS"] in ("__all__", "1", "true"):
     # Even so, the module pydantic asks for plugins (`get_plugins`, on every model and TypeAdapter it
     # builds) imports importlib.metadata, and with it email, zipfile and csv: 15-35 ms of every command
     # that loads a spec, for a list that is empty with every plugin disabled. This stand-in answers the
     # same without the import (tests/test_spec_imports.py; a loader pydantic already imported stands).
-    _loader = ModuleType("pydantic.plugin._loader", "pydantic's plugin loader, every plugin disabled")
-    _loader.get_plugins = _no_plugins  # type: ignore[attr-defined]
-    sys.modules.setdefault(_loader.__name__, _loader)
+    _stand_in.get_plugins = _no_plugins  # type: ignore[attr-defined]
+    _stand_in.__getattr__ = _real_loader_attribute  # type: ignore[method-assign]
+    sys.modules.setdefault(_LOADER, _stand_in)
 
 from pydantic import (  # noqa: E402 (after the stand-in, which must come first)
     AfterValidator,
