@@ -14,6 +14,11 @@ namespace of this bench's own (it re-executes itself under unshare). There /run 
 A and B alternate; the figure is the median of the per-round ratios A/B. Goal (issue 15): ≤ 3x.
 Exit 1 only when the goal is missed.
 
+Then where verify's CPU goes, each part a whole process of its own, in turns, medians: the floor (the
+same sshd runs, which verify makes too, beside its own work), the interpreter's start (`-c pass`, the
+same interpreter), spec loading (`load_spec_file` of the same file, less that start) and the rest
+(the CLI's, the plan's and the checks' imports and work): what stands between the figure and the goal.
+
 Run as root: `.venv/bin/python bench/verify.py [ROUNDS]`
 """
 
@@ -24,6 +29,7 @@ import os
 import shlex
 import shutil
 import stat
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,10 +38,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from timing import TUI_JAIL, alternate, in_private_namespace
+from timing import TUI_JAIL, alternate, in_private_namespace, timed
 
 GOAL = 3.0
 ROUNDS = 15
+SPEC_LOADING = (
+    "import sys; from pathlib import Path; from tui_jail.core.spec import load_spec_file as f; f(Path(sys.argv[1]))"
+)
 
 
 def main(rounds: int) -> int:
@@ -99,6 +108,13 @@ def main(rounds: int) -> int:
             report = json.loads(subprocess.run(verify, capture_output=True, text=True).stdout)
             statuses = [r["status"] for r in report["results"]]
             pairs = alternate(verify, floor, rounds)
+            parts = {
+                "verify": verify,
+                "floor": floor,
+                "start": [sys.executable, "-c", "pass"],
+                "spec": [sys.executable, "-c", SPEC_LOADING, str(spec_file)],
+            }
+            cpu = {name: statistics.median(used for _, used in runs) * 1000 for name, runs in in_turns(parts, rounds)}
     finally:
         subprocess.run(["umount", "-R", str(base / "root/chroot")], capture_output=True)
         shutil.rmtree(base, ignore_errors=True)
@@ -109,7 +125,23 @@ def main(rounds: int) -> int:
     )
     print(f"floor: {len(connections)} x sshd -T -C, one after another, then findmnt")
     print(pairs.line("tui-jail verify --json", "floor", GOAL))
+    spec_loading = cpu["spec"] - cpu["start"]
+    rest = cpu["verify"] - cpu["floor"] - cpu["start"] - spec_loading
+    print(
+        f"verify's CPU, medians of {rounds} in turns: {cpu['verify']:.0f} ms = floor {cpu['floor']:.0f} + interpreter "
+        f"start {cpu['start']:.0f} + spec loading {spec_loading:.0f} (pydantic, the YAML reader, validation) + the "
+        f"rest {rest:.0f} (the CLI, the plan, the checks)"
+    )
     return 0 if pairs.ratio <= GOAL else 1
+
+
+def in_turns(commands: dict[str, list[str]], rounds: int) -> list[tuple[str, list[tuple[float, float]]]]:
+    """Each command's (wall, CPU) seconds over `rounds`, the commands run in turns within each round."""
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
+    for _ in range(rounds):
+        for name, argv in commands.items():
+            runs[name].append(timed(argv, check=True))
+    return list(runs.items())
 
 
 if __name__ == "__main__":
