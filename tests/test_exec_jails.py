@@ -245,6 +245,36 @@ def test_refuses_a_system_dir_that_is_not_its_mount(world: Path, damage: Callabl
     assert_refused(jail_exec(world, "joblet-production", "/bin/touch", "/work/ran"), reason, marker)
 
 
+# `tui-jail exec` as the console script runs it, noting the caller's waits once the launch has begun
+WAITS = """
+import os, sys
+from tui_jail import cli
+from tui_jail.core import launchfile
+from tui_jail.jailexec import launcher
+waits, launched = [], []
+run, waitpid, read_all = launcher.run, os.waitpid, launchfile.read_all
+launcher.run = lambda launch: launched.append(1) or run(launch)
+os.waitpid = lambda *args: waits.append("child") or waitpid(*args)
+launchfile.read_all = lambda fd: (launched and waits.append("pipe")) or read_all(fd)
+code = cli.main(sys.argv[1:])
+print(*waits, code)
+"""
+
+
+def test_the_caller_waits_once_for_a_job(world: Path) -> None:
+    """Without --pty the caller waits for the child's end and only then reads its reason, which the pipe
+    keeps: one wake-up per job. Reading first woke it at the command's exec (the pipe closing) and
+    again at its end."""
+    spec = preset_spec("joblet-production")
+    applied(world, spec)
+    argv = [sys.executable, "-c", WAITS, "exec", spec.name, "--root", str(world), "--"]
+    ran = subprocess.run([*argv, "true"], capture_output=True, text=True, timeout=60)
+    assert ran.stdout.split() == ["child", "pipe", "0"], ran.stderr
+    refused = subprocess.run([*argv, "/no/such/command"], capture_output=True, text=True, timeout=60)
+    assert refused.stdout.split() == ["child", "pipe", "1"], refused.stderr
+    assert "running /no/such/command in the jail: No such file or directory" in refused.stderr
+
+
 def test_a_jobs_checks_read_plainly_and_resolve_only_the_root(world: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """prepare runs on every job's start-up: the launch file, passwd, group and cap_last_cap are read
     without file objects (a buffered reader, its fstat, isatty and seeks for each), and each mount
