@@ -358,3 +358,21 @@ def test_the_journal_appends_to_the_log_it_opened_never_through_a_link_put_at_it
     assert (tmp_path / "log.opened").read_text() == "begin 0\nbegin 2\nundo 2\n"
     with pytest.raises(OSError):  # and a link already at the name when it is opened is refused
         files.Appender(tmp_path, "/log")
+
+
+def test_the_boot_id_a_mount_is_recorded_with_is_read_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every bind and unmount records or compares the boot id: read from /proc once, not per mount (a
+    process does not outlive its boot)."""
+    from tui_jail.paths import kernel
+
+    reads: list[str] = []
+
+    def counted(path: str, *args: object, **kwargs: object) -> object:
+        reads.append(path)
+        return open(path, *args, **kwargs)  # the caller closes it
+
+    monkeypatch.setattr(kernel, "_boot_id", None)
+    monkeypatch.setattr(kernel, "open", counted, raising=False)
+    ids = {kernel.boot_id() for _ in range(50)}
+    assert ids == {Path("/proc/sys/kernel/random/boot_id").read_text().strip()}
+    assert reads == ["/proc/sys/kernel/random/boot_id"]

@@ -71,3 +71,19 @@ def test_match_blocks_in_sshd_config(sample_root: Path) -> None:
 
     small, big = with_matches(100), with_matches(500)
     assert big <= 10 * small + MARGIN, (small, big)
+
+
+def test_the_applied_record_copies_no_mount_deeply(monkeypatch) -> None:
+    """The applied record (every plan and apply renders it) turns each mount into a dict by its fields:
+    dataclasses.asdict deep-copied every field of every mount (~0.1 ms a mount, 500 mounts: 50 ms)."""
+    import copy
+
+    from tui_jail.paths import applied
+
+    copies: list[object] = []
+    deepcopy = copy.deepcopy
+    monkeypatch.setattr(copy, "deepcopy", lambda value, *args: copies.append(value) or deepcopy(value, *args))
+    mounts = [applied.AppliedMount(f"/t{i}", f"/s{i}", i % 2 == 0, i, 1, i, "boot") for i in range(300)]
+    record = applied.render(applied.after_steps(mounts, []), ["/chroot"])
+    assert applied.parse(record) == sorted(mounts, key=lambda m: m.target)
+    assert copies == []

@@ -14,7 +14,7 @@ knows none, and `remove` then leaves the whole chain.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from tui_jail.paths import binds
@@ -40,7 +40,9 @@ class AppliedMount:
     boot_id: str
 
     def identity(self) -> binds.Identity:
-        return asdict(self)
+        """Its fields as a dict (what `dataclasses.asdict` gives, without its deep copy: all are scalars,
+        and it ran once per mount of every plan and apply)."""
+        return dict(vars(self))
 
     def is_live(self, root: Root) -> bool:
         """It is still mounted: this boot, this very mount at its target."""
@@ -58,7 +60,7 @@ def replace_identity(root: Root, name: str, target: str, identity: binds.Identit
     names the new mount, so that a later remove takes down that one."""
     ids = {key: identity[key] for key in binds.IDENTITY_KEYS}
     recorded = read_applied_mounts(root, name)
-    mounts = [AppliedMount(**{**asdict(m), **ids}) if m.target == target else m for m in recorded]
+    mounts = [AppliedMount(**{**m.identity(), **ids}) if m.target == target else m for m in recorded]
     atomic_write(root, record_path(name), render(mounts, read_made_chain(root, name)), 0o600, 0, 0)
 
 
@@ -87,7 +89,7 @@ def parse_chain(data: bytes) -> list[str] | None:
 
 
 def render(mounts: list[AppliedMount], chain: list[str] | None) -> bytes:
-    data: dict[str, Any] = {"mounts": [asdict(m) for m in mounts]}
+    data: dict[str, Any] = {"mounts": [m.identity() for m in mounts]}
     if chain is not None:
         data["chain"] = sorted(chain)
     return json.dumps(data, indent=1).encode()
@@ -106,7 +108,7 @@ def after_steps(
             live[op["target"]] = AppliedMount(op["target"], op["source"], bool(op.get("readonly")), **keep)
         elif kind == "remount" and op["target"] in live:
             old = live[op["target"]]
-            live[op["target"]] = AppliedMount(**{**asdict(old), "readonly": bool(op["readonly"])})
+            live[op["target"]] = AppliedMount(**{**old.identity(), "readonly": bool(op["readonly"])})
         elif kind == "umount":
             live.pop(op["target"], None)
     return sorted(live.values(), key=lambda m: m.target)

@@ -115,6 +115,12 @@ def mount_exists(mount_id: int) -> bool | None:
     return False if ctypes.get_errno() == errno.ENOENT else None
 
 
+_boot_id: str | None = None  # read once: a process does not outlive its boot
+
+
 def boot_id() -> str:
-    with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as file:
-        return file.read().strip()
+    global _boot_id
+    if _boot_id is None:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as file:
+            _boot_id = file.read().strip()
+    return _boot_id
