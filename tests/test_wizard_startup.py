@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from textual.css.stylesheet import Stylesheet
 from textual.widgets import DataTable
 from wizard_support import applied_jails, run_async, settle, wizard
 
@@ -72,12 +73,14 @@ NOT_ON_THE_FIRST_SCREEN = (
     "tui_jail.commands.plan",
     "tui_jail.commands.status",
 )
+# nor, on the home screen, the steps' frame with its checkbox (the home screen has no Back)
+NOT_ON_THE_HOME_SCREEN = ("tui_jail.screens.step", "textual.widgets._checkbox")
 
 
 def test_the_modules_named_exist() -> None:
     missing = [
         name
-        for name in (*NOT_ON_THE_FIRST_SCREEN, "importlib.resources")
+        for name in (*NOT_ON_THE_FIRST_SCREEN, *NOT_ON_THE_HOME_SCREEN, "importlib.resources")
         # sh replaces its module in sys.modules with one whose __spec__ is None: find_spec raises on it
         # once an earlier test imported it, so an imported module counts as existing
         if name not in sys.modules and importlib.util.find_spec(name) is None
@@ -125,8 +128,35 @@ def test_the_home_screen_imports_only_what_it_shows(sample_root: Path, tmp_path:
     assert screen == "HomeScreen"
     assert {"tui_jail.screens.home", "textual.widgets._data_table"} <= modules  # the control
     # the list has painted and the drift check (a plan of each jail, which reads the specs whole) starts
-    loaded = sorted(module for module in NOT_ON_THE_FIRST_SCREEN if module in modules)
+    loaded = sorted(module for module in (*NOT_ON_THE_FIRST_SCREEN, *NOT_ON_THE_HOME_SCREEN) if module in modules)
     assert not loaded
+
+
+@pytest.mark.parametrize("jails", [False, True], ids=["preset screen", "home screen"])
+@run_async
+async def test_the_first_screen_does_not_make_textual_reparse_every_stylesheet(
+    sample_root: Path, monkeypatch: pytest.MonkeyPatch, jails: bool
+) -> None:
+    """A screen whose stylesheet is new to the app makes textual parse all of them again as it is pushed:
+    the app reads the first screen's with its own."""
+    if jails:
+        applied_jails(sample_root)
+    reparse, reparsed = Stylesheet.reparse, []
+
+    def counted(stylesheet: Stylesheet) -> None:
+        reparsed.append(stylesheet)
+        reparse(stylesheet)
+
+    monkeypatch.setattr(Stylesheet, "reparse", counted)
+    app = wizard(sample_root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert type(app.screen).__name__ == ("HomeScreen" if jails else "PresetScreen")
+        assert not reparsed
+        await pilot.press("n" if jails else "enter")  # the control: the next screen brings a stylesheet
+        await settle(pilot)
+        assert type(app.screen).__name__ == ("PresetScreen" if jails else "MountsScreen")
+        assert reparsed
 
 
 @run_async

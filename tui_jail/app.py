@@ -24,7 +24,6 @@ from textual.filter import LineFilter
 
 from tui_jail.paths.system import SystemRoot
 from tui_jail.screens.glyphs import ConsoleFont, console_text, glyphs
-from tui_jail.screens.step import BACK
 from tui_jail.screens.wizard_state import WizardState
 from tui_jail.txn import entry
 from tui_jail.txn.journal import DEFAULT_TIMEOUT
@@ -37,16 +36,20 @@ DEFAULT_THEME = "textual-dark"
 HEADER_CHROME = 18  # the header's icon (8 cells) and clock space (10) beside the title
 CONSOLE_FONT = ConsoleFont()
 KEPT_TAIL = 16  # of a title cut short: the end of the root's path, where its name is
+COMMON_CSS = "screens/common.tcss"
 
 
 class WizardApp(App[None]):
     TITLE = "tui-jail"
-    CSS_PATH = "screens/common.tcss"
+    CSS_PATH = COMMON_CSS
     ENABLE_COMMAND_PALETTE = False
     BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+q", "quit", "Quit", priority=True)]
 
     def __init__(self, state: WizardState, *, theme: str = DEFAULT_THEME) -> None:
-        super().__init__()
+        # the first screen's stylesheet is read with the app's: a screen bringing a stylesheet of its own
+        # makes textual parse every stylesheet again (each widget's defaults too) as it is pushed
+        first = "home" if state.has_applied_jails() else "preset"
+        super().__init__(css_path=[COMMON_CSS, f"screens/{first}.tcss"])
         self.state = state
         self.theme = theme
         self.animation_level = "none"
@@ -106,6 +109,8 @@ class WizardApp(App[None]):
 
     async def steps(self, steps: tuple[str, ...]) -> None:
         """Walk `steps` in order; Back from the first of them (or the last step's Next) ends the walk."""
+        from tui_jail.screens.step import BACK  # with the steps: the home screen shows none
+
         index = 0
         while 0 <= index < len(steps):
             screen = _step_screen(steps[index], self.state.kind)(self.state)
@@ -118,6 +123,8 @@ class WizardApp(App[None]):
 
 def _next_index(steps: tuple[str, ...], index: int, result: str) -> int:
     """Where a step's result leads: on, back, or (a step's name) to the step that fixes what a later one found."""
+    from tui_jail.screens.step import BACK
+
     if result in steps:
         return steps.index(result)
     return max(0, index - 1) if result == BACK else index + 1
