@@ -15,6 +15,7 @@ from tui_jail import cli
 
 TXN = "20261202-021500-box-1a2b"
 PLAIN = [
+    [],  # the wizard
     ["status"],
     ["status", "--json"],
     ["confirm"],
@@ -46,7 +47,7 @@ def comparable(args: object) -> dict[str, object]:
     return dict(vars(args))
 
 
-@pytest.mark.parametrize("words", PLAIN, ids=" ".join)
+@pytest.mark.parametrize("words", PLAIN, ids=lambda words: " ".join(words) or "the wizard")
 def test_a_plain_line_reads_as_the_full_parser_reads_it(words: list[str], tmp_path: Path) -> None:
     for root in ([], ["--root", str(tmp_path)], [f"--root={tmp_path}"]):
         plain = cli._plain_args([*root, *words])

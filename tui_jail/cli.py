@@ -76,9 +76,10 @@ def _root_prefix(words: list[str]) -> tuple[str | None, list[str]]:
 
 def _plain_args(words: list[str]) -> "SimpleNamespace | None":
     """What the full parser makes of a plain command line of a command that declares one (`PLAIN`:
-    status, confirm and rollback, typed with a rollback's clock running), read without building it:
-    argparse, gettext, locale and shutil are a tenth of those commands' start-up. Plain means an
-    optional leading `--root DIR` and then only the words the command's `PLAIN` names, spelt out;
+    status, confirm and rollback, typed with a rollback's clock running) or of the wizard's, read
+    without building it: argparse, gettext, locale and shutil are a tenth of those commands' start-up,
+    and a few milliseconds before the wizard's first screen. Plain means an optional leading `--root
+    DIR` and then nothing (the wizard) or only the words the command's `PLAIN` names, spelt out;
     anything else (--help, --sandbox, an abbreviation, a bad value) is None, for the full parser to
     read, refuse or explain. tests/test_cli_plain.py holds both readings equal."""
     import importlib
@@ -87,10 +88,17 @@ def _plain_args(words: list[str]) -> "SimpleNamespace | None":
     from tui_jail.commands import COMMAND_MODULES
 
     root, rest = _root_prefix(words)
-    if not rest or rest[0] not in COMMAND_MODULES or (root is not None and root.startswith("-")):
+    if root is not None and root.startswith("-"):
         return None
-    plain = getattr(importlib.import_module(f"tui_jail.commands.{rest[0]}"), "PLAIN", None)
-    values = None if plain is None else plain.read(rest[1:])
+    values: dict[str, object] | None = {}
+    if not rest:
+        command = None
+    elif rest[0] in COMMAND_MODULES:
+        command = rest[0]
+        plain = getattr(importlib.import_module(f"tui_jail.commands.{command}"), "PLAIN", None)
+        values = None if plain is None else plain.read(rest[1:])
+    else:
+        return None
     if values is None:
         return None
     from tui_jail.commands.common import root_dir
@@ -99,7 +107,7 @@ def _plain_args(words: list[str]) -> "SimpleNamespace | None":
         root_path = root_dir("/" if root is None else root)
     except Exception:  # noqa: BLE001 — argparse's type error: the full parser says it as a usage error
         return None
-    return SimpleNamespace(root=root_path, sandbox=False, command=rest[0], **values)
+    return SimpleNamespace(root=root_path, sandbox=False, command=command, **values)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,14 +122,10 @@ def main(argv: list[str] | None = None) -> int:
         from tui_jail.txn.session import adopt_login
 
         adopt_login()  # before anything reads SSH_CONNECTION or the user: su, sudo and tmux change them
-        plain = _plain_args(words)
-        if plain is not None:
-            job = partial(_command, plain)
-        else:
-            args = _parse(words)
-            if args.command is None:  # Textual restores the terminal in its own teardown: the wizard keeps it
-                return _guarded(partial(_wizard, args))
-            job = partial(_command, args)
+        args = _plain_args(words) or _parse(words)
+        if args.command is None:  # Textual restores the terminal in its own teardown: the wizard keeps it
+            return _guarded(partial(_wizard, args))
+        job = partial(_command, args)
     code = _guarded(job)
     if argv is None:
         _end_process(code)
@@ -173,7 +177,7 @@ def _command(args: "argparse.Namespace | SimpleNamespace") -> int:
     return int(args.handler(args))
 
 
-def _wizard(args: "argparse.Namespace") -> int:
+def _wizard(args: "argparse.Namespace | SimpleNamespace") -> int:
     from tui_jail.commands import wizard
 
     return wizard.run(args)

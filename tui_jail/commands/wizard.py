@@ -11,17 +11,21 @@ rolls back and the command that keeps it.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tui_jail.core.errors import Refused
+
+if TYPE_CHECKING:
+    import argparse
+    from types import SimpleNamespace
 
 IN_PRIVATE_NAMESPACE = "TUI_JAIL_SANDBOX_NS"
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace | SimpleNamespace) -> int:
     from tui_jail.app import make_app
 
     root: Path = args.root or Path("/")
