@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import difflib
+from typing import ClassVar
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tui_jail.core.difftext import unified_diff
+from tui_jail.core.difftext import unified_diff, unified_text_diff
+from tui_jail.core.plan import FileChange
 
 lines = st.lists(st.sampled_from(["a\n", "b\n", "c\n", "d\n", "# BEGIN x\n", "# END x\n", "e"]), max_size=40)
 
@@ -34,6 +36,42 @@ def test_identical_to_difflib_for_a_block_in_a_large_file() -> None:
     block = ["# BEGIN tui-jail x\n", "/tank /chroot/x/t none bind,nofail 0 0\n", "# END tui-jail x\n"]
     for b in (a + block, a[:1500] + block + a[1500:], a[:10] + a[11:]):
         assert list(unified_diff(a, b, "a/f", "b/f")) == list(difflib.unified_diff(a, b, "a/f", "b/f"))
+
+
+# pieces of text with every line break str.splitlines knows of, lines without one at the end, CRLF
+texts = st.lists(st.sampled_from(["a\n", "b\n", "a\r\n", "\r\n", "\n", "x", "\r", "\x0c", "\u2028", "b"]), max_size=14)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(head=texts, old=texts, new=texts, tail=texts, context=st.sampled_from([0, 1, 3]))
+def test_text_diff_is_the_diff_of_the_split_lines(
+    head: list[str], old: list[str], new: list[str], tail: list[str], context: int
+) -> None:
+    a, b = "".join(head + old + tail), "".join(head + new + tail)
+    want = list(unified_diff(a.splitlines(keepends=True), b.splitlines(keepends=True), "a", "b", context))
+    assert list(unified_text_diff(a, b, "a", "b", context)) == want
+
+
+class _SplitSpy(str):
+    """A text that records every splitlines of the whole of it (a slice of it is a plain str)."""
+
+    calls: ClassVar[list[int]] = []
+
+    def splitlines(self, keepends: bool = False) -> list[str]:
+        self.calls.append(len(self))
+        return super().splitlines(keepends)
+
+
+def test_a_plan_diff_splits_only_the_changed_region_of_a_large_file() -> None:
+    # splitting a 10,000-line fstab (twice) cost a plan more than the rest of its diff
+    fstab = "".join(f"/dev/disk{i} /srv/data{i} ext4 defaults,nofail 0 2\n" for i in range(10_000))
+    block = "# BEGIN tui-jail x\n/tank /chroot/x/t none bind,nofail 0 0\n# END tui-jail x\n"
+    for after in (fstab + block, fstab[:200_000] + block + fstab[200_000:]):
+        _SplitSpy.calls.clear()
+        diff = FileChange("/etc/fstab", _SplitSpy(fstab), _SplitSpy(after)).diff()
+        assert _SplitSpy.calls == []
+        lines = difflib.unified_diff(fstab.splitlines(True), after.splitlines(True), "a/etc/fstab", "b/etc/fstab")
+        assert diff == "".join(lines)
 
 
 def _apply(a: list[str], diff: list[str]) -> list[str]:

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from tui_jail.core import bootguard, fstab, managed_block, sshd_config
-from tui_jail.core.difftext import unified_diff
+from tui_jail.core.difftext import unified_text_diff
 from tui_jail.core.launchfile import JAILS_DIR, jail_launch_path, render_launch
 from tui_jail.core.launchfile import STATE_DIR as STATE_DIR  # re-exported: the state layout lives with the launch file
 from tui_jail.core.spec import DEVICES, Mount, Spec, SpecError, parse_spec, unreadable_text
@@ -70,11 +70,9 @@ class FileChange:
                 for label, path, text in (("-", f"a{self.path}", self.before), ("+", f"b{self.path}", self.after))
                 if text is not None
             )
-        before = (self.before or "").splitlines(keepends=True)
-        after = (self.after or "").splitlines(keepends=True)
-        lines = unified_diff(
-            before,
-            after,
+        lines = unified_text_diff(
+            self.before or "",
+            self.after or "",
             fromfile="/dev/null" if self.before is None else f"a{self.path}",
             tofile="/dev/null" if self.after is None else f"b{self.path}",
         )
@@ -192,8 +190,9 @@ def make_plan(spec: Spec, system: SystemRoot) -> Plan:
     mounts = _expand_mounts(spec, system, plan)
     plan.paths = _plan_paths(spec, system, mounts, live)
     plan.mounts = [_mount_step(spec, system, mount, live) for mount in mounts]
-    plan.files = _plan_files(spec, system, mounts, plan)
-    plan.unmounts = _jail_mounts(spec.name, system, live, keep={m.target for m in plan.mounts})
+    fstab_text = system.read_text(fstab.FSTAB)  # read once: a large one costs each time
+    plan.files = _plan_files(spec, system, mounts, plan, fstab_text)
+    plan.unmounts = _jail_mounts(spec.name, fstab_text, system, live, keep={m.target for m in plan.mounts})
     removals, left = _dropped_paths(spec, system, plan)
     plan.paths += removals
     plan.warnings += left
@@ -285,14 +284,16 @@ def _not_as_made(system: SystemRoot, path: str, st: os.stat_result, going: set[s
     return "not a directory, empty file or device node"
 
 
-def _jail_mounts(name: str, system: SystemRoot, live: dict[str, MountEntry], keep: set[str]) -> list[str]:
+def _jail_mounts(
+    name: str, fstab_text: str | None, system: SystemRoot, live: dict[str, MountEntry], keep: set[str]
+) -> list[str]:
     """The live mounts this jail made that are not in `keep`, deepest first: what converging to a spec
     that dropped them (or removing the jail) unmounts. Known from the jail's applied mounts record (every
     bind it made, live-only ones too) and its fstab block (jails applied before the record existed); the
     transaction unmounts only a mount that is still the one recorded."""
     targets = {m.target for m in read_applied_mounts(system.root, name)}
     with _blocks_of(fstab.FSTAB):
-        body = managed_block.block_body(system.read_text(fstab.FSTAB) or "", name)
+        body = managed_block.block_body(fstab_text or "", name)
     targets.update(target for _, target, _, _ in fstab.parse_entries(body or ""))
     return sorted((t for t in targets - keep if t in live), key=lambda t: (-t.count("/"), t))
 
@@ -557,12 +558,13 @@ def _path_step(
     raise PlanError(f"{path} is a device node with the wrong numbers")
 
 
-def _plan_files(spec: Spec, system: SystemRoot, mounts: list[Mount], plan: Plan) -> list[FileChange]:
+def _plan_files(
+    spec: Spec, system: SystemRoot, mounts: list[Mount], plan: Plan, fstab_text: str | None
+) -> list[FileChange]:
     files = []
-    current = system.read_text(fstab.FSTAB) or ""
     entries = [fstab.FstabEntry(m.source, spec.jail_path(m.target), m.readonly) for m in mounts if m.persist]
     with _blocks_of(fstab.FSTAB):
-        files.append(_change(system, fstab.FSTAB, fstab.set_jail_block(current, spec.name, entries)))
+        files.append(FileChange(fstab.FSTAB, fstab_text, fstab.set_jail_block(fstab_text or "", spec.name, entries)))
     if spec.sftp is not None:
         files += _plan_sshd(spec, system, plan)
     if spec.exec is not None:
@@ -689,14 +691,14 @@ def _plan_sshd_blocks(spec: Spec, system: SystemRoot, plan: Plan, main: str) -> 
         # a block left in the main file by an earlier apply (before the Include existed) goes away
         if managed_block.find_block(main, spec.name) is not None:
             changes.append(
-                _change(system, sshd_config.SSHD_CONFIG, sshd_config.set_appended_block(main, spec.name, None))
+                FileChange(sshd_config.SSHD_CONFIG, main, sshd_config.set_appended_block(main, spec.name, None))
             )
         stop_at = dropin
         order_text = main
     else:
         block = sshd_config.render_match_block(settings, close_match=True)
         new_main = sshd_config.set_appended_block(main, spec.name, block)
-        changes = [_change(system, sshd_config.SSHD_CONFIG, new_main)]
+        changes = [FileChange(sshd_config.SSHD_CONFIG, main, new_main)]
         if system.lstat(dropin) is not None:
             changes.append(_change(system, dropin, None))
         stop_at = None
@@ -726,18 +728,18 @@ def plan_removal(name: str, system: SystemRoot, spec: Spec | None) -> Plan:
     """Take a jail down: unmount every mount it made (deepest first), remove its fstab block, its sshd
     block or drop-in, its state file, its launch file and the tree it created (see `_take_down_tree`)."""
     plan = Plan(name=name, kind=spec.kind if spec else "unknown", root=spec.root if spec else "", removal=True)
-    fstab_text = system.read_text(fstab.FSTAB) or ""
+    fstab_text = system.read_text(fstab.FSTAB)
     live = system.mounts()
-    plan.unmounts = _jail_mounts(name, system, live, keep=set())
+    plan.unmounts = _jail_mounts(name, fstab_text, system, live, keep=set())
     if spec is not None:  # what the applied spec names, should a bind be in neither record
         named = {spec.jail_path(m.target) for m in _expand_mounts(spec, system, plan)} & set(live)
         plan.unmounts = sorted(named | set(plan.unmounts), key=lambda t: (-t.count("/"), t))
-    plan.files.append(_change(system, fstab.FSTAB, fstab.set_jail_block(fstab_text, name, [])))
+    plan.files.append(FileChange(fstab.FSTAB, fstab_text, fstab.set_jail_block(fstab_text or "", name, [])))
     main = system.read_text(sshd_config.SSHD_CONFIG)
     with _blocks_of(sshd_config.SSHD_CONFIG):
         if main is not None and managed_block.find_block(main, name) is not None:
             without = sshd_config.set_appended_block(main, name, None)
-            plan.files.append(_change(system, sshd_config.SSHD_CONFIG, without))
+            plan.files.append(FileChange(sshd_config.SSHD_CONFIG, main, without))
     dropin = sshd_config.dropin_path(name)
     if system.lstat(dropin) is not None:
         plan.files.append(_change(system, dropin, None))
