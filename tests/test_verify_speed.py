@@ -26,7 +26,7 @@ from tui_jail.verify import checks_for
 # process is started), and an atexit handler says when the interpreter's teardown runs.
 AUDITED = """
 import atexit, json, os, sys
-WATCHED = ("pydantic", "tui_jail.core.plan", "rich", "textual", "sh", "asyncio")
+WATCHED = ("pydantic", "tui_jail.core.plan", "rich", "textual", "sh", "asyncio", "socket")
 def note(event):
     os.write(2, (json.dumps(event) + "\\n").encode())
 def hook(event, args):
@@ -72,11 +72,12 @@ def test_sshd_runs_start_before_pydantic_and_the_plan_are_imported(sample_root: 
 
 
 def test_json_output_loads_no_ui_and_skips_the_teardown(sample_root: Path, tmp_path: Path) -> None:
-    """--json is one document: no rich (nor textual, sh, asyncio); and the process ends with os._exit once
-    it is written, without the interpreter's teardown of pydantic and the rest (tens of milliseconds)."""
+    """--json is one document: no rich (nor textual, sh, asyncio; nor socket, which only sshd's reload
+    uses); and the process ends with os._exit once it is written, without the interpreter's teardown of
+    pydantic and the rest (tens of milliseconds)."""
     statuses, events = audited_verify(sample_root, configured(sample_root, tmp_path))
     assert statuses and "pydantic" in events, events  # the document came, and the hook saw imports
-    assert not {"rich", "textual", "sh", "asyncio", "teardown"} & set(events), events
+    assert not {"rich", "textual", "sh", "asyncio", "socket", "teardown"} & set(events), events
 
 
 def test_each_connection_is_asked_once(sample_root: Path, tmp_path: Path) -> None:

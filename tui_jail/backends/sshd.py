@@ -14,7 +14,6 @@ import posixpath
 import re
 import shutil
 import signal
-import socket
 import struct
 import subprocess
 import tempfile
@@ -385,6 +384,8 @@ _INODE_AT = 68  # in struct inet_diag_msg: 4 bytes, the 48 of its sockid, expire
 def _diagnosed_listeners() -> set[int]:
     """Inodes of this namespace's listening TCP sockets (IPv4 and IPv6), by a NETLINK_SOCK_DIAG dump;
     OSError when the kernel cannot answer."""
+    import socket  # only a reload asks: verify, which imports this module for sshd -T, never pays for it
+
     inodes: set[int] = set()
     with socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, _NETLINK_SOCK_DIAG) as diag:
         for sequence, family in enumerate((socket.AF_INET, socket.AF_INET6), start=1):
