@@ -120,8 +120,8 @@ class SshdAnswers:
         self._running: tuple[contextlib.ExitStack, Callable[[], sshd.Answers]] | None = None
 
     def start(self) -> SshdAnswers:
-        """Start the runs for every expected connection now. When they cannot start (no config, no sshd),
-        none is left running: the first check to ask meets that error and reports it, as without this."""
+        """Start the runs for every expected connection now. When they cannot start (no config, no sshd
+        binary), nothing is kept: the first check to ask meets that error and reports it, as without this."""
         config_copy = contextlib.ExitStack()
         try:
             config = config_copy.enter_context(sshd.candidate_config(self.system))
