@@ -11,10 +11,10 @@ success while the mount lives on.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from tui_jail.paths import binds
 from tui_jail.paths.binds import Identity, Record
+from tui_jail.paths.records import record
 from tui_jail.paths.system import SystemRoot
 
 
@@ -22,7 +22,7 @@ class MountError(RuntimeError):
     pass
 
 
-@dataclass(frozen=True)
+@record
 class Expected:
     """What a live mount point must show: bound from `source` (if given), read-only or not (if given)."""
 

@@ -8,9 +8,8 @@ kernel needs, so it really ends up read-only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from tui_jail.core import managed_block
+from tui_jail.paths.records import record
 
 FSTAB = "/etc/fstab"
 
@@ -27,7 +26,7 @@ def unescape(field: str) -> str:
     return out
 
 
-@dataclass(frozen=True)
+@record
 class FstabEntry:
     source: str  # host path, as seen inside the root
     target: str

@@ -5,7 +5,8 @@ byte for byte."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from tui_jail.paths.records import record
 
 
 def begin_marker(name: str) -> str:
@@ -16,7 +17,7 @@ def end_marker(name: str) -> str:
     return f"# END tui-jail {name}"
 
 
-@dataclass(frozen=True)
+@record
 class BlockSpan:
     start: int  # character offset of the BEGIN line
     end: int  # character offset just after the END line (and its newline)

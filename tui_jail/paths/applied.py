@@ -14,11 +14,11 @@ knows none, and `remove` then leaves the whole chain.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from tui_jail.paths import binds
 from tui_jail.paths.files import Root, atomic_write, read_bytes
+from tui_jail.paths.records import record
 
 JAILS_DIR = "/var/lib/tui-jail/jails"  # the same directory as launchfile.JAILS_DIR
 
@@ -27,7 +27,7 @@ def record_path(name: str) -> str:
     return f"{JAILS_DIR}/{name}.mounts.json"
 
 
-@dataclass(frozen=True)
+@record
 class AppliedMount:
     """One bind a jail made and left live, as recorded when it was made."""
 

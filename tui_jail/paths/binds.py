@@ -16,11 +16,11 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from tui_jail.paths import faults, kernel
 from tui_jail.paths.files import Root
+from tui_jail.paths.records import record
 from tui_jail.paths.resolve import Entry, PathRefused, resolved, writable_by_others
 
 Identity = dict[str, Any]  # target, source, mount_id, source_dev, source_ino, boot_id
@@ -125,7 +125,7 @@ def set_readonly(
         return True
 
 
-@dataclass(frozen=True)
+@record
 class Live:
     """What is mounted at a mount point: the object it shows, and whether it is read-only."""
 

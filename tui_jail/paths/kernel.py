@@ -11,7 +11,8 @@ import ctypes
 import errno
 import os
 import struct
-from dataclasses import dataclass
+
+from tui_jail.paths.records import record
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
@@ -42,7 +43,7 @@ def _checked(result: int) -> int:
     return result
 
 
-@dataclass(frozen=True)
+@record
 class MountStat:
     """What statx says of an open file: the mount it is on, whether it is that mount's root, its object."""
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
+
+from tui_jail.paths.records import record
 
 _OCTAL = re.compile(r"\\([0-7]{3})")
 
@@ -14,7 +15,7 @@ def unescape(field: str) -> str:
     return _OCTAL.sub(lambda m: chr(int(m.group(1), 8)), field)
 
 
-@dataclass(frozen=True)
+@record
 class MountEntry:
     mount_id: int
     parent_id: int

@@ -11,15 +11,15 @@ from __future__ import annotations
 import os
 import posixpath
 import stat
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 from tui_jail.paths import files
 from tui_jail.paths.mountinfo import MountEntry, read_mountinfo
+from tui_jail.paths.records import record
 
 
-@dataclass(frozen=True)
+@record
 class Account:
     name: str
     uid: int

@@ -1,0 +1,91 @@
+"""`record`: a frozen value class made from its annotated fields, as `@dataclass(frozen=True)` makes
+one (positional or keyword construction with defaults, equality and hash by the fields, a repr,
+no assignment after), without importing `dataclasses`, which brings `inspect` and compiles each
+class's methods at import. The small values a rollback goes through — a mount, a bind's identity,
+an fstab line, an account — are records: `tui-jail rollback` is typed with a rollback's clock
+running (issue 15; tests/test_cli_imports.py). Here, below the core, because both the path layer
+and the core (which builds on it) use it.
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see tui_jail.cli)
+if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
+    from typing_extensions import dataclass_transform
+
+    T = TypeVar("T")
+
+    @dataclass_transform(frozen_default=True)
+    def record(cls: type[T]) -> type[T]: ...
+
+else:
+
+    def record(cls):
+        """Give `cls` (annotated fields, defaults as class attributes) a dataclass's methods."""
+        return _made(cls)
+
+
+class FrozenRecord(AttributeError):
+    """An assignment to a record's field (dataclasses' FrozenInstanceError is an AttributeError too)."""
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}  # each record class's fields, in order
+
+
+def _made(cls: type) -> type:
+    names = _FIELDS[cls] = tuple(vars(cls).get("__annotations__", {}))
+    defaults = {name: cls.__dict__[name] for name in names if name in cls.__dict__}
+    title = cls.__name__
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        if len(args) > len(names):
+            raise TypeError(f"{title}() takes {len(names)} arguments, not {len(args)}")
+        values = dict(zip(names, args, strict=False))
+        for name, value in kwargs.items():
+            if name not in names or name in values:
+                raise TypeError(f"{title}() got an unexpected or repeated argument {name!r}")
+            values[name] = value
+        for name in names:
+            if name not in values and name not in defaults:
+                raise TypeError(f"{title}() missing argument {name!r}")
+            object.__setattr__(self, name, values[name] if name in values else defaults[name])
+
+    def fields(self: Any) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in names)
+
+    def __eq__(self: Any, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return bool(fields(self) == fields(other))
+
+    def __hash__(self: Any) -> int:
+        return hash(fields(self))
+
+    def __repr__(self: Any) -> str:
+        return f"{title}({', '.join(f'{name}={value!r}' for name, value in zip(names, fields(self), strict=True))})"
+
+    def __setattr__(self: Any, name: str, value: Any) -> None:
+        raise FrozenRecord(f"cannot assign to field {name!r} of {title}")
+
+    def __delattr__(self: Any, name: str) -> None:
+        raise FrozenRecord(f"cannot delete field {name!r} of {title}")
+
+    methods = {
+        "__init__": __init__,
+        "__eq__": __eq__,
+        "__hash__": __hash__,
+        "__repr__": __repr__,
+        "__setattr__": __setattr__,
+        "__delattr__": __delattr__,
+    }
+    for name, method in methods.items():
+        method.__qualname__ = f"{cls.__qualname__}.{name}"
+        setattr(cls, name, method)
+    return cls
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """A record's fields by name, in order (as `dataclasses.asdict` gave them: the values are plain)."""
+    return {name: getattr(value, name) for name in _FIELDS[value.__class__]}
