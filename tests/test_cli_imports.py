@@ -2,10 +2,11 @@
 `tui-jail --help` still lists them all; and the short commands an admin types with a rollback's clock
 running — `status`, `confirm`, `rollback` — import none of the heavy libraries: not pydantic (the
 spec), rich (their output goes to a pipe here, and is plain text anyway), textual, ruamel.yaml, nor
-sh and the asyncio it brings (issue 15: each is tens of milliseconds of a ~60 ms budget); nor, but for
-the rollback that undoes a change, the standard modules that cost them milliseconds each: dataclasses
-(and the inspect it brings), signal's enums, subprocess, and argparse with the gettext, locale and
-shutil it loads to build a parser (their plain command lines are read without it: tests/test_cli_plain.py)."""
+sh and the asyncio it brings (issue 15: each is tens of milliseconds of a ~60 ms budget); nor the
+standard modules that cost them milliseconds each: dataclasses (and the inspect it brings), typing
+(TYPE_CHECKING is spelt without it), signal's enums, subprocess, and argparse with the gettext,
+locale and shutil it loads to build a parser (their plain command lines are read without it:
+tests/test_cli_plain.py). A rollback that undoes a change is held to most of these too."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ HEAVY = ("pydantic", "pydantic_core", "rich", "textual", "ruamel", "sh", "asynci
 # what `status`, `confirm` and a rollback with nothing to undo leave out besides (see the journal's
 # TxnState, session.Login, resolve.Entry: plain classes; faults, entry and systemd import late; cli's
 # plain command lines)
-START_UP = ("dataclasses", "inspect", "signal", "subprocess", "argparse", "gettext", "locale", "shutil")
+START_UP = ("dataclasses", "inspect", "signal", "subprocess", "argparse", "gettext", "locale", "shutil", "typing")
 in_namespace = pytest.mark.skipif(
     os.geteuid() != 0 or not nsenv.in_private_mount_ns(), reason="needs root in a private mount ns"
 )
@@ -113,7 +114,7 @@ def test_short_commands_on_a_pending_transaction_import_nothing_heavy(world: Pat
     assert removal.returncode == 0, removal.stderr
     # the undo's values are records, not dataclasses (paths.records); with no sshd running in the
     # root it loads no sshd backend (subprocess, signal: see steps.reload_sshd)
-    undo_leaves_out = (*HEAVY, "subprocess", "signal", "dataclasses", "inspect")
+    undo_leaves_out = (*HEAVY, "subprocess", "signal", "dataclasses", "inspect", "typing")
     assert heavy_imports(world, "rollback", heavy=undo_leaves_out) == set()
     assert journal.Journal(world, journal.transactions(world)[-1].id).state().status == "rolled-back"
     wait_watchdogs_gone(world)

@@ -14,11 +14,14 @@ knows none, and `remove` then leaves the whole chain.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from tui_jail.paths import binds
 from tui_jail.paths.files import Root, atomic_write, read_bytes
 from tui_jail.paths.records import record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see tui_jail.cli)
+if TYPE_CHECKING:
+    from typing import Any
 
 JAILS_DIR = "/var/lib/tui-jail/jails"  # the same directory as launchfile.JAILS_DIR
 

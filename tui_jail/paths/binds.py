@@ -16,14 +16,17 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Callable
-from typing import Any
 
 from tui_jail.paths import faults, kernel
 from tui_jail.paths.files import Root
 from tui_jail.paths.records import record
 from tui_jail.paths.resolve import Entry, PathRefused, resolved, writable_by_others
 
-Identity = dict[str, Any]  # target, source, mount_id, source_dev, source_ino, boot_id
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see tui_jail.cli)
+if TYPE_CHECKING:
+    from typing import Any
+
+Identity = dict[str, "Any"]  # target, source, mount_id, source_dev, source_ino, boot_id
 Record = Callable[[Identity], None]
 IDENTITY_KEYS = ("mount_id", "source_dev", "source_ino", "boot_id")  # what makes a mount the one recorded
 

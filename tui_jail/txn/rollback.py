@@ -13,11 +13,11 @@ from __future__ import annotations
 import contextlib
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from tui_jail.paths import faults
 from tui_jail.txn.journal import Damaged, Journal, TxnState
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see tui_jail.cli)
 if TYPE_CHECKING:
     from tui_jail.paths.system import SystemRoot
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import posixpath
 import stat
-from typing import TYPE_CHECKING
 
 from tui_jail.backends import mounts
 from tui_jail.backends.sshd_pid import pidfile_process
@@ -25,6 +24,7 @@ from tui_jail.paths.resolve import Entry, resolved
 from tui_jail.paths.system import SystemRoot
 from tui_jail.txn.journal import Journal, Op
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see tui_jail.cli)
 if TYPE_CHECKING:
     from tui_jail.backends.sshd import Relistening  # loaded only when sshd is involved
 
