@@ -1,10 +1,10 @@
 """`record`: a frozen value class made from its annotated fields, as `@dataclass(frozen=True)` makes
 one (positional or keyword construction with defaults, equality and hash by the fields, a repr,
-no assignment after), without importing `dataclasses`, which brings `inspect` and compiles each
-class's methods at import. The small values a rollback goes through — a mount, a bind's identity,
-an fstab line, an account — are records: `tui-jail rollback` is typed with a rollback's clock
-running (issue 15; tests/test_cli_imports.py). Here, below the core, because both the path layer
-and the core (which builds on it) use it.
+no assignment after; `vars()` of one is its fields, in order), without importing `dataclasses`,
+which brings `inspect` and compiles each class's methods at import. The small values a rollback
+goes through — a mount, a bind's identity, an fstab line, an account — are records: `tui-jail
+rollback` is typed with a rollback's clock running (issue 15; tests/test_cli_imports.py). Here,
+below the core, because both the path layer and the core (which builds on it) use it.
 """
 
 from __future__ import annotations
@@ -31,11 +31,8 @@ class FrozenRecord(AttributeError):
     """An assignment to a record's field (dataclasses' FrozenInstanceError is an AttributeError too)."""
 
 
-_FIELDS: dict[type, tuple[str, ...]] = {}  # each record class's fields, in order
-
-
 def _made(cls: type) -> type:
-    names = _FIELDS[cls] = tuple(vars(cls).get("__annotations__", {}))
+    names = tuple(vars(cls).get("__annotations__", {}))
     defaults = {name: cls.__dict__[name] for name in names if name in cls.__dict__}
     title = cls.__name__
 
@@ -84,8 +81,3 @@ def _made(cls: type) -> type:
         method.__qualname__ = f"{cls.__qualname__}.{name}"
         setattr(cls, name, method)
     return cls
-
-
-def as_dict(value: Any) -> dict[str, Any]:
-    """A record's fields by name, in order (as `dataclasses.asdict` gave them: the values are plain)."""
-    return {name: getattr(value, name) for name in _FIELDS[value.__class__]}
