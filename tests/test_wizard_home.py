@@ -67,3 +67,19 @@ async def test_verify_and_new_lead_into_the_steps(sample_root: Path) -> None:
         await keys(pilot, "n")
         assert isinstance(app.screen, PresetScreen)
         assert app.state.origin == ""
+
+
+@run_async
+async def test_the_history_is_made_at_the_first_h_and_h_toggles_it(sample_root: Path) -> None:
+    applied_jails(sample_root)
+    app = wizard(sample_root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert not app.screen.query("#history")  # not composed before the first paint, which does not show it
+        await keys(pilot, "h")
+        history = app.screen.query_one("#history", Static)
+        assert history.display and "apply rclone-sftp  confirmed" in str(history.render())
+        await keys(pilot, "h")
+        assert not history.display
+        await keys(pilot, "h")
+        assert history.display and "apply rclone-sftp  confirmed" in str(history.render())

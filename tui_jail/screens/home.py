@@ -50,7 +50,6 @@ class HomeScreen(Screen[tuple[str, str]]):
         yield Label("Applied jails. n: a new one from a preset; e, d, v act on the highlighted jail.", classes="intro")
         yield DataTable[Text](id="jails", cursor_type="row")
         yield Static("", id="jail-detail")
-        yield Static("", id="history")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -122,15 +121,22 @@ class HomeScreen(Screen[tuple[str, str]]):
             self.dismiss((action, self.jails[table.cursor_row].name))
 
     def action_history(self) -> None:
-        """Every transaction, newest first, under the list (h again hides it)."""
-        history = self.query_one("#history", Static)
-        history.display = not history.display
-        if not history.display:
+        """Every transaction, newest first, under the list (h again hides it). Mounted at the first h, not
+        before the first paint, which does not show it."""
+        shown = self.query("#history")
+        if not shown:
+            self.mount(Static(self._history(), id="history"), after="#jail-detail")
             return
+        history = shown.only_one(Static)
+        history.display = not history.display
+        if history.display:
+            history.update(self._history())
+
+    def _history(self) -> Text:
         lines = Text()
         for txn in self.state.history():
             lines.append(f"{self._ago(txn.created):>9}  {txn.action} {txn.jail}  ")
             lines.append(txn.status, STATE_STYLES.get(txn.status, ""))
             lines.append(f"  ({txn.id})\n")
         lines.rstrip()
-        history.update(lines if lines.plain else Text("no transactions"))
+        return lines if lines.plain else Text("no transactions")
