@@ -376,3 +376,38 @@ def test_the_boot_id_a_mount_is_recorded_with_is_read_once_per_process(monkeypat
     ids = {kernel.boot_id() for _ in range(50)}
     assert ids == {Path("/proc/sys/kernel/random/boot_id").read_text().strip()}
     assert reads == ["/proc/sys/kernel/random/boot_id"]
+
+
+def test_a_path_made_for_root_is_made_with_its_mode_and_one_for_a_user_is_given_away_last(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A jail's mount points are root's: made with their final mode, no chown or chmod after (each was a
+    journalled inode update per mount point). Where the umask takes bits away, the mode is set after
+    all. A path for a user stays root's and 0700 until it is recorded (`made`), then is given away."""
+    changes: list[str] = []
+    chown, chmod = os.chown, os.chmod
+    monkeypatch.setattr(os, "chown", lambda *a, **k: changes.append("chown") or chown(*a, **k))
+    monkeypatch.setattr(os, "chmod", lambda *a, **k: changes.append("chmod") or chmod(*a, **k))
+    seen: list[tuple[int, int]] = []
+
+    def made(st: os.stat_result) -> None:
+        seen.append((st.st_uid, stat.S_IMODE(st.st_mode)))
+
+    old = os.umask(0o022)
+    try:
+        files.create_path(tmp_path, "/point", "dir", 0o755, 0, 0, made=made)
+        files.create_path(tmp_path, "/empty", "file", 0o644, 0, 0)
+        assert changes == [] and seen == [(0, 0o755)]
+        os.umask(0o077)
+        files.create_path(tmp_path, "/narrowed", "dir", 0o755, 0, 0)
+        assert changes == ["chown", "chmod"]
+        changes.clear()
+        files.create_path(tmp_path, "/theirs", "dir", 0o750, USER, USER, made=made)
+        assert changes == ["chown", "chmod"] and seen[-1] == (0, 0o700)
+    finally:
+        os.umask(old)
+    for name, want in (("point", (0, 0, 0o755)), ("empty", (0, 0, 0o644)), ("narrowed", (0, 0, 0o755))):
+        st = (tmp_path / name).stat()
+        assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == want, name
+    st = (tmp_path / "theirs").stat()
+    assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (USER, USER, 0o750)

@@ -256,18 +256,22 @@ def create(
     device `device`); its owner and mode set on the object made, then the parent fsynced (unless
     not `sync`: the caller fsyncs it later, once for all it creates there). `made` is told the new
     object's stat before it is given away (root's and 0700 until then), so a caller can record its
-    identity (device, inode) first."""
+    identity (device, inode) first. An object meant to be root's is made with its final permission
+    bits (less the umask) and changed only where it came out otherwise: a jail's mount points are
+    0755 root's, and a chown and a chmod each were a journalled inode update per mount point."""
     name = _named(entry)
     if entry.fd is not None:
         raise FileExistsError(f"{entry.path} exists already")
+    # never more open than it ends up, and owned by root while it is not its owner's yet
+    initial = stat.S_IMODE(mode) & 0o777 if (uid, gid) == (0, 0) else 0o700 if kind == "dir" else 0o600
     faults.point("path")
     if kind == "dir":
-        os.mkdir(name, 0o700, dir_fd=entry.dir_fd)  # the final mode only once the owner is right
+        os.mkdir(name, initial, dir_fd=entry.dir_fd)
     elif kind == "file":
-        os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=entry.dir_fd))
+        os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, initial, dir_fd=entry.dir_fd))
     else:
         assert device is not None
-        os.mknod(name, stat.S_IFCHR | 0o600, os.makedev(*device), dir_fd=entry.dir_fd)
+        os.mknod(name, stat.S_IFCHR | initial, os.makedev(*device), dir_fd=entry.dir_fd)
     fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=entry.dir_fd)
     try:
         st = os.fstat(fd)
@@ -275,7 +279,8 @@ def create(
             raise PathRefused(f"{entry.path} was replaced while it was being created; left alone")
         if made is not None:
             made(st)
-        set_owner_mode(fd, uid, gid, mode)
+        if (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) != (uid, gid, mode):
+            set_owner_mode(fd, uid, gid, mode)
     finally:
         os.close(fd)
     if sync:
