@@ -8,12 +8,14 @@ A "user" here is uid 4242 owning the links and directories it could have made; t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import nsenv
 import pytest
@@ -22,7 +24,7 @@ from txn_helpers import seedbox
 from tui_jail.backends import mounts, sshd
 from tui_jail.core.errors import Refused
 from tui_jail.core.plan import make_plan, plan_removal
-from tui_jail.paths import applied, binds, files
+from tui_jail.paths import applied, binds, files, resolve
 from tui_jail.paths.mountinfo import read_mountinfo
 from tui_jail.paths.resolve import PathRefused
 from tui_jail.paths.system import SystemRoot
@@ -411,3 +413,34 @@ def test_a_path_made_for_root_is_made_with_its_mode_and_one_for_a_user_is_given_
         assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == want, name
     st = (tmp_path / "theirs").stat()
     assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (USER, USER, 0o750)
+
+
+def test_a_removal_holds_no_descriptor_of_what_it_removes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The path layer removes a directory or file with no descriptor of it open (its parent's only): a
+    held one made the removed inode an orphan until closed, a second journalled update per mount point
+    of a rollback. Control: the walk does hold one just before."""
+    held_at_removal: list[list[str]] = []
+
+    def open_on(path: Path) -> list[str]:
+        links = []
+        for fd in os.listdir("/proc/self/fd"):
+            with contextlib.suppress(OSError):
+                links.append(os.readlink(f"/proc/self/fd/{fd}"))
+        return [link for link in links if link == str(path)]
+
+    for name in ("rmdir", "unlink"):
+        real = getattr(os, name)
+
+        def watched(path: str, *args: object, real: Any = real, **kwargs: Any) -> None:
+            held_at_removal.append(open_on(tmp_path / path))
+            real(path, *args, **kwargs)
+
+        monkeypatch.setattr(os, name, watched)
+    (tmp_path / "point").mkdir()
+    (tmp_path / "file").write_bytes(b"")
+    with resolve.resolved(tmp_path, "/point", follow_last=False) as entry:
+        assert open_on(tmp_path / "point")  # the control: the walk holds the entry open
+        files.remove_entry(entry)
+    assert files.remove_file(tmp_path, "/file")
+    assert held_at_removal == [[], []]
+    assert not (tmp_path / "point").exists() and not (tmp_path / "file").exists()
