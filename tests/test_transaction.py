@@ -627,3 +627,29 @@ def test_the_journals_files_are_written_side_by_side_and_state_json_last(sample_
     state = journal.TxnState(journal.new_id("t", now), "t", "apply", "preparing", now, now + 60, 60)
     txn = journal.Journal.create(sample_root, state, [{"op": "check", "mounts": []}], {0: b"a", 3: b"b"}, "plan")
     assert txn.state().status == "preparing" and txn.backup(3) == b"b" and txn.plan_text() == "plan"
+
+
+def test_the_directories_paths_were_made_in_are_fsynced_side_by_side(world: Path, monkeypatch) -> None:
+    """Before the change is pending, every directory a path step created something in is fsynced: all
+    at once, so the fsyncs share the file system's commits. Here the first two must meet at a barrier
+    (one after the other, the first would wait there in vain)."""
+    import threading
+
+    from tui_jail.paths import files
+
+    barrier = threading.Barrier(2, timeout=10)
+    calls = iter(range(100))  # next() on it is atomic: each fsync knows whether it is one of the first two
+    synced: list[str] = []
+    real = files.fsync_dir
+
+    def fsync_dir(root: object, path: str) -> None:
+        if str(root) != "/":  # the jail's directories, not the journal's own (given from the host's /)
+            if next(calls) < 2:
+                barrier.wait()  # raises BrokenBarrierError after 10 s alone
+            synced.append(path)
+        real(root, path)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(files, "fsync_dir", fsync_dir)
+    state = apply_plain(world)
+    assert state.status == "pending" and len(synced) >= 2 and "/chroot" in synced, synced
+    assert transaction.rollback_txn(world, state.id, "test").status == "rolled-back"

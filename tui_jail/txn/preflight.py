@@ -22,7 +22,6 @@ import re
 import stat
 import subprocess
 import tempfile
-import threading
 from collections.abc import Callable, Mapping
 
 from tui_jail.backends.scratch import scratch_dir
@@ -33,6 +32,7 @@ from tui_jail.core.plan import SOURCE, Plan
 from tui_jail.paths.system import SystemRoot
 from tui_jail.txn.admin import admin_connection, login_connection
 from tui_jail.txn.session import Login, logins_to_protect
+from tui_jail.txn.together import side_by_side
 
 SSH_DIR = "/etc/ssh/"
 _SUMMARY = re.compile(r"^\d+ parse errors?, ")
@@ -63,29 +63,7 @@ def run_preflight(
     if fstab_change is not None and fstab_change.after is not None:
         after = fstab_change.after
         checks.append(lambda: _fstab(plan, system, fstab_change.before or "", after))
-    return _side_by_side(checks)
-
-
-def _side_by_side(checks: list[Callable[[], str]]) -> list[str]:
-    """Each check on a thread of its own (plain threads: concurrent.futures brings logging along);
-    their notes in order, or — once all have ended — the exception of the first that raised."""
-    outcomes: list[tuple[str, BaseException | None]] = [("", None)] * len(checks)
-
-    def run(index: int, check: Callable[[], str]) -> None:
-        try:
-            outcomes[index] = (check(), None)
-        except BaseException as exc:  # noqa: BLE001 — raised in the caller's thread below, in order
-            outcomes[index] = ("", exc)
-
-    threads = [threading.Thread(target=run, args=item) for item in enumerate(checks)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for _, exc in outcomes:
-        if exc is not None:
-            raise exc
-    return [note for note, _ in outcomes if note]
+    return [note for note in side_by_side(checks) if note]  # each check on a thread of its own
 
 
 def _own_connection(system: SystemRoot, overrides: dict[str, str | None], connection: Connection) -> str:

@@ -19,6 +19,7 @@ import signal
 import stat
 import time
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,6 +40,7 @@ from tui_jail.txn.pending import pending_refusal
 from tui_jail.txn.pending import rollback_txn as rollback_txn
 from tui_jail.txn.preflight import run_preflight
 from tui_jail.txn.rollback import rollback, stop_timer
+from tui_jail.txn.together import side_by_side
 
 if TYPE_CHECKING:
     from tui_jail.backends.sshd import Relistening
@@ -302,8 +304,7 @@ def _apply_locked(
     state.status = "pending"
     state.set_deadline(timeout)
     try:
-        for directory in sorted(unsynced):
-            files.fsync_dir(system.root, directory)
+        side_by_side([partial(files.fsync_dir, system.root, directory) for directory in sorted(unsynced)], at_once=8)
         txn.write_state(state)
     except OSError as exc:
         undone = rollback(txn, f"could not record the transaction as pending: {exc}")
