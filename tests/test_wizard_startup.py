@@ -72,9 +72,10 @@ NOT_ON_THE_FIRST_SCREEN = (
     "tui_jail.commands.apply",
     "tui_jail.commands.plan",
     "tui_jail.commands.status",
+    "textual.widgets._checkbox",
 )
-# nor, on the home screen, the steps' frame with its checkbox (the home screen has no Back)
-NOT_ON_THE_HOME_SCREEN = ("tui_jail.screens.step", "textual.widgets._checkbox")
+# nor, on the home screen, the steps' frame (the home screen has no Back)
+NOT_ON_THE_HOME_SCREEN = ("tui_jail.screens.step",)
 # the wizard's plain command line (`tui-jail --root DIR`) is read without building argparse's parser
 NOT_ARGPARSE = ("argparse", "gettext")
 

@@ -13,10 +13,9 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.content import Content
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Button, Checkbox, Footer, Header, Input, Label
+from textual.widgets import Button, Footer, Header, Input, Label
 
 from tui_jail.screens.glyphs import glyphs
 from tui_jail.screens.wizard_state import WizardState
@@ -46,15 +45,6 @@ class Field(Input):
     """An input whose cursor does not blink (steady screenshots, calmer over slow SSH links)."""
 
     cursor_blink = reactive(False, init=False)
-
-
-class Tick(Checkbox):
-    """A checkbox drawn `[x]` or `[ ]`: readable without colour (NO_COLOR, a console), where the
-    stock one draws the same X in both states."""
-
-    @property
-    def _button(self) -> Content:
-        return Content("[x]" if self.value else "[ ]")
 
 
 class StepScreen(Screen[str]):
