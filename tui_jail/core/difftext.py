@@ -12,9 +12,8 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterator, Sequence
 
-# what str.splitlines breaks a line at besides "\n" (and "\r\n"): with none of them in a text, its lines
-# are what lies between its "\n"s and can be found without splitting the whole text
-_OTHER_BREAKS = ("\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
+from tui_jail.core.linebreaks import only_newline_breaks
+
 _CHUNK = 4096  # characters compared at once while looking for the first and last difference
 
 
@@ -42,7 +41,7 @@ def unified_diff(a: Sequence[str], b: Sequence[str], fromfile: str, tofile: str,
 def unified_text_diff(a: str, b: str, fromfile: str, tofile: str, n: int = 3) -> Iterator[str]:
     """`unified_diff` of `a.splitlines(keepends=True)` and `b`'s, the same text, splitting only the
     changed region and its context."""
-    if not (_lines_end_at_newlines(a) and _lines_end_at_newlines(b)):
+    if not (only_newline_breaks(a) and only_newline_breaks(b)):
         return unified_diff(a.splitlines(keepends=True), b.splitlines(keepends=True), fromfile, tofile, n)
     if a == b:
         return iter(())
@@ -67,13 +66,6 @@ def _tail_starts(a: str, b: str, head: int) -> tuple[int, int]:
     newline = a.find("\n", a_tail)
     step = len(a) - a_tail if newline < 0 else newline + 1 - a_tail
     return a_tail + step, b_tail + step
-
-
-def _lines_end_at_newlines(text: str) -> bool:
-    """Whether str.splitlines breaks `text` only after its "\n"s (a "\r\n" counts as one break)."""
-    if any(mark in text for mark in _OTHER_BREAKS):  # `in` is a memchr, count() a slow loop: only for a "\r"
-        return False
-    return "\r" not in text or text.count("\r") == text.count("\r\n")
 
 
 def _common_prefix(a: str, b: str) -> int:

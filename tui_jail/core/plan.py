@@ -703,8 +703,8 @@ def _plan_sshd_blocks(spec: Spec, system: SystemRoot, plan: Plan, main: str) -> 
             changes.append(_change(system, dropin, None))
         stop_at = None
         order_text = sshd_config.set_appended_block(main, spec.name, None)
-    ordered = sshd_config.reading_order(system.read_text, system.glob, order_text, stop_at=stop_at)
-    for shadow in sshd_config.find_shadows(ordered, spec.sftp.users, spec.sftp.addresses):
+    users, addresses = spec.sftp.users, spec.sftp.addresses
+    for shadow in sshd_config.find_shadows(system.read_text, system.glob, order_text, users, addresses, stop_at):
         plan.warnings.append(shadow.describe())
     return changes
 

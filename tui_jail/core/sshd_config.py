@@ -16,12 +16,14 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from tui_jail.core import managed_block
+from tui_jail.core.linebreaks import only_newline_breaks
 
 SSHD_CONFIG = "/etc/ssh/sshd_config"
 _KEYWORD = re.compile(r"([^\s=]+)(?:\s*=\s*|\s+|$)")
 _QUOTE_OR_COMMENT = re.compile("[\"'#]")
 _QUOTE_COMMENT_OR_EQUALS = re.compile("[\"'#=]")
-_BOUNDARY = "\x00file-boundary"  # a file edge in reading order: Match state does not cross it
+_WILDCARDS = re.compile(r"[*?\[]")  # what fnmatch reads as more than itself
+_MATCH_OR_INCLUDE = ("match", "include")  # in a line lower-cased: no other character lower-cases to these
 SSHD_DIR = "/etc/ssh"
 JAIL_KEYWORDS = ("chrootdirectory", "forcecommand", "allowtcpforwarding", "x11forwarding", "permittty")
 
@@ -69,23 +71,33 @@ class ConfigLine(NamedTuple):  # a tuple, not a dataclass: thousands are made pe
     args: tuple[str, ...]
 
 
+_new_line = tuple.__new__  # ConfigLine's own __new__ without its Python frame, for the common case
+
+
 def parse_lines(text: str, path: str) -> list[ConfigLine]:
     """Keyword lines of one file (comments and blanks dropped). `Keyword=value` is accepted too."""
     return list(iter_lines(text, path))
 
 
-def iter_lines(text: str, path: str) -> Iterator[ConfigLine]:
-    for lineno, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if not _QUOTE_COMMENT_OR_EQUALS.search(line):  # the common case, in one split
-            keyword, *args = line.split()
-            yield ConfigLine(path, lineno, keyword.lower(), tuple(args))
-            continue
-        match = _KEYWORD.match(line)
-        keyword, rest = (match.group(1), line[match.end() :]) if match else (line, "")
-        yield ConfigLine(path, lineno, keyword.lower(), _split_args(rest))
+def iter_lines(text: str, path: str, first: int = 1) -> Iterator[ConfigLine]:
+    """Keyword lines of a file, or of its part starting at line number `first`."""
+    for lineno, raw in enumerate(text.splitlines(), first):
+        line = _parse_line(raw, path, lineno)
+        if line is not None:
+            yield line
+
+
+def _parse_line(raw: str, path: str, lineno: int) -> ConfigLine | None:
+    """One line's keyword and arguments; None for a comment or a blank line (its break may be on it)."""
+    words = raw.split()
+    if not words or words[0][0] == "#":
+        return None
+    if not _QUOTE_COMMENT_OR_EQUALS.search(raw):  # the common case, in one split
+        return _new_line(ConfigLine, (path, lineno, words[0].lower(), tuple(words[1:])))
+    line = raw.strip()
+    match = _KEYWORD.match(line)
+    keyword, rest = (match.group(1), line[match.end() :]) if match else (line, "")
+    return ConfigLine(path, lineno, keyword.lower(), _split_args(rest))
 
 
 def _split_args(rest: str) -> tuple[str, ...]:
@@ -136,6 +148,11 @@ def _pattern_list_matches(patterns: str, value: str, matcher: Callable[[str, str
     return matched
 
 
+def _name_matches(pattern: str, name: str) -> bool:
+    # a pattern without wildcards is the name itself: fnmatch would compile a regex for each of them
+    return pattern == name if not _WILDCARDS.search(pattern) else fnmatch.fnmatchcase(name, pattern)
+
+
 def _address_matches(pattern: str, address: str) -> bool:
     if "/" in pattern:
         try:
@@ -156,7 +173,7 @@ def match_may_apply(args: tuple[str, ...], user: str, address: str) -> bool:
             continue
         value = args[index + 1] if index + 1 < len(args) else ""
         index += 2
-        if criterion == "user" and not _pattern_list_matches(value, user, fnmatch.fnmatchcase):
+        if criterion == "user" and not _pattern_list_matches(value, user, _name_matches):
             return False
         if criterion == "address":
             candidate = address.split("/")[0]
@@ -180,55 +197,91 @@ class Shadow:
         )
 
 
-def find_shadows(ordered_lines: list[ConfigLine], users: tuple[str, ...], addresses: tuple[str, ...]) -> list[Shadow]:
+def find_shadows(
+    read: Callable[[str], str | None],
+    glob: Callable[[str], list[str]],
+    main_text: str,
+    users: tuple[str, ...],
+    addresses: tuple[str, ...],
+    stop_at: str | None = None,
+) -> list[Shadow]:
     """Match blocks, earlier in sshd's reading order than the jail's block, that may apply to a
-    jailed (user, address) and set one of the jail's keywords first."""
+    jailed (user, address) and set one of the jail's keywords first.
+
+    The reading order expands Includes in place (one level of nesting is the usual layout; deeper ones
+    are expanded too) and stops before `stop_at` (a path) is reached. Match state does not leak out of
+    an included file (OpenSSH >= 8.2), so a file boundary ends it. Only the Match and Include lines are
+    read one by one, and a Match block's own lines only when it may apply to a jailed pair: reading every
+    line of a config of hundreds of Matches for others cost more than the rest of a plan."""
     shadows = []
     seen = set()
-    active_args: tuple[str, ...] | None = None
-    applies: list[tuple[str, str]] = []  # the (user, address) pairs the active Match may apply to
-    for line in ordered_lines:
-        if line.keyword == _BOUNDARY:
-            active_args = None
-            continue
-        if line.keyword == "match":
-            active_args = line.args
-            applies = [(u, a) for u in users for a in addresses if match_may_apply(active_args, u, a)]
-            continue
-        if active_args is None or line.keyword not in JAIL_KEYWORDS:
-            continue
-        for user, address in applies:
-            key = (line.path, line.lineno, user, address)
-            if key not in seen:
-                seen.add(key)
-                shadows.append(Shadow(line.path, line.lineno, line.keyword, user, address))
-    return shadows
-
-
-def reading_order(
-    read: Callable[[str], str | None], glob: Callable[[str], list[str]], main_text: str, stop_at: str | None = None
-) -> list[ConfigLine]:
-    """All keyword lines in the order sshd reads them, Includes expanded in place (one level of
-    nesting is the usual layout; deeper ones are expanded too). Stops before `stop_at`
-    (a path) is reached. Match state does not leak out of an included file (OpenSSH ≥ 8.2), so a
-    file boundary resets it."""
-    out: list[ConfigLine] = []
 
     def walk(path: str, text: str, depth: int) -> bool:
-        for line in iter_lines(text, path):
-            if line.keyword == "include" and depth < 8:
-                for arg in line.args:
-                    pattern = arg if arg.startswith("/") else posixpath.join(SSHD_DIR, arg)
-                    for included in glob(pattern):
-                        if included == stop_at:
-                            return False
-                        out.append(ConfigLine(included, 0, _BOUNDARY, ()))
-                        if not walk(included, read(included) or "", depth + 1):
-                            return False
-                        out.append(ConfigLine(path, line.lineno, _BOUNDARY, ()))
-            else:
-                out.append(line)
+        applies: list[tuple[str, str]] = []  # the (user, address) pairs the Match being read may apply to
+        for head, body, first in _sections(text, path):
+            if head is not None and head.keyword == "match":
+                applies = [(u, a) for u in users for a in addresses if match_may_apply(head.args, u, a)]
+            elif head is not None and depth < 8:  # an Include, expanded in place
+                for included in _included(head, glob):
+                    if included == stop_at or not walk(included, read(included) or "", depth + 1):
+                        return False
+                    applies = []
+            for line in iter_lines(body, path, first) if applies else ():
+                if line.keyword not in JAIL_KEYWORDS:
+                    continue
+                for user, address in applies:
+                    if (line.path, line.lineno, user, address) not in seen:
+                        seen.add((line.path, line.lineno, user, address))
+                        shadows.append(Shadow(line.path, line.lineno, line.keyword, user, address))
         return True
 
     walk(SSHD_CONFIG, main_text, 0)
-    return out
+    return shadows
+
+
+def _included(include: ConfigLine, glob: Callable[[str], list[str]]) -> Iterator[str]:
+    """The files an Include line names, in sshd's order (relative patterns are under /etc/ssh)."""
+    for arg in include.args:
+        yield from glob(arg if arg.startswith("/") else posixpath.join(SSHD_DIR, arg))
+
+
+def _sections(text: str, path: str) -> Iterator[tuple[ConfigLine | None, str, int]]:
+    """The text cut at its Match and Include lines: (that line, the text up to the next one, the number
+    of its first line); the first section, before any, has None."""
+    head, body_start, body_line = None, 0, 1
+    for start, end, lineno in _lines_naming_match_or_include(text):
+        line = _parse_line(text[start:end], path, lineno)
+        if line is not None and line.keyword in ("match", "include"):
+            yield head, text[body_start:start], body_line
+            head, body_start, body_line = line, end, lineno + 1
+    yield head, text[body_start:], body_line
+
+
+def _lines_naming_match_or_include(text: str) -> Iterator[tuple[int, int, int]]:
+    """(start, end past its break, number) of each line with 'match' or 'include' in it in any case: every
+    Match and Include line among them. An ASCII text whose lines only "\n" breaks is searched whole (its
+    lower-case copy has the same offsets; a regular expression was slower than reading every line)."""
+    if not (text.isascii() and only_newline_breaks(text)):
+        offset = 0
+        for lineno, raw in enumerate(text.splitlines(keepends=True), 1):
+            if any(word in raw.lower() for word in _MATCH_OR_INCLUDE):
+                yield offset, offset + len(raw), lineno
+            offset += len(raw)
+        return
+    lower = text.lower()
+    lineno, counted, end = 1, 0, 0
+    for at in sorted(at for word in _MATCH_OR_INCLUDE for at in _occurrences(lower, word)):
+        if at < end:
+            continue  # on the line just given
+        start = text.rfind("\n", 0, at) + 1
+        end = text.find("\n", at) + 1 or len(text)
+        lineno += text.count("\n", counted, start)
+        counted = start
+        yield start, end, lineno
+
+
+def _occurrences(text: str, word: str) -> Iterator[int]:
+    at = text.find(word)
+    while at >= 0:
+        yield at
+        at = text.find(word, at + 1)
