@@ -46,7 +46,8 @@ def explain(entry: Entry) -> str:
     if not changed:
         out.append("  it changed nothing that is still in place")
     for index in changed:
-        partly = "" if index in done else " (interrupted half-way)"
+        # a run of path creations is begun at once (steps.begun_with): one not done may not have started
+        partly = "" if index in done else " (begun, not known to have finished)"
         undo = steps.undo_text(ops[index])
         out.append(f"  - {steps.describe(ops[index])}{partly}; " + (f"will {undo}" if undo else "nothing to undo"))
     if state.error:
