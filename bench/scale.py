@@ -9,7 +9,7 @@ size once, one after another, so a machine that others load slows all sizes alik
 
 - mounts: the seedbox jail with 1, 10, 100 and 500 bind mounts. Per mount is the marginal cost,
   (t(M) - t(1)) / (M - 1). Goal: ≤ 3 ms per mount for apply and rollback, and linear: the marginal cost at
-  500 at most twice that at 100.
+  500 at most twice that at 100 (judged once the 100-mount difference is above noise).
 - fstab: the seedbox jail applied over a host fstab of 10, 100, 2,000 and 10,000 lines. Goal: the 2,000-line
   apply ≤ 0.5 s over the 10-line one, and linear: 10,000 lines cost at most 10x what 2,000 do over 10 lines
   (5x is linear; judged only once the difference is above noise).
@@ -112,7 +112,9 @@ def main(rounds: int) -> int:
         at_top, at_mid = marginal[top][index], marginal[mid][index]
         if index and at_top > PER_MOUNT_GOAL:
             failures.append(f"{what}: {at_top * 1000:.2f} ms per mount at {top} (goal ≤ 3 ms)")
-        if at_top * (top - 1) > NOISE and at_top > 2 * max(at_mid, 0.0002):
+        # as for fstab lines: the 100-mount difference is judged only above noise (a run whose 100-mount
+        # apply happened to take as long as its 1-mount one read as "worse than linear" at 2 rounds)
+        if at_top * (top - 1) > NOISE and at_top > 2 * max(at_mid, NOISE / 5 / (mid - 1)):
             failures.append(
                 f"{what}: worse than linear ({at_mid * 1000:.2f} ms per mount at {mid}, {at_top * 1000:.2f} at {top})"
             )
