@@ -108,3 +108,22 @@ def test_confirm_needs_a_new_login_and_an_unconfirmed_apply_rolls_back(site: tup
     assert txn.state().status == "confirmed"
     assert until(lambda: not media_shell_works())
     assert (root / "etc/ssh/sshd_config.d/50-tui-jail-rclone-sftp.conf").exists()
+
+
+@pytest.mark.parametrize(("line", "asked"), [("#PidFile /run/sshd.pid", False), ("PidFile /run/elsewhere.pid", True)])
+def test_only_a_pidfile_line_not_a_comment_costs_an_sshd_T_run(
+    sample_root: Path, monkeypatch: pytest.MonkeyPatch, line: str, asked: bool
+) -> None:
+    """Debian's stock sshd_config has `#PidFile /run/sshd.pid`: a comment sets nothing, so the reload
+    finds the daemon at /run/sshd.pid without asking `sshd -T` (a whole run before every reload). A
+    PidFile line is asked for (control)."""
+    from tui_jail.backends import sshd
+    from tui_jail.paths.system import SystemRoot
+    from tui_jail.txn import steps
+
+    config = sample_root / "etc/ssh/sshd_config"
+    config.write_text(config.read_text() + f"{line}\n")
+    asks: list[object] = []
+    monkeypatch.setattr(sshd, "configured_pidfile", lambda system: asks.append(system) or "/run/sshd.pid")
+    assert steps.reload_sshd(SystemRoot(sample_root)) == steps.SSHD_NOT_RUNNING  # no sshd runs here
+    assert bool(asks) is asked

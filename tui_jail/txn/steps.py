@@ -188,7 +188,7 @@ SSHD_NOT_RUNNING = "sshd is not running: nothing to reload"
 def reload_sshd(system: SystemRoot, *, relistening: list[Relistening] | None = None) -> str:
     # nothing to reload when no sshd runs: ask `sshd -T` for a PidFile only when the config sets one
     configs = [system.read_text(p) or "" for p in ["/etc/ssh/sshd_config", *system.glob("/etc/ssh/sshd_config.d/*")]]
-    named = any("pidfile" in text.lower() for text in configs)
+    named = any("pidfile" in text.lower() and _sets_pidfile(text) for text in configs)
     if not named and pidfile_process(system, "/run/sshd.pid") is None:
         return SSHD_NOT_RUNNING  # known without loading the sshd backend
     from tui_jail.backends import sshd  # loaded only when an sshd may run
@@ -197,6 +197,14 @@ def reload_sshd(system: SystemRoot, *, relistening: list[Relistening] | None = N
     if sshd.running_sshd(system, pidfile) is None:
         return SSHD_NOT_RUNNING
     return sshd.reload_sshd(system, pidfile, relistening=relistening)
+
+
+def _sets_pidfile(text: str) -> bool:
+    """A PidFile line, not a comment: Debian's stock sshd_config has `#PidFile /run/sshd.pid`, which would
+    cost every apply an `sshd -T` run before its reload."""
+    from tui_jail.core.sshd_config import iter_lines  # only for a config that mentions a PidFile at all
+
+    return any(line.keyword == "pidfile" for line in iter_lines(text, "sshd_config"))
 
 
 def reload_fstab_units(system: SystemRoot) -> str:
