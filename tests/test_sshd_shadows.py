@@ -4,6 +4,8 @@ reading every line in sshd's order finds (the reference below is the check as it
 from __future__ import annotations
 
 import posixpath
+import subprocess
+import sys
 
 import pytest
 from hypothesis import given, settings
@@ -112,3 +114,10 @@ def test_the_lines_of_a_match_for_others_are_not_read(monkeypatch: pytest.Monkey
     shadows = sshd_config.find_shadows(lambda p: None, lambda p: [], config, ("media",), ("203.0.113.7",))
     assert [(s.lineno, s.keyword) for s in shadows] == [(603, "chrootdirectory")]
     assert len(parsed) == 200 + 1 + 1  # the Match lines, and the lines of the one for media
+
+
+def test_the_plans_text_modules_compile_no_dataclass() -> None:
+    # each frozen dataclass compiled its methods at import (~1 ms): the plan imports these on every run
+    modules = ("sshd_config", "fstab", "managed_block", "difftext", "linebreaks")
+    code = f"import sys; import {', '.join(f'tui_jail.core.{m}' for m in modules)}; print('dataclasses' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"

@@ -50,6 +50,8 @@ class PlanError(ValueError):
 
 @dataclass(frozen=True)
 class FileChange:
+    """One file's content before and after (a docstring spares dataclass its inspect.signature)."""
+
     path: str  # as seen inside the root
     before: str | None  # None: the file does not exist
     after: str | None  # None: the file is deleted
@@ -107,6 +109,8 @@ class PathStep:
 
 @dataclass(frozen=True)
 class MountStep:
+    """A bind mount the plan makes, remounts or finds in place."""
+
     source: str  # host path, as seen inside the root
     target: str  # host path of the mount point, as seen inside the root
     readonly: bool
@@ -120,6 +124,8 @@ class MountStep:
 
 @dataclass
 class Plan:
+    """Every change a spec makes to a system, as data."""
+
     name: str
     kind: str
     root: str  # the jail root

@@ -12,11 +12,11 @@ import posixpath
 import re
 import shlex
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from tui_jail.core import managed_block
 from tui_jail.core.linebreaks import only_newline_breaks
+from tui_jail.paths.records import record
 
 SSHD_CONFIG = "/etc/ssh/sshd_config"
 _KEYWORD = re.compile(r"([^\s=]+)(?:\s*=\s*|\s+|$)")
@@ -32,8 +32,10 @@ def dropin_path(name: str) -> str:
     return f"{SSHD_DIR}/sshd_config.d/50-tui-jail-{name}.conf"
 
 
-@dataclass(frozen=True)
+@record  # not a dataclass: compiling one's methods cost each plan's import more than using it
 class MatchBlockSettings:
+    """What the jail's Match block says."""
+
     name: str
     users: tuple[str, ...]
     addresses: tuple[str, ...]
@@ -182,8 +184,10 @@ def match_may_apply(args: tuple[str, ...], user: str, address: str) -> bool:
     return True
 
 
-@dataclass(frozen=True)
+@record
 class Shadow:
+    """An earlier Match's setting of one of the jail's keywords, for one jailed (user, address)."""
+
     path: str
     lineno: int
     keyword: str
