@@ -8,6 +8,8 @@ against the per-mount goals; these keep the growth of the pure part in check in 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -87,3 +89,9 @@ def test_the_applied_record_copies_no_mount_deeply(monkeypatch) -> None:
     record = applied.render(applied.after_steps(mounts, []), ["/chroot"])
     assert applied.parse(record) == sorted(mounts, key=lambda m: m.target)
     assert copies == []
+
+
+def test_the_planner_does_not_load_the_mount_syscalls() -> None:
+    # paths.applied (the jail's mounts record, read by every plan) imported binds, kernel and ctypes
+    code = "import sys, tui_jail.core.plan; print(sorted({'ctypes', 'tui_jail.paths.binds'} & set(sys.modules)))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"

@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import json
 
-from tui_jail.paths import binds
 from tui_jail.paths.files import Root, atomic_write, read_bytes
 from tui_jail.paths.records import record
 
+# binds (and with it ctypes, for the mount syscalls) is imported by what checks or changes a live mount:
+# every plan reads the record, and a plan mounts nothing
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see tui_jail.cli)
 if TYPE_CHECKING:
     from typing import Any
+
+    from tui_jail.paths import binds
 
 JAILS_DIR = "/var/lib/tui-jail/jails"  # the same directory as launchfile.JAILS_DIR
 
@@ -49,6 +52,8 @@ class AppliedMount:
 
     def is_live(self, root: Root) -> bool:
         """It is still mounted: this boot, this very mount at its target."""
+        from tui_jail.paths import binds
+
         return binds.matches(binds.current(root, self.target), self.identity())
 
 
@@ -61,7 +66,9 @@ def read_applied_mounts(root: Root, name: str) -> list[AppliedMount]:
 def replace_identity(root: Root, name: str, target: str, identity: binds.Identity) -> None:
     """A mount of the jail made anew (a rollback re-binding what a remove took down): its record
     names the new mount, so that a later remove takes down that one."""
-    ids = {key: identity[key] for key in binds.IDENTITY_KEYS}
+    from tui_jail.paths.binds import IDENTITY_KEYS
+
+    ids = {key: identity[key] for key in IDENTITY_KEYS}
     recorded = read_applied_mounts(root, name)
     mounts = [AppliedMount(**{**m.identity(), **ids}) if m.target == target else m for m in recorded]
     atomic_write(root, record_path(name), render(mounts, read_made_chain(root, name)), 0o600, 0, 0)
@@ -103,11 +110,13 @@ def after_steps(
 ) -> list[AppliedMount]:
     """The record once these journalled steps (each with the identity it recorded) are done: binds
     added, remounts' read-only flag carried, unmounted targets dropped."""
+    from tui_jail.paths.binds import IDENTITY_KEYS
+
     live = {m.target: m for m in before}
     for op, identity in steps:
         kind = op["op"]
         if kind == "bind" and identity is not None:
-            keep = {k: identity[k] for k in binds.IDENTITY_KEYS}
+            keep = {k: identity[k] for k in IDENTITY_KEYS}
             live[op["target"]] = AppliedMount(op["target"], op["source"], bool(op.get("readonly")), **keep)
         elif kind == "remount" and op["target"] in live:
             old = live[op["target"]]
