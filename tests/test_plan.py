@@ -289,6 +289,21 @@ def test_shadowing_match_is_reported_and_real(sample_root: Path) -> None:
     assert effective(system, plan, "media", "203.0.113.7")["chrootdirectory"] == "/srv/other"
 
 
+def test_a_match_pattern_has_only_opensshs_wildcards(sample_root: Path) -> None:
+    """`*` and `?` are OpenSSH's only wildcards: `[m]edia` is not media (fnmatch's class read it as media
+    and reported a shadow sshd never applies), `m?dia` is; sshd agrees with both."""
+    dropin = sample_root / "etc/ssh/sshd_config.d/10-media.conf"
+    system = SystemRoot(sample_root)
+    dropin.write_text("Match User [m]edia\n\tChrootDirectory /srv/other\n")
+    plan = make_plan(seedbox(), system)
+    assert plan.warnings == []
+    assert effective(system, plan, "media", "203.0.113.7")["chrootdirectory"] == "/chroot/rclone-sftp"
+    dropin.write_text("Match User m?dia Address 203.0.113.*\n\tChrootDirectory /srv/other\n")
+    plan = make_plan(seedbox(), system)
+    assert any("10-media.conf:2" in w for w in plan.warnings), plan.warnings
+    assert effective(system, plan, "media", "203.0.113.7")["chrootdirectory"] == "/srv/other"
+
+
 def test_unrelated_match_is_not_reported(sample_root: Path) -> None:
     (sample_root / "etc/ssh/sshd_config.d/10-ops.conf").write_text(
         "Match User ops Address 10.0.0.0/8\n\tChrootDirectory /srv/ops\nMatch Address 192.0.2.0/24\n\tForceCommand x\n"

@@ -22,7 +22,7 @@ SSHD_CONFIG = "/etc/ssh/sshd_config"
 _KEYWORD = re.compile(r"([^\s=]+)(?:\s*=\s*|\s+|$)")
 _QUOTE_OR_COMMENT = re.compile("[\"'#]")
 _QUOTE_COMMENT_OR_EQUALS = re.compile("[\"'#=]")
-_WILDCARDS = re.compile(r"[*?\[]")  # what fnmatch reads as more than itself
+_WILDCARDS = re.compile(r"[*?]")  # OpenSSH's only wildcards in Match patterns
 _MATCH_OR_INCLUDE = ("match", "include")  # in a line lower-cased: no other character lower-cases to these
 SSHD_DIR = "/etc/ssh"
 JAIL_KEYWORDS = ("chrootdirectory", "forcecommand", "allowtcpforwarding", "x11forwarding", "permittty")
@@ -151,8 +151,16 @@ def _pattern_list_matches(patterns: str, value: str, matcher: Callable[[str, str
 
 
 def _name_matches(pattern: str, name: str) -> bool:
-    # a pattern without wildcards is the name itself: fnmatch would compile a regex for each of them
-    return pattern == name if not _WILDCARDS.search(pattern) else fnmatch.fnmatchcase(name, pattern)
+    """OpenSSH's match_pattern: `*` and `?` are its only wildcards (`[a]lice` is those seven characters,
+    where fnmatch would read a class and report a Match that sshd never applies)."""
+    if not _WILDCARDS.search(pattern):
+        return pattern == name  # the common case, without building a regex
+    return re.fullmatch(_pattern_regex(pattern), name, re.DOTALL) is not None
+
+
+def _pattern_regex(pattern: str) -> str:
+    """`*` any run of characters, `?` any one, everything else itself."""
+    return ".*".join(".".join(re.escape(piece) for piece in part.split("?")) for part in pattern.split("*"))
 
 
 def _address_matches(pattern: str, address: str) -> bool:
@@ -161,7 +169,7 @@ def _address_matches(pattern: str, address: str) -> bool:
             return ipaddress.ip_address(address) in ipaddress.ip_network(pattern, strict=False)
         except ValueError:
             return False
-    return fnmatch.fnmatchcase(address, pattern)
+    return _name_matches(pattern, address)
 
 
 def match_may_apply(args: tuple[str, ...], user: str, address: str) -> bool:
