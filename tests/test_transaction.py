@@ -57,6 +57,19 @@ def forked(fn: object, fault: str) -> int:
 # --- the happy paths ---------------------------------------------------------------------------------
 
 
+def log_lines(fd: int) -> list[str] | None:
+    """The journal log's lines as a sync of `fd` takes them to disk; None when `fd` is another file."""
+    if not os.readlink(f"/proc/self/fd/{fd}").endswith("/log"):
+        return None
+    with open(f"/proc/self/fd/{fd}", "rb") as log:
+        return log.read().decode().splitlines()
+
+
+def synced_path(fd: int, world: Path) -> str:
+    """The path of what `fd` holds, as seen inside the sample root `world`."""
+    return os.path.normpath("/" + os.path.relpath(os.readlink(f"/proc/self/fd/{fd}"), world))
+
+
 def test_apply_then_confirm_keeps_everything_and_journals_it(world: Path) -> None:
     state = apply_plain(world)
     assert state.status == "pending"
@@ -85,15 +98,13 @@ def test_a_steps_begin_is_on_disk_before_it_runs_unless_a_machine_crash_undoes_i
     fdatasync, fsync = os.fdatasync, os.fsync
 
     def watched_fdatasync(fd: int) -> None:
-        if os.readlink(f"/proc/self/fd/{fd}").endswith("/log"):
-            with open(f"/proc/self/fd/{fd}", "rb") as log:
-                lines = log.read().decode().splitlines()
+        if (lines := log_lines(fd)) is not None:
             syncs.append(lines[len(synced) :])
             synced[:] = lines
         fdatasync(fd)
 
     def watched_fsync(fd: int) -> None:
-        dirs.append(os.path.normpath("/" + os.path.relpath(os.readlink(f"/proc/self/fd/{fd}"), world)))
+        dirs.append(synced_path(fd, world))
         if ".state.json." in dirs[-1]:
             with open(f"/proc/self/fd/{fd}", "rb") as state:
                 dirs.append("pending" if b'"pending"' in state.read() else "")
@@ -167,15 +178,13 @@ def test_a_rollback_records_a_removal_only_once_its_directory_is_fsynced(
     fdatasync, fsync = os.fdatasync, os.fsync
 
     def watched_fdatasync(fd: int) -> None:
-        if os.readlink(f"/proc/self/fd/{fd}").endswith("/log"):
-            with open(f"/proc/self/fd/{fd}", "rb") as log:
-                lines = log.read().decode().splitlines()
+        if (lines := log_lines(fd)) is not None:
             events.append(("log", lines[len(seen) :]))
             seen[:] = lines
         fdatasync(fd)
 
     def watched_fsync(fd: int) -> None:
-        events.append(("dir", os.path.normpath("/" + os.path.relpath(os.readlink(f"/proc/self/fd/{fd}"), world))))
+        events.append(("dir", synced_path(fd, world)))
         fsync(fd)
 
     with journal.Journal(world, state.id).dir.joinpath("log").open() as log:
