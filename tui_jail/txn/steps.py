@@ -36,13 +36,12 @@ def describe(op: Op) -> str:
         if op.get("delete"):
             return f"deleted {op['path']}"
         return f"{'rewrote' if op['before'] else 'created'} {op['path']}"
-    if kind in ("mkdir", "touch", "mknod"):
-        what = {"mkdir": "directory", "touch": "empty file (mount point)", "mknod": "device node"}[kind]
-        return f"created {what} {op['path']}"
+    if kind in CREATED:
+        return f"created {_KIND_NAMES[_KINDS[kind]]} {op['path']}"
     if kind == "fix":
         return f"changed owner/mode of {op['path']} to {op['uid']}:{op['gid']} {op['mode']:04o}"
     if kind == "remove":
-        return f"removed {_REMOVED[op['kind']]} {op['path']} (the jail made it; the spec dropped it)"
+        return f"removed {_KIND_NAMES[op['kind']]} {op['path']} (the jail made it; the spec dropped it)"
     if kind == "bind":
         return f"bind-mounted {op['source']} at {op['target']}"
     if kind == "remount":
@@ -66,7 +65,7 @@ def undo_text(op: Op) -> str:
         still = {"mkdir": "empty", "touch": "an empty file", "mknod": "a device node"}[kind]
         return f"remove {op['path']} if it is still {still}"
     if kind == "remove":
-        what = f"{_REMOVED[op['kind']]} {op['path']}"
+        what = f"{_KIND_NAMES[op['kind']]} {op['path']}"
         return f"re-create {what} ({op['uid']}:{op['gid']} {op['mode']:04o}) unless it exists"
     if kind == "fix":
         was = op["was"]
@@ -88,7 +87,7 @@ def undo_text(op: Op) -> str:
 
 _KINDS = {"mkdir": "dir", "touch": "file", "mknod": "device"}
 CREATED = frozenset(_KINDS)  # steps that create a path, each undone by removing it while it is as made
-_REMOVED = {"dir": "directory", "file": "empty file (mount point)", "device": "device node"}
+_KIND_NAMES = {"dir": "directory", "file": "empty file (mount point)", "device": "device node"}
 
 
 def begun_with(ops: list[Op], index: int) -> int:
