@@ -7,7 +7,6 @@ their plain command lines (see `tui_jail.cli`): it is imported where a parser is
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 import sys
@@ -64,13 +63,15 @@ def seconds(text: str) -> float:
 
 
 class PlainLine:
-    """The plain command line of a command typed with a rollback's clock running, which `tui_jail.cli`
-    reads without argparse (see `cli._plain_args`): its flags (store_true), its options taking one
-    value (with the value's type), whether one TXN may stand among them, and what its parser's
-    set_defaults sets. It must say what the command's add_parser says: tests/test_cli_plain.py reads
-    command lines both ways."""
+    """The plain command line of a command typed often or timed closely (a rollback's clock running, a
+    plan or verify of a large system), which `tui_jail.cli` reads without argparse (see
+    `cli._plain_args`): its flags (store_true), its options taking one value (with the value's type),
+    whether one TXN may stand among them, the options of which exactly one must be given (`one_of`: a
+    required mutually exclusive group), whether it takes its own `--root DIR` (`add_root`: given, it
+    replaces the one before the command), and what its parser's set_defaults sets. It must say what the
+    command's add_parser says: tests/test_cli_plain.py reads command lines both ways."""
 
-    __slots__ = ("defaults", "flags", "txn", "values")
+    __slots__ = ("defaults", "flags", "one_of", "own_root", "txn", "values")
 
     def __init__(
         self,
@@ -79,12 +80,17 @@ class PlainLine:
         flags: tuple[str, ...] = (),
         values: dict[str, Callable[[str], Any]] | None = None,
         txn: bool = False,
+        one_of: tuple[str, ...] = (),
+        own_root: bool = False,
     ) -> None:
         self.defaults, self.flags, self.values, self.txn = defaults, flags, values or {}, txn
+        self.one_of, self.own_root = one_of, own_root
 
     def read(self, words: list[str]) -> dict[str, Any] | None:
         """The parser's attributes for the words after the command; None when they are not plain (an
-        option twice, an abbreviation, `--opt=VALUE`, a value the option's type refuses...)."""
+        option twice, an abbreviation, `--opt=VALUE`, a value the option's type refuses, none or two of
+        `one_of`...)."""
+        values = {**self.values, "--root": root_dir} if self.own_root else self.values
         read: dict[str, Any] = {_dest(flag): False for flag in self.flags}
         read |= {_dest(option): None for option in self.values} | ({"txn": None} if self.txn else {})
         seen = set()
@@ -95,18 +101,20 @@ class PlainLine:
             seen.add(word)
             if word in self.flags:
                 read[_dest(word)] = True
-            elif word in self.values:
+            elif word in values:
                 value = next(rest, "-")
                 if value.startswith("-"):
                     return None
                 try:
-                    read[_dest(word)] = self.values[word](value)
+                    read[_dest(word)] = values[word](value)
                 except Exception:  # noqa: BLE001 — argparse's type error: the full parser says it
                     return None
             elif self.txn and not word.startswith("-") and read["txn"] is None:
                 read["txn"] = word
             else:
                 return None
+        if self.one_of and len(seen.intersection(self.one_of)) != 1:
+            return None
         return read | self.defaults
 
 
@@ -133,6 +141,17 @@ def add_spec_source(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--spec", metavar="FILE", type=Path, help="a spec YAML file (e.g. an edited preset)")
 
 
+def spec_source_line(handler: Callable[[argparse.Namespace], int]) -> PlainLine:
+    """The plain command line of a command built of add_spec_source, add_root and add_json (plan, verify)."""
+    return PlainLine(
+        {"handler": handler},
+        flags=("--json",),
+        values={"--preset": str, "--spec": Path},
+        one_of=("--preset", "--spec"),
+        own_root=True,
+    )
+
+
 def add_json(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
@@ -156,6 +175,8 @@ def spec_document(args: argparse.Namespace) -> Any:
 
 
 def print_json(data: Any) -> None:
+    import json  # only for --json: a plan's text and status's lines are printed without it
+
     json.dump(data, sys.stdout, indent=2, default=str)
     sys.stdout.write("\n")
 

@@ -13,8 +13,6 @@ import posixpath
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
 
 from tui_jail.core import bootguard, fstab, managed_block, sshd_config
 from tui_jail.core.difftext import unified_text_diff
@@ -24,8 +22,13 @@ from tui_jail.core.spec import DEVICES, Mount, Spec, SpecError, parse_spec, unre
 from tui_jail.core.yamlio import YamlError, dump_plain_yaml, load_yaml_data
 from tui_jail.paths.applied import read_applied_mounts, read_made_chain
 from tui_jail.paths.mountinfo import MountEntry
+from tui_jail.paths.records import record
 from tui_jail.paths.resolve import writable_by_others
 from tui_jail.paths.system import SystemRoot
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see tui_jail.cli)
+if TYPE_CHECKING:
+    from typing import Any, Literal
 
 
 def jail_state_path(name: str) -> str:
@@ -48,9 +51,9 @@ class PlanError(ValueError):
     """The spec cannot be planned against this system (a symlinked jail root, a missing user…)."""
 
 
-@dataclass(frozen=True)
+@record  # records, not dataclasses: `dataclasses` (and the inspect it brings) cost a plan more than its work
 class FileChange:
-    """One file's content before and after (a docstring spares dataclass its inspect.signature)."""
+    """One file's content before and after."""
 
     path: str  # as seen inside the root
     before: str | None  # None: the file does not exist
@@ -92,7 +95,7 @@ CHAIN = "jail root chain"  # the reason of a step on the way to (or at) the jail
 SOURCE = "mount source"  # the reason of a step that makes a missing bind source (mounts[].create)
 
 
-@dataclass(frozen=True)
+@record
 class PathStep:
     """A directory, empty file (a mount point for a file bind) or device node under the jail."""
 
@@ -107,7 +110,7 @@ class PathStep:
     reason: str = ""
 
 
-@dataclass(frozen=True)
+@record
 class MountStep:
     """A bind mount the plan makes, remounts or finds in place."""
 
@@ -122,21 +125,22 @@ class MountStep:
         return self.target
 
 
-@dataclass
 class Plan:
     """Every change a spec makes to a system, as data."""
 
-    name: str
-    kind: str
-    root: str  # the jail root
-    removal: bool = False
-    files: list[FileChange] = field(default_factory=list)
-    paths: list[PathStep] = field(default_factory=list)
-    mounts: list[MountStep] = field(default_factory=list)
-    unmounts: list[str] = field(default_factory=list)  # targets to unmount, in order (removal)
-    skipped: list[str] = field(default_factory=list)  # optional mounts whose source is absent
-    warnings: list[str] = field(default_factory=list)
-    tree: str = ""
+    FIELDS = ("name", "kind", "root", "removal", "files", "paths", "mounts", "unmounts", "skipped", "warnings", "tree")
+
+    def __init__(self, name: str, kind: str, root: str, removal: bool = False) -> None:
+        self.name, self.kind = name, kind
+        self.root = root  # the jail root
+        self.removal = removal
+        self.files: list[FileChange] = []
+        self.paths: list[PathStep] = []
+        self.mounts: list[MountStep] = []
+        self.unmounts: list[str] = []  # targets to unmount, in order (removal)
+        self.skipped: list[str] = []  # optional mounts whose source is absent
+        self.warnings: list[str] = []
+        self.tree = ""
 
     @property
     def changed_files(self) -> list[FileChange]:
@@ -169,7 +173,8 @@ class Plan:
         return "changes: " + ", ".join(parts)
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
+        """Every field (as `dataclasses.asdict` gave them, in the same order), then the summary."""
+        data: dict[str, Any] = {name: getattr(self, name) for name in Plan.FIELDS}
         data["files"] = [
             {
                 "path": f.path,
@@ -181,7 +186,10 @@ class Plan:
             }
             for f in self.files
         ]
-        data["paths"] = [{**asdict(p), "mode": oct(p.mode)} for p in self.paths]
+        data["paths"] = [{**vars(p), "mode": oct(p.mode)} for p in self.paths]
+        data["mounts"] = [vars(m).copy() for m in self.mounts]
+        for name in ("unmounts", "skipped", "warnings"):
+            data[name] = list(data[name])  # copies, as asdict made them
         data["has_changes"] = self.has_changes
         data["summary"] = self.summary()
         return data

@@ -10,13 +10,16 @@ import fnmatch
 import ipaddress
 import posixpath
 import re
-import shlex
+from collections import namedtuple
 from collections.abc import Callable, Iterator
-from typing import NamedTuple
 
 from tui_jail.core import managed_block
 from tui_jail.core.linebreaks import only_newline_breaks
 from tui_jail.paths.records import record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see tui_jail.cli)
+if TYPE_CHECKING:
+    from typing import NamedTuple
 
 SSHD_CONFIG = "/etc/ssh/sshd_config"
 _KEYWORD = re.compile(r"([^\s=]+)(?:\s*=\s*|\s+|$)")
@@ -66,11 +69,16 @@ def quote(value: str) -> str:
     return f'"{value}"' if any(c in value for c in " \t#\"'") else value
 
 
-class ConfigLine(NamedTuple):  # a tuple, not a dataclass: thousands are made per plan of a large config
-    path: str
-    lineno: int
-    keyword: str  # lower-case
-    args: tuple[str, ...]
+if TYPE_CHECKING:
+
+    class ConfigLine(NamedTuple):  # a tuple, not a dataclass: thousands are made per plan of a large config
+        path: str
+        lineno: int
+        keyword: str  # lower-case
+        args: tuple[str, ...]
+
+else:  # the same tuple without importing typing
+    ConfigLine = namedtuple("ConfigLine", ("path", "lineno", "keyword", "args"))
 
 
 _new_line = tuple.__new__  # ConfigLine's own __new__ without its Python frame, for the common case
@@ -105,6 +113,8 @@ def _parse_line(raw: str, path: str, lineno: int) -> ConfigLine | None:
 def _split_args(rest: str) -> tuple[str, ...]:
     if not _QUOTE_OR_COMMENT.search(rest):
         return tuple(rest.split())  # the common case; shlex is 10x slower
+    import shlex  # only for a line with quotes or a comment: most configs have none
+
     try:
         return tuple(shlex.split(rest, comments=True))
     except ValueError:
