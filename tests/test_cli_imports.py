@@ -17,7 +17,7 @@ from pathlib import Path
 
 import nsenv
 import pytest
-from txn_helpers import apply_plain, wait_watchdogs_gone
+from txn_helpers import apply_plain, seedbox_text, wait_watchdogs_gone
 
 from tui_jail.commands import COMMAND_MODULES
 from tui_jail.txn import journal
@@ -79,7 +79,7 @@ def test_help_and_an_unknown_command_still_know_all_ten(tmp_path: Path) -> None:
 def test_the_import_report_sees_a_heavy_import(sample_root: Path) -> None:
     """The control: a command that does load the spec (and refuses the preset's placeholders) is seen
     loading pydantic and ruamel.yaml (and the planner's dataclasses, inspect, and argparse)."""
-    seen = heavy_imports(sample_root, "plan", "--preset", "seedbox-sftp", code=1)
+    seen = heavy_imports(sample_root, "plan", "--preset=seedbox-sftp", code=1)  # `=`: not plain, so argparse
     assert {"pydantic", "ruamel.yaml", "dataclasses", "inspect", "argparse"} <= seen, seen
 
 
@@ -118,6 +118,39 @@ def test_short_commands_on_a_pending_transaction_import_nothing_heavy(world: Pat
     assert heavy_imports(world, "rollback", heavy=undo_leaves_out) == set()
     assert journal.Journal(world, journal.transactions(world)[-1].id).state().status == "rolled-back"
     wait_watchdogs_gone(world)
+
+
+PLANNED = """
+import io, sys
+from tui_jail.core import spec, yamlio  # what loading the spec imports (pydantic and all): not the planner's
+before = set(sys.modules)
+from tui_jail import cli
+sys.stdout = io.StringIO()
+code = cli.main(sys.argv[1:])
+sys.stdout = sys.__stdout__
+print(code, *sorted(set(sys.modules) - before))
+"""
+# what the planner and the CLI's reading of a plan's or verify's line leave out besides the spec's imports
+# (each a millisecond or more of a plan of a large system, issue 15): argparse and what it loads, the
+# dataclasses' inspect, typing, shlex (for quoted sshd_config arguments only)
+PLANNER_LEAVES_OUT = ("argparse", "gettext", "locale", "shutil", "dataclasses", "inspect", "typing", "shlex")
+
+
+def planned_imports(*words: str) -> set[str]:
+    """The modules `tui-jail WORDS` (a plan that succeeds) imports beyond what loading a spec does."""
+    result = subprocess.run([sys.executable, "-c", PLANNED, *words], capture_output=True, text=True, timeout=60)
+    code, *modules = result.stdout.split()
+    assert code == "0" and "tui_jail.core.plan" in modules, result.stdout + result.stderr
+    return {name for name in modules if name.split(".")[0] in PLANNER_LEAVES_OUT}
+
+
+def test_a_plan_imports_little_beyond_the_spec(sample_root: Path, tmp_path: Path) -> None:
+    spec = tmp_path / "seedbox.yaml"
+    spec.write_text(seedbox_text())
+    assert planned_imports("--root", str(sample_root), "plan", "--spec", str(spec)) == set()
+    assert planned_imports("plan", "--json", "--spec", str(spec), "--root", str(sample_root)) == set()
+    # the control: a line that is not plain (`--root=DIR`) is read by argparse, and that is seen
+    assert "argparse" in planned_imports("plan", "--spec", str(spec), f"--root={sample_root}")
 
 
 PLUGIN_SCANS = """

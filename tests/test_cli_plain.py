@@ -1,5 +1,5 @@
-"""`status`, `confirm` and `rollback` read their plain command lines without building argparse's
-parser (tui_jail.cli._plain_args, a tenth of their start-up): whatever that reading accepts, the
+"""`status`, `confirm`, `rollback`, `plan` and `verify` read their plain command lines without building
+argparse's parser (tui_jail.cli._plain_args, a tenth of their start-up): whatever that reading accepts, the
 full parser reads alike, attribute for attribute; whatever is not plain (help, abbreviations,
 `--opt=VALUE`, a value argparse refuses) is left to the full parser, which explains or refuses it."""
 
@@ -26,6 +26,11 @@ PLAIN = [
     ["confirm", "--same-session", TXN],
     ["rollback"],
     ["rollback", TXN],
+    ["plan", "--preset", "seedbox-sftp"],
+    ["plan", "--spec", "jail.yaml", "--json"],
+    ["plan", "--json", "--spec", "jail.yaml", "--root", "."],  # the command's own --root replaces the first
+    ["verify", "--json", "--preset", "seedbox-sftp"],
+    ["verify", "--root", "/", "--spec", "jail.yaml"],
 ]
 NOT_PLAIN = [
     ["status", "--js"],  # an abbreviation argparse accepts
@@ -39,7 +44,13 @@ NOT_PLAIN = [
     ["rollback", "--json"],
     ["status", TXN],
     ["status", "--root", "."],  # the command's own --root
-    ["plan", "--preset", "seedbox-sftp"],  # declares no plain line
+    ["plan"],  # one of --preset and --spec is required
+    ["plan", "--preset", "seedbox-sftp", "--spec", "jail.yaml"],  # and only one
+    ["plan", "--spec=jail.yaml"],
+    ["plan", "--spec", "jail.yaml", "--root", "/no/such/dir"],
+    ["verify", "--spec", "jail.yaml", "--root"],
+    ["verify", "--spec", "jail.yaml", "--sandbox"],
+    ["remove", "box"],  # declares no plain line
 ]
 
 
@@ -80,5 +91,7 @@ def test_a_bad_value_is_still_a_usage_error_and_help_is_argparses(tmp_path: Path
 
     bad = run("confirm", "--extend", "0")
     assert bad.returncode == 2 and "usage: tui-jail confirm" in bad.stderr and "--extend" in bad.stderr, bad.stderr
+    neither = run("plan", "--json")
+    assert neither.returncode == 2 and "one of the arguments --preset --spec is required" in neither.stderr
     shown = run("status", "--help")
     assert shown.returncode == 0 and shown.stdout.startswith("usage: tui-jail status") and "--json" in shown.stdout

@@ -76,12 +76,12 @@ def _root_prefix(words: list[str]) -> tuple[str | None, list[str]]:
 
 def _plain_args(words: list[str]) -> "SimpleNamespace | None":
     """What the full parser makes of a plain command line of a command that declares one (`PLAIN`:
-    status, confirm and rollback, typed with a rollback's clock running) or of the wizard's, read
-    without building it: argparse, gettext, locale and shutil are a tenth of those commands' start-up,
-    and a few milliseconds before the wizard's first screen. Plain means an optional leading `--root
-    DIR` and then nothing (the wizard) or only the words the command's `PLAIN` names, spelt out;
-    anything else (--help, --sandbox, an abbreviation, a bad value) is None, for the full parser to
-    read, refuse or explain. tests/test_cli_plain.py holds both readings equal."""
+    status, confirm and rollback, typed with a rollback's clock running; plan and verify, timed on
+    large systems) or of the wizard's, read without building it: argparse, gettext, locale and shutil
+    are a tenth of those commands' start-up, and a few milliseconds before the wizard's first screen.
+    Plain means an optional leading `--root DIR` and then nothing (the wizard) or only the words the
+    command's `PLAIN` names, spelt out; anything else (--help, --sandbox, an abbreviation, a bad value)
+    is None, for the full parser to read, refuse or explain. tests/test_cli_plain.py holds both readings equal."""
     import importlib
     from types import SimpleNamespace
 
@@ -107,7 +107,8 @@ def _plain_args(words: list[str]) -> "SimpleNamespace | None":
         root_path = root_dir("/" if root is None else root)
     except Exception:  # noqa: BLE001 — argparse's type error: the full parser says it as a usage error
         return None
-    return SimpleNamespace(root=root_path, sandbox=False, command=command, **values)
+    # a command's own --root (see PlainLine.own_root) replaces the one before it, as in the full parser
+    return SimpleNamespace(**{"root": root_path, "sandbox": False, "command": command, **values})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-import argparse
-
-from tui_jail.commands.common import Subparsers, add_json, add_root, add_spec_source, load_spec, print_json
+from tui_jail.commands.common import (
+    Subparsers,
+    add_json,
+    add_root,
+    add_spec_source,
+    load_spec,
+    print_json,
+    spec_source_line,
+)
 from tui_jail.core.plan import Plan, make_plan
 from tui_jail.core.render import print_plan
 from tui_jail.paths.system import SystemRoot
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see tui_jail.cli)
+if TYPE_CHECKING:
+    import argparse
 
 
 def add_parser(subparsers: Subparsers) -> None:
@@ -19,13 +29,17 @@ def add_parser(subparsers: Subparsers) -> None:
     add_spec_source(parser)
     add_root(parser)
     add_json(parser)
-    parser.set_defaults(handler=run)
+    parser.set_defaults(**PLAIN.defaults)
 
 
 def run(args: argparse.Namespace) -> int:
     spec = load_spec(args)
     show_plan(make_plan(spec, SystemRoot(args.root)), as_json=args.json)
     return 0
+
+
+# its plain command lines, read without argparse (see cli._plain_args); the parser's defaults
+PLAIN = spec_source_line(run)
 
 
 def show_plan(plan: Plan, *, as_json: bool) -> None:

@@ -7,20 +7,29 @@ document. Exit 1, with one line on stderr, when any check fails.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import sys
 import threading
-from typing import TYPE_CHECKING
 
-from tui_jail.commands.common import Subparsers, add_json, add_root, add_spec_source, print_json, refuse, spec_document
+from tui_jail.commands.common import (
+    Subparsers,
+    add_json,
+    add_root,
+    add_spec_source,
+    print_json,
+    refuse,
+    spec_document,
+    spec_source_line,
+)
 from tui_jail.core.checks import Check, CheckResult, run_checks
 from tui_jail.paths.system import SystemRoot
 from tui_jail.txn.admin import admin_connection
 from tui_jail.verify.sshd_answers import SshdAnswers, asked_in_document
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see tui_jail.cli)
 if TYPE_CHECKING:
+    import argparse
     from contextlib import AbstractContextManager
 
     from rich.table import Table
@@ -42,7 +51,7 @@ def add_parser(subparsers: Subparsers) -> None:
     add_spec_source(parser)
     add_root(parser)
     add_json(parser)
-    parser.set_defaults(handler=run)
+    parser.set_defaults(**PLAIN.defaults)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,6 +74,10 @@ def run(args: argparse.Namespace) -> int:
             f"verification of {spec.name} failed: {len(failed)} of {len(results)} checks ({', '.join(failed)})"
         )
     return 0
+
+
+# its plain command lines, read without argparse (see cli._plain_args); the parser's defaults
+PLAIN = spec_source_line(run)
 
 
 def _ask_sshd(
