@@ -16,6 +16,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
+from tui_jail.screens.compact_button import CompactButton
+
 
 class KeepModal(ModalScreen[bool]):
     CSS_PATH = "keep_modal.tcss"
@@ -40,8 +42,8 @@ class KeepModal(ModalScreen[bool]):
                 )
             )
             with Horizontal(id="keep-buttons"):
-                yield Button("Cancel (n)", id="cancel-button", compact=True)
-                yield Button("Keep anyway (y)", id="keep-button", variant="warning", compact=True)
+                yield CompactButton("Cancel (n)", id="cancel-button")
+                yield CompactButton("Keep anyway (y)", id="keep-button", variant="warning")
 
     def on_mount(self) -> None:
         self.query_one("#cancel-button", Button).focus()

@@ -12,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.validation import ValidationResult
 from textual.widgets import Button, Checkbox, Input, Label
 
+from tui_jail.screens.compact_button import CompactButton
 from tui_jail.screens.step import Field
 from tui_jail.screens.tick import Tick
 from tui_jail.screens.validators import SpecValue
@@ -50,8 +51,8 @@ class MountForm(ModalScreen[dict[str, Any] | None]):
                 yield Tick("create if missing", "create" in self.values, id="create", compact=True)
             with Horizontal(id="buttons"):
                 yield Label("", id="form-error", classes="field-error", markup=False)
-                yield Button("Cancel", id="cancel-button", compact=True)
-                yield Button("OK", id="ok-button", variant="primary", compact=True)
+                yield CompactButton("Cancel", id="cancel-button")
+                yield CompactButton("OK", id="ok-button", variant="primary")
 
     def _source_exists(self, value: str) -> str | None:
         if self.state.source_exists(value) or self.values.get("optional") or self._create() is not None:

@@ -17,6 +17,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Label
 
+from tui_jail.screens.compact_button import CompactButton
 from tui_jail.screens.glyphs import glyphs
 from tui_jail.screens.wizard_state import WizardState
 
@@ -68,9 +69,9 @@ class StepScreen(Screen[str]):
         yield Header(icon=self.glyph["icon"])
         yield from self.compose_body()
         with Horizontal(id="nav"):
-            yield Button(f"{self.glyph['back']} Back", id="back-button", compact=True)
+            yield CompactButton(f"{self.glyph['back']} Back", id="back-button")
             yield Label(id="nav-error", markup=False)
-            yield Button(f"{self.NEXT_LABEL} {self.glyph['next']}", id="next-button", variant="primary", compact=True)
+            yield CompactButton(f"{self.NEXT_LABEL} {self.glyph['next']}", id="next-button", variant="primary")
         yield Footer()
 
     def compose_body(self) -> ComposeResult:
