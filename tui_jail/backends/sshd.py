@@ -19,7 +19,6 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence, Set
-from dataclasses import dataclass
 from pathlib import Path
 
 from tui_jail.backends import systemd
@@ -27,6 +26,7 @@ from tui_jail.backends.scratch import scratch_dir
 from tui_jail.backends.sshd_pid import pidfile_process
 from tui_jail.core.sshd_config import SSHD_CONFIG, SSHD_DIR, parse_lines
 from tui_jail.paths import faults
+from tui_jail.paths.records import record
 from tui_jail.paths.system import SystemRoot
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
@@ -37,7 +37,7 @@ class SshdError(RuntimeError):
     pass
 
 
-@dataclass(frozen=True)
+@record  # not a dataclass: verify makes these before it starts sshd, and dataclasses cost more than that
 class Connection:
     """The five attributes `sshd -T -C` needs; leaving one out makes its criterion silently false."""
 
@@ -205,7 +205,7 @@ def _settings(out: str) -> dict[str, str]:
 # --- the running daemon ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class RunningSshd:
     pid: int
     started: float  # seconds since the epoch
@@ -257,7 +257,7 @@ def _serves(system: SystemRoot, pid: int) -> bool:
     return mine is not None and (mine.st_dev, mine.st_ino) == (theirs.st_dev, theirs.st_ino)
 
 
-@dataclass(frozen=True)
+@record
 class Relistening:
     """A reloaded daemon that accepts nothing more with its old config, and may not listen again yet."""
 

@@ -10,13 +10,19 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
-from typing import Any, Literal
 
-Status = Literal["pass", "fail", "warn", "skip"]
+from tui_jail.paths.records import record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see tui_jail.cli)
+if TYPE_CHECKING:
+    from typing import Any, Literal
+
+    Status = Literal["pass", "fail", "warn", "skip"]
 
 
-@dataclass(frozen=True)
+# records, not dataclasses: `tui-jail verify` imports these before it starts sshd's runs, and
+# dataclasses (with the inspect it brings) cost more than starting them
+@record
 class CheckResult:
     name: str
     status: Status
@@ -24,10 +30,10 @@ class CheckResult:
     fix: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return dict(vars(self))
 
 
-@dataclass(frozen=True)
+@record
 class Check:
     name: str
     run: Callable[[], CheckResult]

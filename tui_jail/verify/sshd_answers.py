@@ -19,11 +19,11 @@ import ipaddress
 import re
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from types import TracebackType
 
 from tui_jail.backends import sshd
 from tui_jail.backends.sshd import Connection
+from tui_jail.paths.records import record
 from tui_jail.paths.system import SystemRoot
 
 # documentation networks (RFC 5737, RFC 3849): never a real seedbox, so a good "somebody else"
@@ -54,7 +54,7 @@ def outside_address(addresses: Sequence[str]) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
+@record
 class Asked:
     """The connections sshd is asked about for one jail."""
 
