@@ -26,7 +26,7 @@ from tui_jail.verify import checks_for
 # process is started), and an atexit handler says when the interpreter's teardown runs.
 AUDITED = """
 import atexit, json, os, sys
-WATCHED = ("pydantic", "tui_jail.core.plan", "rich", "textual", "sh", "asyncio", "socket")
+WATCHED = ("pydantic", "tui_jail.core.plan", "rich", "textual", "sh", "asyncio", "socket", "dataclasses", "argparse")
 def note(event):
     os.write(2, (json.dumps(event) + "\\n").encode())
 def hook(event, args):
@@ -69,6 +69,16 @@ def test_sshd_runs_start_before_pydantic_and_the_plan_are_imported(sample_root: 
     runs = [e for e in events if e.startswith("sshd -T ")]
     assert {"pydantic", "tui_jail.core.plan"} <= set(events) and runs, events  # all seen: the order means something
     assert events.index(runs[-1]) < events.index("pydantic") < events.index("tui_jail.core.plan"), events
+
+
+def test_sshd_runs_start_before_dataclasses_and_without_argparse(sample_root: Path, tmp_path: Path) -> None:
+    """Nothing on the way to sshd's runs is a dataclass (the connections, the checks: records), whose
+    module and the inspect it brings cost more than starting the runs; the command line is read
+    without argparse (see tui_jail.cli._plain_args)."""
+    _, events = audited_verify(sample_root, configured(sample_root, tmp_path))
+    runs = [e for e in events if e.startswith("sshd -T ")]
+    assert runs and "pydantic" in events, events  # the hook saw the runs and the imports
+    assert "dataclasses" not in events[: events.index(runs[0])] and "argparse" not in events, events
 
 
 def test_json_output_loads_no_ui_and_skips_the_teardown(sample_root: Path, tmp_path: Path) -> None:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import sys
-from typing import TextIO
 
 from tui_jail.core.plan import SOURCE, Plan
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see tui_jail.cli)
+if TYPE_CHECKING:
+    from typing import TextIO
 
 
 def header_lines(plan: Plan) -> list[str]:

@@ -12,8 +12,7 @@ start sshd's runs before pydantic and the plan are imported, and those imports r
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see tui_jail.cli)
 if TYPE_CHECKING:
     from tui_jail.backends.sshd import Connection
     from tui_jail.core.checks import Check
