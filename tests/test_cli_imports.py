@@ -17,7 +17,7 @@ from pathlib import Path
 
 import nsenv
 import pytest
-from txn_helpers import apply_plain, seedbox_text, wait_watchdogs_gone
+from txn_helpers import apply_plain, cli, seedbox_text, wait_watchdogs_gone
 
 from tui_jail.commands import COMMAND_MODULES
 from tui_jail.txn import journal
@@ -78,9 +78,29 @@ def test_help_and_an_unknown_command_still_know_all_ten(tmp_path: Path) -> None:
 
 def test_the_import_report_sees_a_heavy_import(sample_root: Path) -> None:
     """The control: a command that does load the spec (and refuses the preset's placeholders) is seen
-    loading pydantic and ruamel.yaml (and the planner's dataclasses, inspect, and argparse)."""
+    loading pydantic (and the planner's dataclasses, inspect, and argparse)."""
     seen = heavy_imports(sample_root, "plan", "--preset=seedbox-sftp", code=1)  # `=`: not plain, so argparse
-    assert {"pydantic", "ruamel.yaml", "dataclasses", "inspect", "argparse"} <= seen, seen
+    assert {"pydantic", "dataclasses", "inspect", "argparse"} <= seen, seen
+
+
+def test_a_spec_in_plain_yaml_is_read_without_ruamel(sample_root: Path, tmp_path: Path) -> None:
+    """plan (verify, apply: the same reading) of a spec file as a person writes one, or of a preset,
+    reads it without ruamel.yaml (core.plain_yaml). The control: the same spec with its name as a block
+    scalar, or with an anchor, is read by ruamel, as before: the same plan, the same refusal."""
+    plain, folded, anchored = tmp_path / "plain.yaml", tmp_path / "folded.yaml", tmp_path / "anchored.yaml"
+    plain.write_text(seedbox_text())
+    folded.write_text(seedbox_text().replace("name: rclone-sftp", "name: >-\n  rclone-sftp"))
+    anchored.write_text(seedbox_text().replace("root: /chroot", "root: &r /chroot"))
+    ruamel = ("ruamel", "_ruamel_yaml")
+    assert heavy_imports(sample_root, "plan", "--spec", str(plain), heavy=ruamel) == set()
+    assert heavy_imports(sample_root, "plan", "--preset", "seedbox-sftp", code=1, heavy=ruamel) == set()
+    assert "ruamel.yaml" in heavy_imports(sample_root, "plan", "--spec", str(folded), heavy=ruamel)
+    assert "ruamel.yaml" in heavy_imports(sample_root, "plan", "--spec", str(anchored), code=1, heavy=ruamel)
+    plans = [cli(sample_root, "plan", "--spec", str(path)) for path in (plain, folded)]
+    assert plans[0].returncode == 0 and plans[0].stdout == plans[1].stdout.replace(str(folded), str(plain))
+    refused = cli(sample_root, "plan", "--spec", str(anchored))
+    assert refused.returncode == 1 and refused.stderr.count("\n") == 1, refused.stderr
+    assert "line 10: anchors and aliases (&name, *name) are not accepted" in refused.stderr, refused.stderr
 
 
 def test_short_commands_with_nothing_pending_import_nothing_heavy(sample_root: Path) -> None:

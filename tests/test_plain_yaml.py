@@ -1,5 +1,6 @@
 """The home screen's reader of applied records (core.plain_yaml): what yamlio.top_level_scalars reads, without
-ruamel, for a record our emitter wrote; None for anything else (left to the full reader)."""
+ruamel, for a record our emitter wrote or a spec a person wrote; None for anything else (left to the full
+reader)."""
 
 from __future__ import annotations
 
@@ -29,38 +30,54 @@ def test_every_applied_record_is_read_as_the_full_reader_reads_it(name: str) -> 
     assert plain_yaml.top_level_scalars(record) == expected
 
 
+RECORD_WITH_WORDS = (
+    "# header\nname: 'null'\nversion: 1\nlist:\n  - 'true'\n  - x\nflag: false\nport: -22\nip: 10.0.0.0/8\n"
+)
+
+
 def test_a_record_with_words_yaml_would_misread_is_read_as_written() -> None:
-    record = "# header\nname: 'null'\nversion: 1\nlist:\n  - 'true'\n  - x\nflag: false\nport: -22\nip: 10.0.0.0/8\n"
-    expected = yamlio.top_level_scalars(record)
+    expected = yamlio.top_level_scalars(RECORD_WITH_WORDS)
     assert expected == {"name": "null", "version": "1", "flag": "false", "port": "-22", "ip": "10.0.0.0/8"}
-    assert plain_yaml.top_level_scalars(record) == expected
+    assert plain_yaml.top_level_scalars(RECORD_WITH_WORDS) == expected
 
 
-OTHERS = [
-    "",
-    "# only a comment\n",
+# what people write besides what the emitter writes: read as the full reader reads it
+WRITTEN = [
     "kind: exec # a comment\n",
-    "kind: exec\n  root: /x\n",  # a continued plain scalar
     "kind: exec\nroot:\n",  # an empty value
-    "kind: exec\nkind: sftp\n",
     "kind: exec\nmounts:\n- a\n",  # a sequence at its key's indent
     "kind: exec\nmounts:\n    - a\n",
-    "kind: exec\nmounts:\n  - a\n   - b\n",
-    "kind: exec\nmounts:\n  - - a\n",
     "kind: exec\nmounts: [a, b]\nroot: /x\n",
-    "kind: exec\nroot: &r /x\nother: *r\n",
-    "kind: exec\r\nroot: /x\r\n",
-    "kind: exec\froot: /x\n",
-    "kind:\texec\n",
     "kind: exec\n\nroot: /x\n",
     "---\nkind: exec\n",
-    "%YAML 1.1\n---\nkind: yes\n",
-    "- kind: exec\n",
     "kind: 'exec'\n",
     'kind: "exec"\n',
     "kind: yes\nroot: True\n",
     "kind: 0x1f\nroot: 1.5\n",
     "kind: exec\nmounts:\n  - source: /a\n    target: a\n  - source: /b\n    target: b\n    # a comment\n",
+]
+
+
+@pytest.mark.parametrize("text", WRITTEN, ids=range(len(WRITTEN)))
+def test_what_a_person_writes_is_read_as_the_full_reader_reads_it(text: str) -> None:
+    expected = yamlio.top_level_scalars(text)
+    assert expected  # the control: there is something to agree on
+    assert plain_yaml.top_level_scalars(text) == expected
+
+
+OTHERS = [
+    "",
+    "# only a comment\n",
+    "kind: exec\n  root: /x\n",  # a continued plain scalar
+    "kind: exec\nkind: sftp\n",
+    "kind: exec\nmounts:\n  - a\n   - b\n",
+    "kind: exec\nmounts:\n  - - a\n",
+    "kind: exec\nroot: &r /x\nother: *r\n",
+    "kind: exec\r\nroot: /x\r\n",
+    "kind: exec\froot: /x\n",
+    "kind:\texec\n",
+    "%YAML 1.1\n---\nkind: yes\n",
+    "- kind: exec\n",
     "kind: exec\nmounts:\n  - source: /a\n      target: a\n",
     "".join("  " * depth + f"k{depth}:\n" for depth in range(40)) + "  " * 40 + "k: v\n",
     "k: " + "x" * yamlio.MAX_BYTES + "\n",

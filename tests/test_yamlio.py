@@ -12,13 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from tui_jail.core import yamlio
+from tui_jail.core import yaml_ruamel, yamlio
 from tui_jail.core.yamlio import (
     MAX_BYTES,
     YamlError,
     dump_plain_yaml,
     dump_yaml,
-    load_yaml_data,
     load_yaml_file,
     load_yaml_text,
     top_level_scalars,
@@ -196,7 +195,8 @@ def test_top_level_scalars_refuse_what_the_whole_load_refuses(text: str) -> None
     assert "\n" not in str(info.value) and str(info.value).startswith("spec.yaml:")
 
 
-# load_yaml_data: what apply, plan and verify read a spec with (libyaml's parser, the same composer)
+# yaml_ruamel.load_data: what load_yaml_data reads with what plain_yaml leaves to ruamel (libyaml's
+# parser, the same composer)
 
 
 def typed(value: object) -> object:
@@ -242,15 +242,22 @@ AGREE += [
 ]
 
 
+def libyaml_data(text: str) -> object:
+    yamlio.check_bounds(text, "<spec>")
+    return yaml_ruamel.load_data(text, "<spec>")
+
+
 @pytest.mark.parametrize("text", AGREE)
-def test_the_fast_reader_reads_what_the_round_trip_reader_reads(text: str) -> None:
-    assert reading(load_yaml_data, text) == reading(load_yaml_text, text)
+def test_the_libyaml_reader_reads_what_the_round_trip_reader_reads(text: str) -> None:
+    assert reading(libyaml_data, text) == reading(load_yaml_text, text)
 
 
-def test_the_fast_reader_does_not_fall_back_to_the_pure_python_parser(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(yamlio, "load_yaml_text", lambda text, source: pytest.fail(f"fell back for {text[:40]!r}"))
+def test_the_libyaml_reader_does_not_fall_back_to_the_pure_python_parser(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        yaml_ruamel, "load_round_trip", lambda text, source: pytest.fail(f"fell back for {text[:40]!r}")
+    )
     for name in preset_names():
-        assert load_yaml_data(preset_text(name))["kind"] in ("sftp", "exec")
+        assert yaml_ruamel.load_data(preset_text(name), "<spec>")["kind"] in ("sftp", "exec")
 
 
 def test_the_alias_guard_runs_on_libyaml_events() -> None:
@@ -259,7 +266,7 @@ def test_the_alias_guard_runs_on_libyaml_events() -> None:
     small = "a: &a [x, x]\nb: [*a, *a]\n"
     assert YAML(typ="safe").load(small) == {"a": ["x", "x"], "b": [["x", "x"], ["x", "x"]]}  # the control
     for text in (small, BOMB):
-        with pytest.raises(yamlio.ComposerError, match="anchors and aliases"):
-            yamlio._LibyamlLoader(text).constructor.get_single_data()  # refused before any fallback
-    with pytest.raises(yamlio.ComposerError, match="nested deeper than"):
-        yamlio._LibyamlLoader("".join("  " * d + f"k{d}:\n" for d in range(200))).constructor.get_single_data()
+        with pytest.raises(yaml_ruamel.ComposerError, match="anchors and aliases"):
+            yaml_ruamel._LibyamlLoader(text).constructor.get_single_data()  # refused before any fallback
+    with pytest.raises(yaml_ruamel.ComposerError, match="nested deeper than"):
+        yaml_ruamel._LibyamlLoader("".join("  " * d + f"k{d}:\n" for d in range(200))).constructor.get_single_data()

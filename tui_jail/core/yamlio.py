@@ -1,199 +1,56 @@
-"""YAML in and out, round-trip: a user's spec keeps its comments and key order when saved again.
+"""YAML in and out for the rest of tui-jail: every reader bounded (see `yaml_bounds`: size, nesting, no
+anchors or aliases) before anything is validated, and ruamel.yaml imported only where it is needed.
 
-Reading is bounded before anything is validated: a spec is a small tree, so anchors and aliases are
-refused (aliases expand when the tree is walked: a 400-byte alias bomb grows to gigabytes), nesting is
-capped (the composer recurses, deep nesting was a RecursionError) and so is the document's size.
-
-Two readers: `load_yaml_text` keeps the comments (the wizard saves a user's spec back with them);
-`load_yaml_data` is for reading a spec to use it (apply, plan, verify, an applied record): the same
-data from libyaml's parser in C, through the same bounded composer, five times faster."""
+Two readers: `load_yaml_text` keeps the comments (the wizard saves a user's spec back with them, round
+trip, through ruamel); `load_yaml_data` is for reading a spec to use it (apply, plan, verify, an applied
+record): the same data, read by `plain_yaml` without ruamel when the document is plain YAML (every
+preset, what tui-jail writes, what a person writes in a spec), else by ruamel (`yaml_ruamel`), which
+reads everything else and words every error as ever."""
 
 from __future__ import annotations
 
 import io
-import re
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml import main as ruamel_main
-from ruamel.yaml.composer import Composer, ComposerError
-from ruamel.yaml.constructor import RoundTripConstructor
-from ruamel.yaml.error import YAMLError
-from ruamel.yaml.events import (
-    AliasEvent,
-    CollectionStartEvent,
-    DocumentStartEvent,
-    MappingEndEvent,
-    MappingStartEvent,
-    ScalarEvent,
-    SequenceEndEvent,
-    SequenceStartEvent,
-)
-from ruamel.yaml.resolver import VersionedResolver
-
-from tui_jail.core.plain_yaml import PLAIN, QUOTED
+from tui_jail.core.plain_yaml import PLAIN, QUOTED, NotPlain, plain_data
+from tui_jail.core.yaml_bounds import MAX_BYTES as MAX_BYTES
+from tui_jail.core.yaml_bounds import MAX_DEPTH as MAX_DEPTH
+from tui_jail.core.yaml_bounds import YamlError as YamlError
+from tui_jail.core.yaml_bounds import check_bounds
 from tui_jail.paths.system import read_regular
-
-CParser: Any = getattr(ruamel_main, "CParser", None)  # libyaml's parser; None where ruamel has no C extension
-
-MAX_BYTES = 64 * 1024  # the largest preset is 3 KiB; ruamel reads ~20 KiB of spec per second here
-MAX_DEPTH = 32  # a spec nests 4 levels deep
-
-
-class YamlError(ValueError):
-    """YAML that could not be read; the message says where."""
-
-
-class _BoundedComposer(Composer):
-    """The composer, refusing anchors and aliases and nesting deeper than MAX_DEPTH."""
-
-    depth = 0
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        event = self.parser.peek_event()
-        if isinstance(event, AliasEvent) or event.anchor is not None:
-            raise ComposerError(None, None, "anchors and aliases (&name, *name) are not accepted", event.start_mark)
-        if self.depth >= MAX_DEPTH:
-            raise ComposerError(None, None, f"nested deeper than {MAX_DEPTH} levels", event.start_mark)
-        self.depth += 1
-        try:
-            return super().compose_node(parent, index)
-        finally:
-            self.depth -= 1
-
-
-def _yaml() -> YAML:
-    yaml = YAML(typ="rt")
-    yaml.Composer = _BoundedComposer
-    yaml.preserve_quotes = True
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    return yaml
 
 
 def load_yaml_text(text: str, *, source: str = "<spec>") -> Any:
-    _check_bounds(text, source)
-    try:
-        return _yaml().load(text)
-    except YAMLError as exc:
-        raise _yaml_error(exc, source) from None
-    except RecursionError:  # the scanner's own recursion, should a document get past the composer's bound
-        raise YamlError(f"{source}: nested too deeply") from None
+    """The document as ruamel's round-trip reader reads it: comments, quotes and key order kept."""
+    check_bounds(text, source)
+    from tui_jail.core import yaml_ruamel
+
+    return yaml_ruamel.load_round_trip(text, source)
 
 
 def load_yaml_data(text: str, *, source: str = "<spec>") -> Any:
-    """What `load_yaml_text` reads, without the comments: the same types and the same refusals, from
-    libyaml's events (1-3 ms for a preset where ruamel's pure-Python scanner takes 8-17). A document
-    libyaml might read otherwise than ruamel, and every error, is left to `load_yaml_text`: a tab
-    (libyaml takes `a:<tab>b`), an explicit tag or a block scalar (`|#x`: libyaml reads a comment)."""
-    if CParser is None or "\t" in text:
-        return load_yaml_text(text, source=source)
-    _check_bounds(text, source)
+    """What `load_yaml_text` reads, as plain data (dicts, lists, str, int, bool, None, in the same order),
+    without its comments; the same refusals and errors. Plain YAML is read without importing ruamel
+    (25-30 ms of a command, for a document `plain_yaml` reads in well under one)."""
+    check_bounds(text, source)
     try:
-        return _LibyamlLoader(text).constructor.get_single_data()
-    except (YAMLError, _Deferred):
-        return load_yaml_text(text, source=source)  # its error, worded as ever (or its reading, if it has one)
+        return plain_data(text)
+    except NotPlain:
+        from tui_jail.core import yaml_ruamel
 
-
-class _Deferred(Exception):
-    """An event whose reading libyaml and ruamel's own parser may not agree on."""
-
-
-class _LibyamlEvents:
-    """libyaml's parser as the event source of `_BoundedComposer` (the guard runs on its events as on
-    ruamel's); hands a `%YAML 1.1` directive's version to the resolver as ruamel's scanner does."""
-
-    def __init__(self, text: str) -> None:
-        self._parser = CParser(text)
-        self.yaml_version: Any = None
-
-    def check_event(self, *choices: Any) -> bool:
-        return bool(self._parser.check_event(*choices))
-
-    def peek_event(self) -> Any:
-        return self._parser.peek_event()
-
-    def get_event(self) -> Any:
-        event = self._parser.get_event()
-        if isinstance(event, DocumentStartEvent) and event.version:
-            self.yaml_version = event.version
-        elif isinstance(event, ScalarEvent | CollectionStartEvent) and (
-            event.tag is not None or getattr(event, "style", None) in ("|", ">")
-        ):
-            raise _Deferred
-        return event
-
-
-class _LibyamlLoader:
-    """The parts ruamel's constructor and composer look up on their loader, libyaml's parser first."""
-
-    comment_handling = None  # comments are not kept: libyaml reports none
-
-    def __init__(self, text: str) -> None:
-        self._parser = self._scanner = _LibyamlEvents(text)  # the resolver reads `_scanner.yaml_version`
-        self._resolver = VersionedResolver(loadumper=self)
-        self._composer = _BoundedComposer(loader=self)
-        self.constructor = RoundTripConstructor(preserve_quotes=True, loader=self)
+        return yaml_ruamel.load_data(text, source)
 
 
 def top_level_scalars(text: str, *, source: str = "<spec>") -> dict[str, str]:
     """The scalar values at the top of a mapping document (`kind: exec` gives {"kind": "exec"}), as written,
-    read from libyaml's events without building the document: the home screen lists every applied
-    jail's kind and root before it first paints, and a round-trip load of three specs took 60-200 ms
-    where this takes 1-10. Bounded as `load_yaml_text` is: size, nesting, no anchors or aliases."""
-    _check_bounds(text, source)
-    values: dict[str, str] = {}
-    depth, key, at_key = 0, None, True  # at_key: the next top-level node is a key (else its value)
-    try:
-        for event in YAML(typ="safe").parse(text):  # libyaml's parser where ruamel has it, which is fast
-            if isinstance(event, AliasEvent) or getattr(event, "anchor", None) is not None:
-                raise YamlError(f"{source}: anchors and aliases (&name, *name) are not accepted")
-            if isinstance(event, MappingStartEvent | SequenceStartEvent):
-                if depth == 0 and isinstance(event, SequenceStartEvent):
-                    return {}  # not a mapping
-                if depth == 1:
-                    key, at_key = None, not at_key  # a collection as key or value: no scalar to report
-                depth += 1
-                if depth > MAX_DEPTH:
-                    raise YamlError(f"{source}: nested deeper than {MAX_DEPTH} levels")
-            elif isinstance(event, MappingEndEvent | SequenceEndEvent):
-                depth -= 1
-            elif isinstance(event, ScalarEvent) and depth == 1:
-                if not at_key and key is not None:
-                    values[key] = event.value
-                key, at_key = (event.value if at_key else None), not at_key
-    except YAMLError as exc:
-        raise _yaml_error(exc, source) from None
-    return values
+    read without building the document: the home screen lists every applied jail's kind and root before
+    it first paints, and a round-trip load of three specs took 60-200 ms where this takes 1-10. Bounded
+    as `load_yaml_text` is: size, nesting, no anchors or aliases."""
+    check_bounds(text, source)
+    from tui_jail.core import yaml_ruamel
 
-
-def _check_bounds(text: str, source: str) -> None:
-    if len(text) > MAX_BYTES:
-        raise YamlError(f"{source}: larger than {MAX_BYTES // 1024} KiB; a spec is a few kilobytes")
-    if _bracket_depth(text) > MAX_DEPTH:
-        # before ruamel sees it: its scanner keeps a possible key per open [ or { and rescans them all
-        # per token (seconds for ten thousand `[`), however early the composer stops
-        raise YamlError(f"{source}: nested deeper than {MAX_DEPTH} levels")
-
-
-def _yaml_error(exc: YAMLError, source: str) -> YamlError:
-    mark = getattr(exc, "problem_mark", None)
-    where = f" line {mark.line + 1}" if mark is not None else ""
-    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    return YamlError(f"{source}:{where}: {problem}")
-
-
-_NOT_BRACKETS = re.compile(r"[^][{}]+")
-
-
-def _bracket_depth(text: str) -> int:
-    """The deepest nesting of flow brackets, quotes not considered (a bracket inside a string counts:
-    that only overestimates, and a real spec has no 32 unclosed ones)."""
-    depth = deepest = 0
-    for char in _NOT_BRACKETS.sub("", text):
-        depth = depth + 1 if char in "[{" else max(depth - 1, 0)
-        deepest = max(deepest, depth)
-    return deepest
+    return yaml_ruamel.top_level_scalars(text, source)
 
 
 def load_yaml_file(path: Path, *, comments: bool = True) -> Any:
@@ -212,8 +69,10 @@ def load_yaml_file(path: Path, *, comments: bool = True) -> Any:
 
 
 def dump_yaml(data: Any) -> str:
+    from tui_jail.core import yaml_ruamel
+
     out = io.StringIO()
-    _yaml().dump(data, out)
+    yaml_ruamel.dump(data, out)
     return out.getvalue()
 
 
