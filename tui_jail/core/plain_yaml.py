@@ -15,8 +15,14 @@ as ever. Its bounds are inside `yaml_bounds`'.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see tui_jail.cli)
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    Line = tuple[int, str, int]  # the indent, the line's text after it (trailing spaces removed), its number
+    Scalar = Callable[[str, bool], Any]  # what a scalar becomes, from its value and whether it was plain
 
 # a string YAML reads back as itself when written bare (YAML 1.2's true, false and null quoted): path-like
 # words, nothing YAML could take for a number, a date, a key or a comment
@@ -111,10 +117,6 @@ def _resolved(value: str, plain: bool) -> Any:
     if value[0] in "-+.0123456789<=" and _TYPED.fullmatch(value):
         raise NotPlain
     return value
-
-
-Line = tuple[int, str, int]  # the indent, the line's text after it (trailing spaces removed), its number
-Scalar = Callable[[str, bool], Any]  # what a scalar becomes, from its value and whether it was plain
 
 
 class _Reader:

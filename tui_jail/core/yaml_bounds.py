@@ -4,7 +4,10 @@ document may have, how deep it may nest, and the one-line error that names the f
 from __future__ import annotations
 
 import re
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see tui_jail.cli)
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_BYTES = 64 * 1024  # the largest preset is 3 KiB; ruamel reads ~20 KiB of spec per second here
 MAX_DEPTH = 32  # a spec nests 4 levels deep

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any
 
 from tui_jail.core.plain_yaml import PLAIN, QUOTED, NotPlain, plain_data
 from tui_jail.core.yaml_bounds import MAX_BYTES as MAX_BYTES
@@ -19,6 +18,10 @@ from tui_jail.core.yaml_bounds import MAX_DEPTH as MAX_DEPTH
 from tui_jail.core.yaml_bounds import YamlError as YamlError
 from tui_jail.core.yaml_bounds import check_bounds
 from tui_jail.paths.system import read_regular
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see tui_jail.cli)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def load_yaml_text(text: str, *, source: str = "<spec>") -> Any:
