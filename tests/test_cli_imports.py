@@ -4,23 +4,29 @@ running — `status`, `confirm`, `rollback` — import none of the heavy librari
 spec), rich (their output goes to a pipe here, and is plain text anyway), textual, ruamel.yaml, nor
 sh and the asyncio it brings (issue 15: each is tens of milliseconds of a ~60 ms budget); nor the
 standard modules that cost them milliseconds each: dataclasses (and the inspect it brings), typing
-(TYPE_CHECKING is spelt without it), signal's enums, subprocess, and argparse with the gettext,
+(TYPE_CHECKING is spelt without it), signal's enums, subprocess, argparse with the gettext,
 locale and shutil it loads to build a parser (their plain command lines are read without it:
-tests/test_cli_plain.py). A rollback that undoes a change is held to most of these too."""
+tests/test_cli_plain.py), and pathlib with the urllib.parse and ipaddress it loads (the journal and
+the path layer work on text; a Path is made only for a caller that asks for one). A rollback that
+undoes a change is held to most of these too."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import nsenv
 import pytest
 from txn_helpers import apply_plain, cli, seedbox_text, wait_watchdogs_gone
 
+import tui_jail
 from tui_jail.commands import COMMAND_MODULES
 from tui_jail.txn import journal
+
+TREE = Path(tui_jail.__file__).resolve().parents[1]
 
 LOADED = """
 import sys
@@ -32,7 +38,10 @@ HEAVY = ("pydantic", "pydantic_core", "rich", "textual", "ruamel", "sh", "asynci
 # what `status`, `confirm` and a rollback with nothing to undo leave out besides (see the journal's
 # TxnState, session.Login, resolve.Entry: plain classes; faults, entry and systemd import late; cli's
 # plain command lines)
-START_UP = ("dataclasses", "inspect", "signal", "subprocess", "argparse", "gettext", "locale", "shutil", "typing")
+START_UP = (
+    *("dataclasses", "inspect", "signal", "subprocess", "argparse", "gettext", "locale", "shutil", "typing"),
+    *("pathlib", "urllib", "ipaddress"),
+)
 in_namespace = pytest.mark.skipif(
     os.geteuid() != 0 or not nsenv.in_private_mount_ns(), reason="needs root in a private mount ns"
 )
@@ -47,9 +56,13 @@ def loaded_commands(*words: str) -> tuple[set[str], str]:
 def heavy_imports(root: Path, *words: str, code: int = 0, heavy: tuple[str, ...] = HEAVY + START_UP) -> set[str]:
     """The heavy packages `tui-jail --root ROOT WORDS` imports, run as a user runs it (the real entry
     point, which ends the process with os._exit: no in-process bookkeeping survives that, so the
-    interpreter's own -X importtime report is read, which lists every module the moment it loads)."""
-    argv = [sys.executable, "-X", "importtime", "-m", "tui_jail", "--root", str(root), *words]
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    interpreter's own -X importtime report is read, which lists every module the moment it loads).
+    Without site (-S), the tree and the venv's packages on the path instead: a development venv's
+    editable finder imports pathlib while site runs, which would hide pathlib coming back (a plain
+    install's site imports nothing on these lists)."""
+    argv = [sys.executable, "-S", "-X", "importtime", "-m", "tui_jail", "--root", str(root), *words]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TREE), sysconfig.get_paths()["purelib"]])}
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode == code, (words, result.stdout, result.stderr)
     reports = [line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")]
     assert "tui_jail.cli" in reports, result.stderr  # the report was read: an empty one would pass anything
@@ -78,9 +91,9 @@ def test_help_and_an_unknown_command_still_know_all_ten(tmp_path: Path) -> None:
 
 def test_the_import_report_sees_a_heavy_import(sample_root: Path) -> None:
     """The control: a command that does load the spec (and refuses the preset's placeholders) is seen
-    loading pydantic (and the planner's dataclasses, inspect, and argparse)."""
+    loading pydantic (and the planner's dataclasses, inspect, argparse and pathlib)."""
     seen = heavy_imports(sample_root, "plan", "--preset=seedbox-sftp", code=1)  # `=`: not plain, so argparse
-    assert {"pydantic", "dataclasses", "inspect", "argparse"} <= seen, seen
+    assert {"pydantic", "dataclasses", "inspect", "argparse", "pathlib"} <= seen, seen
 
 
 def test_a_spec_in_plain_yaml_is_read_without_ruamel(sample_root: Path, tmp_path: Path) -> None:
@@ -133,8 +146,9 @@ def test_short_commands_on_a_pending_transaction_import_nothing_heavy(world: Pat
     )
     assert removal.returncode == 0, removal.stderr
     # the undo's values are records, not dataclasses (paths.records); with no sshd running in the
-    # root it loads no sshd backend (subprocess, signal: see steps.reload_sshd)
-    undo_leaves_out = (*HEAVY, "subprocess", "signal", "dataclasses", "inspect", "typing")
+    # root it loads no sshd backend (subprocess, signal: see steps.reload_sshd); it works on the root
+    # as text (SystemRoot.dir, Journal.dir_path), and lists the sshd drop-ins without a glob
+    undo_leaves_out = (*HEAVY, "subprocess", "signal", "dataclasses", "inspect", "typing", "pathlib", "urllib")
     assert heavy_imports(world, "rollback", heavy=undo_leaves_out) == set()
     assert journal.Journal(world, journal.transactions(world)[-1].id).state().status == "rolled-back"
     wait_watchdogs_gone(world)

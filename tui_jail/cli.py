@@ -81,7 +81,8 @@ def _plain_args(words: list[str]) -> "SimpleNamespace | None":
     are a tenth of those commands' start-up, and a few milliseconds before the wizard's first screen.
     Plain means an optional leading `--root DIR` and then nothing (the wizard) or only the words the
     command's `PLAIN` names, spelt out; anything else (--help, --sandbox, an abbreviation, a bad value)
-    is None, for the full parser to read, refuse or explain. tests/test_cli_plain.py holds both readings equal."""
+    is None, for the full parser to read, refuse or explain. tests/test_cli_plain.py holds both readings equal
+    (a command's root is the same path as text)."""
     import importlib
     from types import SimpleNamespace
 
@@ -101,14 +102,17 @@ def _plain_args(words: list[str]) -> "SimpleNamespace | None":
         return None
     if values is None:
         return None
-    from tui_jail.commands.common import root_dir
+    from tui_jail.commands.common import root_dir, root_text
 
+    # a command's plain line gives its root as text, which its whole path accepts (pathlib is a sixth of
+    # a short command's start-up); the wizard's, whose screens work on Paths, as the full parser does
+    read_root = root_dir if command is None else root_text
     try:
-        root_path = root_dir("/" if root is None else root)
+        root_given = read_root("/" if root is None else root)
     except Exception:  # noqa: BLE001 — argparse's type error: the full parser says it as a usage error
         return None
     # a command's own --root (see PlainLine.own_root) replaces the one before it, as in the full parser
-    return SimpleNamespace(**{"root": root_path, "sandbox": False, "command": command, **values})
+    return SimpleNamespace(**{"root": root_given, "sandbox": False, "command": command, **values})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,31 +34,31 @@ class Expected:
 def bind(
     system: SystemRoot, source: str, target: str, *, readonly: bool = False, record: Record | None = None
 ) -> Identity:
-    return binds.bind(system.root, source, target, readonly=readonly, record=record)
+    return binds.bind(system.dir, source, target, readonly=readonly, record=record)
 
 
 def remount(
     system: SystemRoot, target: str, readonly: bool, *, expect: Identity | None = None, record: Record | None = None
 ) -> bool:
-    return binds.set_readonly(system.root, target, readonly, expect=expect, record=record)
+    return binds.set_readonly(system.dir, target, readonly, expect=expect, record=record)
 
 
 def umount(system: SystemRoot, target: str, *, expect: Identity | None = None, record: Record | None = None) -> bool:
-    return binds.unmount(system.root, target, expect=expect, record=record)
+    return binds.unmount(system.dir, target, expect=expect, record=record)
 
 
 def check(system: SystemRoot, expected: Iterable[Expected]) -> None:
     """Raise MountError at the first mount point that is not live, not bound from its source, or not
     read-only/read-write as expected (asked of each mount itself: statx and statvfs, no table read)."""
     for want in expected:
-        live = binds.live(system.root, want.target)
+        live = binds.live(system.dir, want.target)
         if live is None:
             raise MountError(f"the mount table does not show {want.target} mounted")
-        if want.source is not None and binds.object_of(system.root, want.source) != (live.dev, live.ino):
+        if want.source is not None and binds.object_of(system.dir, want.source) != (live.dev, live.ino):
             raise MountError(f"the mount table shows {want.target} mounted, but not from {want.source}")
         if want.readonly is not None and live.readonly != want.readonly:
             raise MountError(f"the mount table does not show {want.target} {'ro' if want.readonly else 'rw'}")
 
 
 def is_mount_point(system: SystemRoot, path: str) -> bool:
-    return binds.is_mount_point(system.root, path)
+    return binds.is_mount_point(system.dir, path)

@@ -9,7 +9,6 @@ the systemd that runs is the host's, not DIR's, so nothing here reaches it.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see tui_jail.cli)
 if TYPE_CHECKING:
@@ -24,7 +23,7 @@ class SystemdError(RuntimeError):
 
 def manages(root: str | os.PathLike[str]) -> bool:
     """systemd runs the system whose root is `root` (only `/` can be: DIR's systemd is not running)."""
-    return os.path.abspath(root) == "/" and Path(RUNNING).is_dir()
+    return os.path.abspath(root) == "/" and os.path.isdir(RUNNING)
 
 
 def _run(argv: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -56,7 +55,8 @@ def daemon_reload(root: str | os.PathLike[str]) -> str:
 def service_of(pid: int) -> str:
     """The service unit a process runs in, from its cgroup ('' when it is in none)."""
     try:
-        lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+        with open(f"/proc/{pid}/cgroup") as file:
+            lines = file.read().splitlines()
     except OSError:
         return ""
     path = next((line[3:] for line in lines if line.startswith("0::")), "")

@@ -10,16 +10,17 @@ from __future__ import annotations
 import os
 import stat
 import sys
-from pathlib import Path
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see tui_jail.cli)
 # what each command module's add_parser receives (subscriptable for mypy only)
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Callable
+    from pathlib import Path
     from typing import Any
 
     from tui_jail.core.spec import Spec
+    from tui_jail.paths.files import Root
 
     Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
 else:
@@ -31,6 +32,15 @@ else:
 def root_dir(text: str) -> Path:
     """--root's type: an existing directory. A mistyped root must not read as an empty system, where
     `recover` would find nothing to recover and `status` no transactions."""
+    from pathlib import Path  # here: the short commands' plain command lines take `root_text`
+
+    return Path(root_text(text))
+
+
+def root_text(text: str) -> str:
+    """`root_dir`, as text (the same string: pathlib's normal form), for the short commands, whose
+    plain command lines (see `tui_jail.cli`) do without pathlib: it and the urllib.parse and ipaddress
+    it imports are a sixth of a rollback's start-up."""
     try:
         is_dir = stat.S_ISDIR(os.stat(text).st_mode)
     except PermissionError:
@@ -39,7 +49,16 @@ def root_dir(text: str) -> Path:
         is_dir = False
     if not is_dir:
         raise _type_error(f"{text}: no such directory")
-    return Path(text)
+    return _normal_form(text)
+
+
+def _normal_form(text: str) -> str:
+    """`str(pathlib.PurePosixPath(text))`: empty and `.` components dropped, a trailing slash too, and
+    `..` kept (it is resolved on the disk, where a link may lead elsewhere than the text says); two
+    leading slashes stay two, as POSIX leaves their meaning to the system."""
+    names = [name for name in text.split("/") if name and name != "."]
+    top = "//" if text.startswith("//") and not text.startswith("///") else "/" if text.startswith("/") else ""
+    return top + "/".join(names) or "."
 
 
 def _type_error(message: str) -> Exception:
@@ -90,7 +109,7 @@ class PlainLine:
         """The parser's attributes for the words after the command; None when they are not plain (an
         option twice, an abbreviation, `--opt=VALUE`, a value the option's type refuses, none or two of
         `one_of`...)."""
-        values = {**self.values, "--root": root_dir} if self.own_root else self.values
+        values = {**self.values, "--root": root_text} if self.own_root else self.values  # as text: see root_text
         read: dict[str, Any] = {_dest(flag): False for flag in self.flags}
         read |= {_dest(option): None for option in self.values} | ({"txn": None} if self.txn else {})
         seen = set()
@@ -136,6 +155,8 @@ def add_root(parser: argparse.ArgumentParser) -> None:
 
 
 def add_spec_source(parser: argparse.ArgumentParser) -> None:
+    from pathlib import Path  # here: see root_text
+
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--preset", metavar="NAME", help="start from a shipped preset (see `tui-jail presets`)")
     group.add_argument("--spec", metavar="FILE", type=Path, help="a spec YAML file (e.g. an edited preset)")
@@ -143,6 +164,8 @@ def add_spec_source(parser: argparse.ArgumentParser) -> None:
 
 def spec_source_line(handler: Callable[[argparse.Namespace], int]) -> PlainLine:
     """The plain command line of a command built of add_spec_source, add_root and add_json (plan, verify)."""
+    from pathlib import Path  # here: see root_text (plan and verify load it with the spec anyway)
+
     return PlainLine(
         {"handler": handler},
         flags=("--json",),
@@ -181,7 +204,7 @@ def print_json(data: Any) -> None:
     sys.stdout.write("\n")
 
 
-def check_watchdogs(root: Path) -> None:
+def check_watchdogs(root: Root) -> None:
     """Every command that reads the journal first makes sure each unfinished transaction is watched
     (see `watched.ensure_watched`), and says on stderr what it found and did."""
     from tui_jail.txn.watched import ensure_watched

@@ -16,12 +16,13 @@ import os
 import posixpath
 import stat
 from collections.abc import Callable
-from pathlib import Path
 
 from tui_jail.paths import faults
 from tui_jail.paths.resolve import Entry, PathRefused, resolved
 
-Root = Path | str
+# a system root or a host path: a str, or a Path where a caller has one (the short commands pass text:
+# pathlib, with the urllib.parse and ipaddress it imports, is a sixth of a rollback's start-up)
+Root = str | os.PathLike[str]
 _O_LIST = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC  # a directory to read, never a link
 
 

@@ -6,56 +6,57 @@ journal gets the same atomic, descriptor-based writes as the jail: see `tui_jail
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 from tui_jail.paths import files
+from tui_jail.paths.files import Root
 
 
-def fsync_dir(path: Path) -> None:
-    files.fsync_dir("/", str(path))
+def fsync_dir(path: Root) -> None:
+    files.fsync_dir("/", os.fspath(path))
 
 
-def atomic_write(path: Path, data: bytes, mode: int, uid: int, gid: int) -> None:
+def atomic_write(path: Root, data: bytes, mode: int, uid: int, gid: int) -> None:
     """Replace `path` with `data` (mode and owner as given), or leave it untouched on any error."""
-    files.atomic_write("/", str(path), data, mode, uid, gid)
+    files.atomic_write("/", os.fspath(path), data, mode, uid, gid)
 
 
-def save_file(path: Path, data: bytes) -> None:
+def save_file(path: Root, data: bytes) -> None:
     """A file the admin named (a saved spec): never through a link, never where others can write (see
     `files.save_file`)."""
-    files.save_file("/", str(path), data)
+    files.save_file("/", os.fspath(path), data)
 
 
-def write_new(path: Path, data: bytes) -> None:
+def write_new(path: Root, data: bytes) -> None:
     """Create `path` (0600) holding `data`, fsynced, in place (see `files.write_new`)."""
-    files.write_new("/", str(path), data)
+    files.write_new("/", os.fspath(path), data)
 
 
-def open_appender(path: Path) -> files.Appender:
+def open_appender(path: Root) -> files.Appender:
     """`path` held open for appending lines (see `files.Appender`): the journal's log."""
-    return files.Appender("/", str(path))
+    return files.Appender("/", os.fspath(path))
 
 
-def make_dirs(path: Path, mode: int) -> None:
+def make_dirs(path: Root, mode: int) -> None:
     """mkdir -p with `mode` for the directories created, each creation fsynced in its parent."""
-    files.make_dirs("/", str(path), mode)
+    files.make_dirs("/", os.fspath(path), mode)
 
 
-def restrict(path: Path, mode: int) -> None:
+def restrict(path: Root, mode: int) -> None:
     """Make an existing directory root's, with `mode` (through its descriptor, never a link)."""
-    files.change_owner_mode("/", str(path), 0, 0, mode)
+    files.change_owner_mode("/", os.fspath(path), 0, 0, mode)
 
 
-def remove_file(path: Path) -> bool:
+def remove_file(path: Root) -> bool:
     """Remove a file (or link) if present; True when it did."""
-    return files.remove_file("/", str(path))
+    return files.remove_file("/", os.fspath(path))
 
 
-def remove_tree(path: Path) -> None:
+def remove_tree(path: Root) -> None:
     """rm -r, never following a link."""
-    files.remove_tree("/", str(path))
+    files.remove_tree("/", os.fspath(path))
 
 
-def move(path: Path, to: Path) -> None:
+def move(path: Root, to: Root) -> None:
     """Rename `path` to `to` (a new name on the same file system) in one step (see `files.rename`)."""
-    files.rename("/", str(path), str(to))
+    files.rename("/", os.fspath(path), os.fspath(to))

@@ -122,6 +122,6 @@ _boot_id: str | None = None  # read once: a process does not outlive its boot
 def boot_id() -> str:
     global _boot_id
     if _boot_id is None:
-        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as file:
-            _boot_id = file.read().strip()
+        with open("/proc/sys/kernel/random/boot_id", "rb") as file:  # bytes: a text file loads encodings.ascii
+            _boot_id = file.read().strip().decode("ascii")
     return _boot_id

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from tui_jail.paths.records import record
 
@@ -58,5 +57,6 @@ def parse_mountinfo(text: str) -> list[MountEntry]:
     return entries
 
 
-def read_mountinfo(path: Path = Path("/proc/self/mountinfo")) -> list[MountEntry]:
-    return parse_mountinfo(path.read_text(encoding="utf-8", errors="surrogateescape"))
+def read_mountinfo(path: str = "/proc/self/mountinfo") -> list[MountEntry]:
+    with open(path, encoding="utf-8", errors="surrogateescape") as file:
+        return parse_mountinfo(file.read())

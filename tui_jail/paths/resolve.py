@@ -16,7 +16,6 @@ import os
 import stat
 from collections import deque
 from collections.abc import Iterator
-from pathlib import Path
 
 _O_WALK = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
 _MAX_LINKS = 40  # as the kernel's ELOOP
@@ -71,7 +70,7 @@ class Entry:
 
 
 @contextlib.contextmanager
-def opened_root(root: Path | str) -> Iterator[int]:
+def opened_root(root: str | os.PathLike[str]) -> Iterator[int]:
     """A descriptor of the system root DIR (given by the admin, so taken as it is)."""
     fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
@@ -81,7 +80,7 @@ def opened_root(root: Path | str) -> Iterator[int]:
 
 
 @contextlib.contextmanager
-def resolved(root: Path | str, path: str, *, follow_last: bool = True) -> Iterator[Entry]:
+def resolved(root: str | os.PathLike[str], path: str, *, follow_last: bool = True) -> Iterator[Entry]:
     """`path` (as seen inside `root`) resolved safely; both descriptors closed on leaving."""
     with opened_root(root) as root_fd:
         entry = resolve(root_fd, path, follow_last=follow_last)

@@ -12,11 +12,16 @@ import os
 import posixpath
 import stat
 from functools import cached_property
-from pathlib import Path
 
 from tui_jail.paths import files
 from tui_jail.paths.mountinfo import MountEntry, read_mountinfo
 from tui_jail.paths.records import record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see tui_jail.cli)
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from tui_jail.paths.files import Root
 
 
 @record
@@ -28,7 +33,7 @@ class Account:
     shell: str
 
 
-def read_regular(host_path: Path | str, limit: int) -> bytes:
+def read_regular(host_path: Root, limit: int) -> bytes:
     """A regular file's bytes, at most `limit`. Anything else (a device reads without end, a FIFO
     blocks) or a larger file raises ValueError; OSError when it cannot be opened."""
     fd = os.open(host_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
@@ -46,11 +51,20 @@ def read_regular(host_path: Path | str, limit: int) -> bytes:
 class SystemRoot:
     """A view of DIR as if it were `/`. `host(path)` maps an in-root path to the real path."""
 
-    def __init__(self, root: Path | str = "/") -> None:
-        self.root = Path(os.path.abspath(root))
+    def __init__(self, root: Root = "/") -> None:
+        self.dir = os.path.abspath(root)  # DIR, as text: what the path layer is given
+
+    @cached_property
+    def root(self) -> Path:
+        """DIR as a Path, for the planner and the checks. Made when first asked for: a rollback works on
+        `dir` alone, and pathlib (with the urllib.parse and ipaddress it imports) is a sixth of its
+        start-up (tests/test_cli_imports.py)."""
+        from pathlib import Path
+
+        return Path(self.dir)
 
     def __repr__(self) -> str:
-        return f"SystemRoot({str(self.root)!r})"
+        return f"SystemRoot({self.dir!r})"
 
     def host(self, path: str) -> Path:
         if not path.startswith("/"):
@@ -59,7 +73,7 @@ class SystemRoot:
 
     def inside(self, host_path: str) -> str | None:
         """A host path → the same path as seen inside the root (None when outside it)."""
-        root = str(self.root)
+        root = self.dir
         if root == "/":
             return host_path
         if host_path == root:
@@ -70,7 +84,7 @@ class SystemRoot:
 
     def read_text(self, path: str) -> str | None:
         # newline="": a \r (CRLF files) is content to keep byte for byte, not a newline to translate
-        data = files.read_bytes(self.root, path)
+        data = files.read_bytes(self.dir, path)
         return None if data is None else data.decode("utf-8", errors="surrogateescape")
 
     def read_regular(self, path: str, limit: int) -> str:
@@ -80,23 +94,23 @@ class SystemRoot:
             raise FileNotFoundError(path)
         if not stat.S_ISREG(st.st_mode):
             raise ValueError("not a regular file")
-        data = files.read_bytes(self.root, path, limit=limit)  # refuses one swapped for a device since
+        data = files.read_bytes(self.dir, path, limit=limit)  # refuses one swapped for a device since
         if data is None:
             raise FileNotFoundError(path)
         return data.decode("utf-8", errors="surrogateescape")
 
     def lstat(self, path: str) -> os.stat_result | None:
-        return files.stat_of(self.root, path, follow_last=False)
+        return files.stat_of(self.dir, path, follow_last=False)
 
     def stat(self, path: str) -> os.stat_result | None:
-        return files.stat_of(self.root, path)
+        return files.stat_of(self.dir, path)
 
     def is_dir(self, path: str) -> bool:
         st = self.stat(path)
         return st is not None and stat.S_ISDIR(st.st_mode)
 
     def listdir(self, path: str) -> list[str] | None:
-        return files.list_dir(self.root, path)
+        return files.list_dir(self.dir, path)
 
     def glob(self, pattern: str) -> list[str]:
         """In-root paths matching an absolute glob pattern, sorted as sshd's Include does."""

@@ -23,6 +23,7 @@ from types import TracebackType
 
 import tui_jail
 from tui_jail.paths import faults
+from tui_jail.paths.files import Root
 
 READY_TIMEOUT = 10.0
 
@@ -34,11 +35,11 @@ class WatchdogError(RuntimeError):
 class Watchdog:
     """A watchdog process started ahead of its transaction; use it as a context manager."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Root) -> None:
         self._control, theirs = socket.socketpair()
         # -S: without site and the .pth hooks it runs, the interpreter starts in a fraction of the time
         # (it gets this process's module path instead, see _environment); -P: nor its working directory
-        argv = ["-P", "-S", "-m", "tui_jail.txn.watchdog", "--control-fd", str(theirs.fileno()), str(root)]
+        argv = ["-P", "-S", "-m", "tui_jail.txn.watchdog", "--control-fd", str(theirs.fileno()), os.fspath(root)]
         try:
             self._proc = subprocess.Popen(
                 [sys.executable, *argv],
@@ -107,7 +108,7 @@ def _environment() -> dict[str, str]:
     return env
 
 
-def arm_systemd_timer(root: Path, txn_id: str, seconds: float) -> str:
+def arm_systemd_timer(root: Root, txn_id: str, seconds: float) -> str:
     """The second guard where systemd runs the root; '' where it does not (under --root DIR, the
     running systemd is the host's). At the deadline the timer runs the watchdog's loop (`ROOT TXN`)
     with this process's module path, so it rolls back even after the watchdog was killed."""
@@ -115,6 +116,6 @@ def arm_systemd_timer(root: Path, txn_id: str, seconds: float) -> str:
 
     if not systemd.manages(root):
         return ""
-    argv = [sys.executable, "-P", "-m", "tui_jail.txn.watchdog", str(root), txn_id]
+    argv = [sys.executable, "-P", "-m", "tui_jail.txn.watchdog", os.fspath(root), txn_id]
     module_path = {"PYTHONPATH": _environment()["PYTHONPATH"]}
     return systemd.start_timer(txn_id, max(1, math.ceil(seconds)), argv, module_path)

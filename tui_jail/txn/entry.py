@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see tui_jail.cli)
+if TYPE_CHECKING:
+    from tui_jail.paths.files import Root
 
 NAME = "tui-jail"
 # root's PATH in a new login (Debian's login.defs ENV_SUPATH; what sshd sets for root)
@@ -22,16 +25,17 @@ def program() -> str:
 
     if shutil.which(NAME, path=LOGIN_PATH):
         return NAME
-    script = Path(sys.argv[0] or NAME)
-    if script.name == NAME:
+    script = sys.argv[0] or NAME
+    if os.path.basename(script) == NAME:
         return os.path.abspath(script)
-    beside = Path(sys.executable).parent / NAME  # run as `python -m tui_jail` from a venv
-    if beside.is_file():
-        return str(beside)
+    beside = os.path.join(os.path.dirname(sys.executable), NAME)  # run as `python -m tui_jail` from a venv
+    if os.path.isfile(beside):
+        return beside
     return f"{sys.executable} -m tui_jail"
 
 
-def command(root: Path, *words: str, name: str | None = None) -> str:
+def command(root: Root, *words: str, name: str | None = None) -> str:
     """The exact command line for the system root `root`, as typed in another session."""
-    where = [] if str(root) == "/" else ["--root", str(root)]
+    top = os.fspath(root)
+    where = [] if top == "/" else ["--root", top]
     return " ".join([name or program(), *where, *words])

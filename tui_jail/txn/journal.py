@@ -34,7 +34,6 @@ import stat
 import time
 from collections.abc import Iterator, Mapping
 from functools import partial
-from pathlib import Path
 
 from tui_jail.paths.files import Appender
 from tui_jail.paths.fsops import (
@@ -66,7 +65,10 @@ from tui_jail.txn.journal_layout import Damaged as Damaged
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: status, confirm and the watchdog need none
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any
+
+    from tui_jail.paths.files import Root
 
 Op = dict[str, "Any"]
 DEFAULT_TIMEOUT = 120.0  # seconds a transaction waits for its confirmation
@@ -189,15 +191,22 @@ class TxnState:
         return bool(self.ssh_connection) and environ.get("SSH_CONNECTION", "") == self.ssh_connection
 
 
-def state_dir(root: Path) -> Path:
-    return root / STATE_DIR.lstrip("/")
+def state_dir(root: Root) -> Path:
+    """The journal's home as a Path, for the callers that want one (history, the tests)."""
+    from pathlib import Path  # here, not at the top: see `Journal.dir`
+
+    return Path(_state_path(root))
 
 
-def ensure_state_dir(root: Path) -> Path:
+def _state_path(root: Root) -> str:
+    return os.path.join(root, STATE_DIR.lstrip("/"))
+
+
+def ensure_state_dir(root: Root) -> str:
     """The journal's home: created 0700 (its parents, like /var/lib, the usual 0755)."""
-    path = state_dir(root)
-    if not path.is_dir():
-        make_dirs(path.parent, 0o755)
+    path = _state_path(root)
+    if not os.path.isdir(path):
+        make_dirs(os.path.dirname(path), 0o755)
         make_dirs(path, 0o700)
     return path
 
@@ -206,14 +215,14 @@ def new_id(jail: str, now: float) -> str:
     return f"{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}-{jail}-{os.urandom(2).hex()}"
 
 
-def repair_lock(root: Path) -> str:
+def repair_lock(root: Root) -> str:
     """Make the state directory again if it was deleted, and remove a lock that is not a file (a
     directory, a link: nobody can hold it, so every command would fail). Returns what was wrong, in
     one line ('' when nothing was)."""
     ensure_state_dir(root)
-    path = Path(lock_path(str(root)))
+    path = lock_path(os.fspath(root))
     try:
-        kind = stat.S_IFMT(path.lstat().st_mode)
+        kind = stat.S_IFMT(os.lstat(path).st_mode)
     except FileNotFoundError:
         return ""
     if kind == stat.S_IFREG:
@@ -227,10 +236,10 @@ def repair_lock(root: Path) -> str:
 
 
 @contextlib.contextmanager
-def locked(root: Path, *, wait: float = 0.0) -> Iterator[None]:
+def locked(root: Root, *, wait: float = 0.0) -> Iterator[None]:
     """The one-at-a-time lock (see `journal_layout.take_lock`); raises Busy when it is not free in time."""
     repair_lock(root)
-    fd = take_lock(str(root), wait)
+    fd = take_lock(os.fspath(root), wait)
     try:
         yield
     finally:
@@ -240,20 +249,29 @@ def locked(root: Path, *, wait: float = 0.0) -> Iterator[None]:
 class Journal:
     """One transaction's directory; `remembered` adds what the watchdog read of it when armed."""
 
-    def __init__(self, root: Path, txn_id: str) -> None:
+    def __init__(self, root: Root, txn_id: str) -> None:
         self.root = root
         self.id = txn_id
-        self.dir = root / TRANSACTIONS.lstrip("/") / txn_id
+        self.dir_path = os.path.join(root, TRANSACTIONS.lstrip("/"), txn_id)
         self._ops: list[Op] | None = None
         self._backups: dict[int, bytes] = {}
         self._state: TxnState | None = None
         self._log: list[str] | None = None
         self._appender: Appender | None = None  # the log, opened at the first line this process appends
 
+    @property
+    def dir(self) -> Path:
+        """The transaction's directory as a Path, for the callers that want one (recover's listing,
+        history, the tests). The journal itself works on `dir_path`, text: pathlib (with the urllib.parse
+        and ipaddress it imports) is no part of the start-up of `status`, `confirm` and `rollback`."""
+        from pathlib import Path
+
+        return Path(self.dir_path)
+
     @classmethod
     def remembered(
         cls,
-        root: Path,
+        root: Root,
         txn_id: str,
         ops: list[Op] | None,
         backups: dict[int, bytes],
@@ -271,22 +289,23 @@ class Journal:
     # --- creation ----------------------------------------------------------------------------------
 
     @classmethod
-    def create(cls, root: Path, state: TxnState, ops: list[Op], backups: dict[int, bytes], plan_text: str) -> Journal:
+    def create(cls, root: Root, state: TxnState, ops: list[Op], backups: dict[int, bytes], plan_text: str) -> Journal:
         """Write the whole journal (state.json last) before anything changes."""
         journal = cls(root, state.id)
         restrict(ensure_state_dir(root), 0o700)
-        make_dirs(journal.dir / "backup", 0o700)
+        make_dirs(f"{journal.dir_path}/backup", 0o700)
         # nothing reads a transaction before its state.json exists, so the files before it are plain
         # fsynced writes, in any order; replacing state.json fsyncs the directory, which covers their names too
-        contents = {journal.dir / "backup" / str(index): content for index, content in backups.items()}
-        contents[journal.dir / "plan.txt"] = plan_text.encode()
-        contents[journal.dir / "ops.json"] = json.dumps(ops, indent=1).encode()
-        contents[journal.dir / "log"] = b""  # created here: an append alone does not fsync the name
-        contents[journal.dir / "reserve"] = bytes(RESERVE)
+        here = journal.dir_path
+        contents = {f"{here}/backup/{index}": content for index, content in backups.items()}
+        contents[f"{here}/plan.txt"] = plan_text.encode()
+        contents[f"{here}/ops.json"] = json.dumps(ops, indent=1).encode()
+        contents[f"{here}/log"] = b""  # created here: an append alone does not fsync the name
+        contents[f"{here}/reserve"] = bytes(RESERVE)
         from tui_jail.txn.together import side_by_side  # only an apply writes a journal: status and confirm do without
 
         side_by_side([partial(write_new, path, content) for path, content in contents.items()], at_once=8)
-        fsync_dir(journal.dir / "backup")
+        fsync_dir(f"{here}/backup")
         journal.write_state(state)
         return journal
 
@@ -294,7 +313,7 @@ class Journal:
 
     def state(self) -> TxnState:
         """Raises FileNotFoundError (no state.json: not a transaction yet) or Damaged."""
-        return _typed(read_state(str(self.dir)))
+        return _typed(read_state(self.dir_path))
 
     def state_or_stand_in(self) -> tuple[TxnState, str]:
         """The state, or — damaged or gone — what the watchdog remembers of it, or a stand-in named
@@ -302,7 +321,7 @@ class Journal:
         try:
             return self.state(), ""
         except (OSError, Damaged) as exc:
-            problem = str(exc) if isinstance(exc, Damaged) else f"{self.dir / 'state.json'}: {exc.strerror}"
+            problem = str(exc) if isinstance(exc, Damaged) else f"{self.dir_path}/state.json: {exc.strerror}"
         if self._state is not None:
             return self._state, problem
         jail = self.id.split("-", 2)[-1].rpartition("-")[0] or "?"  # ids are DATE-TIME-JAIL-XXXX (new_id)
@@ -313,9 +332,10 @@ class Journal:
         """The steps; raises Damaged when ops.json is gone or unreadable and no copy is held."""
         if self._ops is not None:
             return self._ops
-        path = self.dir / "ops.json"
+        path = f"{self.dir_path}/ops.json"
         try:
-            ops = json.loads(path.read_bytes())
+            with open(path, "rb") as file:
+                ops = json.loads(file.read())
         except OSError as exc:
             raise Damaged(f"{path}: {exc.strerror}") from None
         except ValueError as exc:
@@ -327,18 +347,21 @@ class Journal:
     def backup(self, index: int) -> bytes:
         if index in self._backups:
             return self._backups[index]
-        return (self.dir / "backup" / str(index)).read_bytes()
+        with open(f"{self.dir_path}/backup/{index}", "rb") as file:
+            return file.read()
 
     def plan_text(self) -> str:
         try:
-            return (self.dir / "plan.txt").read_text()
+            with open(f"{self.dir_path}/plan.txt") as file:
+                return file.read()
         except FileNotFoundError:
             return ""
 
     def _log_lines(self) -> list[str] | None:
         """The log's lines (what the watchdog last read of it, when it is gone); None when unknown."""
         try:
-            return (self.dir / "log").read_text(errors="replace").splitlines()
+            with open(f"{self.dir_path}/log", errors="replace") as file:
+                return file.read().splitlines()
         except OSError:
             return self._log
 
@@ -389,7 +412,7 @@ class Journal:
     # --- writing -----------------------------------------------------------------------------------
 
     def write_state(self, state: TxnState) -> None:
-        atomic_write(self.dir / "state.json", json.dumps(state.as_dict(), indent=1).encode(), 0o600, 0, 0)
+        atomic_write(f"{self.dir_path}/state.json", json.dumps(state.as_dict(), indent=1).encode(), 0o600, 0, 0)
         if state.status in FINISHED:
             with contextlib.suppress(OSError):  # a second record of the end: state.json is the first
                 self._append(f"end {state.status}")
@@ -398,7 +421,7 @@ class Journal:
     def release_reserve(self) -> None:
         """Give back the room held for the rollback (it starts now, or it is not needed any more)."""
         with contextlib.suppress(OSError):
-            remove_file(self.dir / "reserve")
+            remove_file(f"{self.dir_path}/reserve")
 
     def update(self, **changes: Any) -> TxnState:
         state = self.state()
@@ -434,7 +457,7 @@ class Journal:
 
     def _append(self, line: str, *, sync: bool = True) -> None:
         if self._appender is None:
-            self._appender = open_appender(self.dir / "log")
+            self._appender = open_appender(f"{self.dir_path}/log")
         self._appender.append(line, sync=sync)
 
 
@@ -458,19 +481,20 @@ class Entry:
         return f"Entry({self.journal.id!r}, {self.state!r}, problem={self.problem!r}, unfinished={self.unfinished!r})"
 
 
-def scan(root: Path) -> list[Entry]:
+def scan(root: Root) -> list[Entry]:
     """Every entry under the root, oldest first, each state read once (there is one per apply ever
     made). A damaged entry is unfinished only when it is the newest and its log does not say it
     ended: applies are one at a time, and none starts while another is unfinished, so an entry
     with a newer one after it was finished."""
+    transactions = os.path.join(root, TRANSACTIONS.lstrip("/"))
     try:
-        names = sorted(os.listdir(root / TRANSACTIONS.lstrip("/")))
+        names = sorted(os.listdir(transactions))
     except (FileNotFoundError, NotADirectoryError):
         return []
     except PermissionError:
         raise  # not root: said as such by the CLI
     except OSError as exc:
-        raise Damaged(f"{root / TRANSACTIONS.lstrip('/')}: cannot be read ({exc.strerror})") from None
+        raise Damaged(f"{transactions}: cannot be read ({exc.strerror})") from None
     found = []
     for name in names:
         journal = Journal(root, name)
@@ -482,7 +506,7 @@ def scan(root: Path) -> list[Entry]:
             # missing too, so `begun` could not even say so)
             if journal._log_lines() is None or not journal.begun() - journal.undone() or journal.ended():
                 continue  # no state.json yet and nothing done: not a transaction
-            found.append(Entry(journal, None, f"{journal.dir / 'state.json'}: missing"))
+            found.append(Entry(journal, None, f"{journal.dir_path}/state.json: missing"))
         except Damaged as exc:
             found.append(Entry(journal, None, str(exc)))
         else:
@@ -494,21 +518,21 @@ def scan(root: Path) -> list[Entry]:
     return found
 
 
-def transactions(root: Path) -> list[Journal]:
+def transactions(root: Root) -> list[Journal]:
     """Every readable transaction under the root, oldest first."""
     return [entry.journal for entry in scan(root) if entry.state is not None]
 
 
-def unfinished(root: Path) -> list[Journal]:
+def unfinished(root: Root) -> list[Journal]:
     """The readable transactions not yet confirmed or rolled back."""
     return [entry.journal for entry in scan(root) if entry.state is not None and entry.unfinished]
 
 
-def find(root: Path, txn_id: str | None) -> Journal | None:
+def find(root: Root, txn_id: str | None) -> Journal | None:
     """The named transaction (damaged or not), or the latest unfinished one."""
     if txn_id is not None:
         journal = Journal(root, txn_id)
         exists = "/" not in txn_id and txn_id not in ("", ".", "..")
-        return journal if exists and journal.dir.is_dir() else None
+        return journal if exists and os.path.isdir(journal.dir_path) else None
     pending = [entry.journal for entry in scan(root) if entry.unfinished]
     return pending[-1] if pending else None

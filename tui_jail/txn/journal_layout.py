@@ -1,8 +1,8 @@
 """The journal's place on disk, its lock, its raw state and the clocks a deadline is kept on, with
 nothing heavier than `os` and `json`.
 
-The detached watchdog watches a transaction through this module alone and loads `journal`
-(dataclasses, pathlib) only once it has something to roll back: its interpreter starts beside the
+The detached watchdog watches a transaction through this module alone and loads `journal` (and
+the path layer) only once it has something to roll back: its interpreter starts beside the
 preflight, on the same CPUs, and every import it skips is time the apply does not wait. `journal`
 builds its typed API on the same functions, so there is one layout, one lock, one reading of a
 state file (a damaged one raises `Damaged`, naming the file and what is wrong) and one rule for

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from pathlib import Path
 
 from tui_jail.core.errors import Refused
 from tui_jail.txn import entry, journal, session
@@ -18,8 +17,12 @@ from tui_jail.txn.journal import Busy, Damaged, Journal, TxnState
 from tui_jail.txn.journal_layout import LONGEST_WAIT
 from tui_jail.txn.rollback import rollback, stop_timer
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see tui_jail.cli)
+if TYPE_CHECKING:
+    from tui_jail.paths.files import Root
 
-def pending_refusal(root: Path) -> str:
+
+def pending_refusal(root: Root) -> str:
     found = [entry for entry in journal.scan(root) if entry.unfinished]
     if not found:
         return "another tui-jail transaction is running right now"
@@ -33,7 +36,7 @@ def pending_refusal(root: Path) -> str:
     )
 
 
-def _pending(root: Path, txn_id: str | None) -> Journal:
+def _pending(root: Root, txn_id: str | None) -> Journal:
     found = journal.find(root, txn_id)
     if found is None:
         raise Refused(f"no transaction {txn_id}" if txn_id else "no pending transaction")
@@ -45,11 +48,11 @@ def _readable_state(txn: Journal) -> TxnState:
     try:
         return txn.state()
     except (OSError, Damaged) as exc:
-        problem = str(exc) if isinstance(exc, Damaged) else f"{txn.dir / 'state.json'}: {exc.strerror}"
+        problem = str(exc) if isinstance(exc, Damaged) else f"{txn.dir_path}/state.json: {exc.strerror}"
         raise Refused(f"damaged journal entry {problem}: roll it back (tui-jail rollback {txn.id})") from None
 
 
-def confirm(root: Path, txn_id: str | None, environ: Mapping[str, str], *, same_session: bool = False) -> TxnState:
+def confirm(root: Root, txn_id: str | None, environ: Mapping[str, str], *, same_session: bool = False) -> TxnState:
     """Keep the change. When it changed sshd's config over SSH, only from a new login — one whose
     connection sshd accepted after it served the change: that login proves access still works —
     unless `same_session`. Any session may confirm any other transaction."""
@@ -75,7 +78,7 @@ def confirm(root: Path, txn_id: str | None, environ: Mapping[str, str], *, same_
     return state
 
 
-def _require_new_login(root: Path, state: TxnState) -> None:
+def _require_new_login(root: Root, state: TxnState) -> None:
     """Refuse, saying why and what to do, unless this process runs in a connection sshd accepted
     after it served the change (the connection's monitor process started later)."""
     login = session.own_login()
@@ -105,7 +108,7 @@ def _clock_time(seconds: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(seconds))
 
 
-def extend(root: Path, txn_id: str | None, seconds: float) -> TxnState:
+def extend(root: Root, txn_id: str | None, seconds: float) -> TxnState:
     """Push a pending deadline `seconds` further (from now, if it is nearer than that), at most a day
     from now: further, a deadline is no safety net (and the watchdog takes it for a damaged one)."""
     from tui_jail.txn import arming  # (and with it subprocess and socket) for an extension alone, not a confirm
@@ -126,7 +129,7 @@ def extend(root: Path, txn_id: str | None, seconds: float) -> TxnState:
     return state
 
 
-def rollback_txn(root: Path, txn_id: str | None, reason: str) -> TxnState:
+def rollback_txn(root: Root, txn_id: str | None, reason: str) -> TxnState:
     txn = _pending(root, txn_id)
     try:
         with journal.locked(root, wait=30):

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import time
-from pathlib import Path
 
 from tui_jail.paths import faults
 from tui_jail.txn.journal import Damaged, Journal, TxnState
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see tui_jail.cli)
 if TYPE_CHECKING:
+    from tui_jail.paths.files import Root
     from tui_jail.paths.system import SystemRoot
 
 UNSAVED = "could not save the journal state"
@@ -90,7 +90,7 @@ def _record_removals(journal: Journal, system: SystemRoot, unsynced: set[str], r
     with contextlib.suppress(OSError):  # unrecorded, the removals are done again by the next rollback: no-ops
         for directory in sorted(unsynced, reverse=True):
             with contextlib.suppress(FileNotFoundError, NotADirectoryError):
-                files.fsync_dir(system.root, directory)
+                files.fsync_dir(system.dir, directory)
         journal.record_all("undo", removed)
 
 
@@ -111,7 +111,7 @@ def _save(journal: Journal, state: TxnState) -> None:
         state.status = "failed"
 
 
-def stop_timer(root: Path, txn_id: str) -> None:
+def stop_timer(root: Root, txn_id: str) -> None:
     """Disarm the systemd transient timer, where systemd runs the root and so armed one."""
     from tui_jail.backends import systemd  # only where a timer can be
 

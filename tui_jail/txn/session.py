@@ -20,7 +20,10 @@ import os
 import re
 import time
 from collections.abc import Iterator, MutableMapping
-from pathlib import Path
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see tui_jail.cli)
+if TYPE_CHECKING:
+    from tui_jail.paths.files import Root
 
 VARIABLE = "SSH_CONNECTION"
 # the user the login authenticated as, set by `adopt_login` for `admin.admin_connection`
@@ -135,7 +138,8 @@ def children(pid: int) -> list[int]:
         return found
     for task in tasks:
         try:
-            found += [int(c) for c in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
+            with open(f"/proc/{pid}/task/{task}/children", "rb") as file:
+                found += [int(c) for c in file.read().split()]
         except OSError:
             continue
     return found
@@ -206,22 +210,23 @@ def _config_file(listener: int) -> str:
         return config
 
 
-def serves_root(login: Login, root: Path) -> bool:
+def serves_root(login: Login, root: Root) -> bool:
     """Whether `login` came through the sshd of the system root `root`: on `/`, every one; under
     another root (tests, CI and simulated hosts share one process table) only an sshd whose config,
     seen in the daemon's own mount namespace, is a file inside the root: the root's
     `etc/ssh/sshd_config` (perhaps bound over another path), or a path below it."""
-    if str(root) == "/":
+    top = os.fspath(root)
+    if top == "/":
         return True
-    config = Path(f"/proc/{login.daemon}/root") / login.config.lstrip("/")
-    inside = Path(login.config) if login.config.startswith(f"{root}/") else root / DEFAULT_CONFIG.lstrip("/")
+    config = os.path.join(f"/proc/{login.daemon}/root", login.config.lstrip("/"))
+    inside = login.config if login.config.startswith(f"{top}/") else os.path.join(top, DEFAULT_CONFIG.lstrip("/"))
     try:
-        return config.samefile(inside)
+        return os.path.samefile(config, inside)
     except OSError:
         return False
 
 
-def logins_to_protect(root: Path) -> list[Login]:
+def logins_to_protect(root: Root) -> list[Login]:
     """The SSH logins an apply on `root` must not lock out besides the admin's own: none when this
     process runs in an SSH login (that one is the admin's); else — a tmux or screen server started
     earlier, a console — every active login of the root's sshd, as any of them may be the admin."""
@@ -262,7 +267,8 @@ def _login_uid_user() -> str:
     import pwd
 
     try:
-        uid = int(Path("/proc/self/loginuid").read_text())
+        with open("/proc/self/loginuid", "rb") as file:
+            uid = int(file.read())
         return "" if uid == _NO_LOGIN_UID else pwd.getpwuid(uid).pw_name
     except (OSError, ValueError, KeyError):
         return ""

@@ -122,7 +122,7 @@ def do(
     (see `sshd.reload_sshd`); a path created adds its parent to `unsynced`, if given, instead of
     fsyncing it (the caller fsyncs each once: a jail's mount points share one)."""
     kind = op["op"]
-    root = system.root
+    root = system.dir
 
     def record(identity: Identity) -> None:
         if journal is not None:
@@ -177,7 +177,7 @@ def _applied_record(op: Op, index: int, journal: Journal, system: SystemRoot) ->
     chain = applied.parse_chain(backup) if backup is not None else []
     if chain is not None:
         chain += [step["path"] for step, _ in made if step.get("chain")]
-        chain = [path for path in set(chain) if files.stat_of(system.root, path, follow_last=False) is not None]
+        chain = [path for path in set(chain) if files.stat_of(system.dir, path, follow_last=False) is not None]
     return applied.render(applied.after_steps(before, made), chain)
 
 
@@ -186,7 +186,8 @@ SSHD_NOT_RUNNING = "sshd is not running: nothing to reload"
 
 def reload_sshd(system: SystemRoot, *, relistening: list[Relistening] | None = None) -> str:
     # nothing to reload when no sshd runs: ask `sshd -T` for a PidFile only when the config sets one
-    configs = [system.read_text(p) or "" for p in ["/etc/ssh/sshd_config", *system.glob("/etc/ssh/sshd_config.d/*")]]
+    drop_ins = [f"/etc/ssh/sshd_config.d/{name}" for name in system.listdir("/etc/ssh/sshd_config.d") or []]
+    configs = [system.read_text(p) or "" for p in ["/etc/ssh/sshd_config", *drop_ins]]
     named = any("pidfile" in text.lower() and _sets_pidfile(text) for text in configs)
     if not named and pidfile_process(system, "/run/sshd.pid") is None:
         return SSHD_NOT_RUNNING  # known without loading the sshd backend
@@ -212,7 +213,7 @@ def reload_fstab_units(system: SystemRoot) -> str:
     findmnt --verify warning meanwhile). '' elsewhere."""
     from tui_jail.backends import systemd  # loaded only when fstab changes
 
-    return systemd.daemon_reload(system.root)
+    return systemd.daemon_reload(system.dir)
 
 
 # --- undo ------------------------------------------------------------------------------------------
@@ -232,7 +233,7 @@ def undo(
     created and the undo removes adds its parent to `unsynced`, if given, instead of fsyncing it
     (the caller fsyncs each once, before it records those undos)."""
     kind = op["op"]
-    root = system.root
+    root = system.dir
     if kind == "write":
         files.remove_stale_temps(root, op["path"])  # the applier's, when it was killed half-way through writing
         if op["before"] is None:
@@ -256,12 +257,12 @@ def _restore(op: Op, index: int, system: SystemRoot, journal: Journal) -> bool:
     """Put a rewritten file back, unless it is still as it was (a write that failed did nothing,
     and rewriting an immutable file would only fail)."""
     was, backup = op["before"], journal.backup(index)
-    with resolved(system.root, op["path"], follow_last=False) as entry:
+    with resolved(system.dir, op["path"], follow_last=False) as entry:
         st = entry.stat
         same = st is not None and {"mode": stat.S_IMODE(st.st_mode), "uid": st.st_uid, "gid": st.st_gid} == was
-    if same and files.read_bytes(system.root, op["path"]) == backup:
+    if same and files.read_bytes(system.dir, op["path"]) == backup:
         return False
-    files.atomic_write(system.root, op["path"], backup, was["mode"], was["uid"], was["gid"])
+    files.atomic_write(system.dir, op["path"], backup, was["mode"], was["uid"], was["gid"])
     return True
 
 
@@ -285,7 +286,7 @@ def _undo_mount(op: Op, system: SystemRoot, identity: Identity | None) -> bool:
     source = op.get("source")
     if not source or mounts.is_mount_point(system, target):
         return False
-    with resolved(system.root, source) as entry:
+    with resolved(system.dir, source) as entry:
         if entry.stat is None or (entry.stat.st_dev, entry.stat.st_ino) != (
             identity["source_dev"],
             identity["source_ino"],
@@ -294,7 +295,7 @@ def _undo_mount(op: Op, system: SystemRoot, identity: Identity | None) -> bool:
     remade = mounts.bind(system, source, target, readonly=op["readonly"])
     mounts.check(system, [mounts.Expected(target, source, op["readonly"])])
     if op.get("mounts_of"):  # the jail's record (restored before this undo) names the mount that is back
-        applied.replace_identity(system.root, op["mounts_of"], target, remade)
+        applied.replace_identity(system.dir, op["mounts_of"], target, remade)
     return True
 
 
@@ -303,7 +304,7 @@ def _remove_if_ours(system: SystemRoot, op: Op, unsynced: set[str] | None) -> bo
     One resolution: the mount check asks the descriptor the walk left open. A directory on the way
     missing: the step, begun with others before it (`begun_with`), never ran."""
     try:
-        with resolved(system.root, op["path"], follow_last=False) as entry:
+        with resolved(system.dir, op["path"], follow_last=False) as entry:
             return _remove_entry_if_ours(entry, op, unsynced)
     except (FileNotFoundError, NotADirectoryError):
         return False
@@ -337,11 +338,11 @@ def _remove_made_dir(system: SystemRoot, op: Op, identity: dict[str, int] | None
     directory (device, inode), empty and not mounted on; never through a link."""
     path = op["path"]
     if identity is None:  # never made, or the machine crashed before its identity was on disk
-        if files.stat_of(system.root, path, follow_last=False) is None:
+        if files.stat_of(system.dir, path, follow_last=False) is None:
             return False
         raise LeftInPlace(f"{path}: not known to be the directory this transaction made; left in place")
     why = files.remove_made_dir(
-        system.root, path, identity["dev"], identity["ino"], mounted=lambda: mounts.is_mount_point(system, path)
+        system.dir, path, identity["dev"], identity["ino"], mounted=lambda: mounts.is_mount_point(system, path)
     )
     if why:
         raise LeftInPlace(why)
@@ -355,10 +356,10 @@ def _device(op: Op) -> tuple[int, int] | None:
 def _remove_as_made(system: SystemRoot, op: Op) -> str:
     """Remove a path the jail made, only while it is still as made and nothing is mounted on it."""
     path = op["path"]
-    with resolved(system.root, path, follow_last=False) as entry:
+    with resolved(system.dir, path, follow_last=False) as entry:
         if entry.fd is None:
             return f"{path} was gone already"
-        if binds.is_mount_point(system.root, path):
+        if binds.is_mount_point(system.dir, path):
             return f"{path} is a mount point: left in place"
         if why := files.as_made(entry, op):
             return f"{path} is {why}: left in place"
@@ -369,7 +370,7 @@ def _remove_as_made(system: SystemRoot, op: Op) -> str:
 def _make_again(system: SystemRoot, op: Op) -> bool:
     """Undo of a removal: the path as it was made, unless something is there (the removal left it, or
     this undo ran before)."""
-    with resolved(system.root, op["path"], follow_last=False) as entry:
+    with resolved(system.dir, op["path"], follow_last=False) as entry:
         if entry.stat is not None:
             return False
         files.create(entry, op["kind"], op["mode"], op["uid"], op["gid"], _device(op))

@@ -12,15 +12,17 @@ transient timer (`arming.arm_systemd_timer`) stays a second, independent watchdo
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from tui_jail.txn import journal
 from tui_jail.txn.journal import Busy, Entry
 from tui_jail.txn.journal_layout import boot_id
 from tui_jail.txn.rollback import rollback
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see tui_jail.cli)
+if TYPE_CHECKING:
+    from tui_jail.paths.files import Root
 
-def ensure_watched(root: Path) -> list[str]:
+
+def ensure_watched(root: Root) -> list[str]:
     """Re-arm or roll back what nobody watches; one line for each thing found or done."""
     entries = journal.scan(root)
     lines = [_damaged_line(entry) for entry in entries if entry.problem and not _needs_action(entry)]
