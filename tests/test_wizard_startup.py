@@ -190,6 +190,21 @@ async def test_the_first_screen_parses_no_button_stylesheet(sample_root: Path, j
 
 
 @run_async
+async def test_the_preset_screen_composes_no_back_button(sample_root: Path) -> None:
+    """The first step has nothing behind it: no Back button (it was composed hidden, styled and laid out
+    before the first paint for nothing)."""
+    app = wizard(sample_root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert type(app.screen).__name__ == "PresetScreen"
+        assert not app.screen.query("#back-button")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "MountsScreen"
+        assert app.screen.query("#back-button")  # the control: a step with one behind it has it
+
+
+@run_async
 async def test_drift_is_checked_only_once_the_list_has_painted(
     sample_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -73,4 +73,8 @@ class CompactButton(Button, inherit_css=False):
     """
 
     def __init__(self, label: str, *, id: str, variant: ButtonVariant = "default") -> None:
-        super().__init__(label, id=id, variant=variant, compact=True)
+        # the classes Button's watchers would add one by one, each restyling the button before it is even
+        # mounted: present from the start, the watchers skip them (-textual-compact is not: its reactive
+        # removes it as it initialises, then adds it back)
+        classes = "-style-default" + ("" if variant == "default" else f" -{variant}")
+        super().__init__(label, id=id, variant=variant, compact=True, classes=classes)

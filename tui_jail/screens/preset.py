@@ -19,6 +19,7 @@ from tui_jail.screens.step import NEXT, StepScreen
 class PresetScreen(StepScreen):
     STEP = "Preset"
     CSS_PATH = "preset.tcss"
+    HAS_BACK = False
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", show=False), Binding("o", "open", "Open spec")]
 
     def compose_body(self) -> ComposeResult:

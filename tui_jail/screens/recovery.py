@@ -43,6 +43,7 @@ class RecoveryScreen(TransactionStep):
     STEP = "Recovery"
     NEXT_LABEL = "Continue"
     CSS_PATH = "recovery.tcss"
+    HAS_BACK = False
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", show=False)]
 
     def __init__(self, state: WizardState, txn: TxnState, notices: list[str] | None = None) -> None:

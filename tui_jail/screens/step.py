@@ -51,6 +51,7 @@ class Field(Input):
 class StepScreen(Screen[str]):
     STEP = ""
     NEXT_LABEL = "Next"
+    HAS_BACK = True  # False: a step with nothing behind it (its action_back does nothing) shows no Back button
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back"),
         Binding("ctrl+n", "next", "Next", priority=True),
@@ -69,7 +70,8 @@ class StepScreen(Screen[str]):
         yield Header(icon=self.glyph["icon"])
         yield from self.compose_body()
         with Horizontal(id="nav"):
-            yield CompactButton(f"{self.glyph['back']} Back", id="back-button")
+            if self.HAS_BACK:
+                yield CompactButton(f"{self.glyph['back']} Back", id="back-button")
             yield Label(id="nav-error", markup=False)
             yield CompactButton(f"{self.NEXT_LABEL} {self.glyph['next']}", id="next-button", variant="primary")
         yield Footer()

@@ -34,6 +34,7 @@ class VerifyScreen(StepScreen):
     STEP = "Verify"
     NEXT_LABEL = "Done"
     CSS_PATH = "verify.tcss"
+    HAS_BACK = False
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", show=False)]
 
     def compose_body(self) -> ComposeResult:
