@@ -78,6 +78,8 @@ APPLIED_HEADER = "# tui-jail: the applied spec of jail "
 
 @dataclass
 class WizardState:
+    """The wizard's spec being edited, where it came from, and the system it is for."""
+
     system: SystemRoot
     sandbox: bool = False
     environ: Mapping[str, str] = field(default_factory=dict)
