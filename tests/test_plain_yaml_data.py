@@ -189,6 +189,31 @@ FRAGMENTS += ["\t", "\r", "&a ", "*a", "!t ", "|", ">", "? ", "---", "...", "1",
 loose_lines = st.lists(st.lists(st.sampled_from(FRAGMENTS), max_size=6).map("".join), min_size=1, max_size=6)
 
 
+# what the generators reach seldom, or not at all
+EDGES = [
+    "k" * 1000 + ": v\n",
+    "- " + "k" * 1000 + ": v\n",
+    "k" * 1030 + ": v\n",
+    "a: {" + "k" * 1030 + ": v}\n",
+    "a: {" + "k" * 990 + ": v}\n",
+    "a: [" + "k" * 2000 + "]\n",
+    "a: [x,\n\n  y]\n",
+    "a: [x,\n  # c\n  y]\n",
+    "a: [x,\ny]\n",
+    'a: ["x,\n  y"]\n',
+    "a: [x,\n  y]: 1\n",
+    "a: {b: [c,\n    d], e: f}\n",
+    "a:\n- b: [c,\n   d]\n  e: f\n",
+    "a: 123456789012345678901234567890\n",
+    "a: -0\nb: +12\nc: 0755\nd: -0755\n",
+]
+
+
+@pytest.mark.parametrize("text", EDGES, ids=range(len(EDGES)))
+def test_an_edge_is_read_as_ruamel_reads_it_or_left_to_ruamel(text: str) -> None:
+    assert_agrees(text)
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(documents())
 def test_a_written_document_is_read_as_ruamel_reads_it_or_left_to_ruamel(text: str) -> None:

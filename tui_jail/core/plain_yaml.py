@@ -265,9 +265,10 @@ class _Reader:
             else:
                 if text[at : at + 1] in ("[", "{"):
                     raise NotPlain  # a collection as a key
+                start = at
                 key, at = self.flow_node(text, at, depth)
-                if text[at : at + 2] != ": " or key in node:
-                    raise NotPlain  # no value, `a:b`, or a duplicate key
+                if text[at : at + 2] != ": " or key in node or at - start > MAX_KEY:
+                    raise NotPlain  # no value, `a:b`, a duplicate key, or too long a key
                 node[key], at = self.flow_node(text, _skip_spaces(text, at + 2), depth)
             at = _skip_spaces(text, at)
             if text[at : at + 1] == closing:
