@@ -83,7 +83,6 @@ def _plain_args(words: list[str]) -> "SimpleNamespace | None":
     command's `PLAIN` names, spelt out; anything else (--help, --sandbox, an abbreviation, a bad value)
     is None, for the full parser to read, refuse or explain. tests/test_cli_plain.py holds both readings equal
     (a command's root is the same path as text)."""
-    import importlib
     from types import SimpleNamespace
 
     from tui_jail.commands import COMMAND_MODULES
@@ -96,7 +95,11 @@ def _plain_args(words: list[str]) -> "SimpleNamespace | None":
         command = None
     elif rest[0] in COMMAND_MODULES:
         command = rest[0]
-        plain = getattr(importlib.import_module(f"tui_jail.commands.{command}"), "PLAIN", None)
+        # __import__, not importlib.import_module: importlib's package brings warnings, ~2 M
+        # instructions of the short commands' start-up (the full parser's build_parser uses it)
+        module = f"tui_jail.commands.{command}"
+        __import__(module)
+        plain = getattr(sys.modules[module], "PLAIN", None)
         values = None if plain is None else plain.read(rest[1:])
     else:
         return None

@@ -48,7 +48,14 @@ def _made(cls: type) -> type:
     defaults = {name: cls.__dict__[name] for name in names if name in cls.__dict__}
     title = cls.__name__
 
-    __init__ = _constructor(title, names, defaults)
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        """Compiles the record's own __init__ at its first construction, and hands over to it: a
+        compile is 70-130 us, and of the eight records a rollback's modules define it builds one or
+        two (a mount's statx, an fstab line); the rest are the planner's and the checks'."""
+        compiled = _constructor(title, names, defaults)
+        compiled.__qualname__ = f"{cls.__qualname__}.__init__"
+        cls.__init__ = compiled  # type: ignore[misc]
+        compiled(self, *args, **kwargs)
 
     def fields(self: Any) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name in names)

@@ -10,12 +10,10 @@ Anything else is refused with one line naming the link.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import stat
 from collections import deque
-from collections.abc import Iterator
 
 _O_WALK = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
 _MAX_LINKS = 40  # as the kernel's ELOOP
@@ -68,26 +66,22 @@ class Entry:
             raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), self.path)
         return self.fd, self.stat
 
+    def __enter__(self) -> Entry:
+        return self
 
-@contextlib.contextmanager
-def opened_root(root: str | os.PathLike[str]) -> Iterator[int]:
-    """A descriptor of the system root DIR (given by the admin, so taken as it is)."""
-    fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def resolved(root: str | os.PathLike[str], path: str, *, follow_last: bool = True) -> Entry:
+    """`path` (as seen inside `root`) resolved safely, for a `with` block: both descriptors are closed
+    on leaving it. The entry is its own context manager, not a `contextlib.contextmanager` generator
+    (with a second one for the root's descriptor): a rollback resolves some seventy paths."""
+    root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)  # DIR, given by the admin: taken as it is
     try:
-        yield fd
+        return resolve(root_fd, path, follow_last=follow_last)
     finally:
-        os.close(fd)
-
-
-@contextlib.contextmanager
-def resolved(root: str | os.PathLike[str], path: str, *, follow_last: bool = True) -> Iterator[Entry]:
-    """`path` (as seen inside `root`) resolved safely; both descriptors closed on leaving."""
-    with opened_root(root) as root_fd:
-        entry = resolve(root_fd, path, follow_last=follow_last)
-    try:
-        yield entry
-    finally:
-        entry.close()
+        os.close(root_fd)
 
 
 def resolve(root_fd: int, path: str, *, follow_last: bool = True) -> Entry:

@@ -14,7 +14,6 @@ import stat
 from functools import cached_property
 
 from tui_jail.paths import files
-from tui_jail.paths.mountinfo import MountEntry, read_mountinfo
 from tui_jail.paths.records import record
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see tui_jail.cli)
@@ -22,6 +21,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from tui_jail.paths.files import Root
+    from tui_jail.paths.mountinfo import MountEntry
 
 
 @record
@@ -148,6 +148,8 @@ class SystemRoot:
     def mounts(self) -> dict[str, MountEntry]:
         """Live mounts under the root, keyed by their mount point as seen inside the root.
         Where several are stacked on one point, the last (topmost) wins."""
+        from tui_jail.paths.mountinfo import read_mountinfo  # here: a rollback asks each mount itself
+
         result: dict[str, MountEntry] = {}
         for entry in read_mountinfo():
             inside = self.inside(entry.mount_point)
