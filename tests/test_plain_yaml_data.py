@@ -214,6 +214,17 @@ def test_an_edge_is_read_as_ruamel_reads_it_or_left_to_ruamel(text: str) -> None
     assert_agrees(text)
 
 
+def test_a_long_wrapped_flow_collection_is_read_in_linear_time() -> None:
+    """A flow sequence wrapped over 5,000 lines (25 KiB) is read at once: joining its lines one at a time
+    and reading it again after each took a minute."""
+    import time
+
+    text = "a: [x,\n" + "  x,\n" * 5000 + "  x]\n"
+    start = time.perf_counter()
+    assert plain_yaml.plain_data(text) == {"a": ["x"] * 5002}
+    assert time.perf_counter() - start < 2.0  # 20 ms here, loaded
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(documents())
 def test_a_written_document_is_read_as_ruamel_reads_it_or_left_to_ruamel(text: str) -> None:

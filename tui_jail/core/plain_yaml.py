@@ -200,18 +200,21 @@ class _Reader:
         may go on over the next lines, as ruamel's emitter wraps a long one (the wizard saves specs with
         it), if each is deeper than `indent` and goes on between entries (after `,`, `[` or `{`, or at a
         closing bracket: no scalar is folded), with no comment or blank line between."""
-        while True:
-            try:
-                return self.inline(text, depth), at
-            except _Unclosed:
-                if at == len(self.lines):
-                    raise NotPlain from None
+        try:
+            return self.inline(text, depth), at
+        except _Unclosed:
+            pieces = [text]
+            while at < len(self.lines):  # every line that may go on: once closed, what follows is not plain
                 next_indent, next_content, number = self.lines[at]
                 if next_indent <= indent or number != self.lines[at - 1][2] + 1:
-                    raise NotPlain from None
-                if not (text.endswith((",", "[", "{")) or next_content.startswith(("]", "}"))):
-                    raise NotPlain from None
-                text, at = f"{text} {next_content}", at + 1
+                    break
+                if not (pieces[-1].endswith((",", "[", "{")) or next_content.startswith(("]", "}"))):
+                    break
+                pieces.append(next_content)
+                at += 1
+        if len(pieces) == 1:
+            raise NotPlain
+        return self.inline(" ".join(pieces), depth), at
 
     def key(self, content: str) -> tuple[Any, str] | None:
         """A line's key (as its scalar) and what follows its colon, if the line is `key: ...`."""
