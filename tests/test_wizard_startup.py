@@ -65,6 +65,7 @@ NOT_ON_THE_FIRST_SCREEN = (
     "tui_jail.core.plan",
     "tui_jail.core.render",
     "tui_jail.txn.transaction",
+    "tui_jail.screens.field",
     "tui_jail.screens.mounts",
     "tui_jail.screens.path_modal",
     "tui_jail.screens.review",

@@ -12,7 +12,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Checkbox, Input, Label
 
-from tui_jail.screens.step import Field, StepScreen
+from tui_jail.screens.field import Field
+from tui_jail.screens.step import StepScreen
 from tui_jail.screens.tick import Tick
 from tui_jail.screens.validators import SpecList
 from tui_jail.screens.wizard_state import PLACEHOLDER, split_list

@@ -23,8 +23,9 @@ from textual.containers import Horizontal, ScrollableContainer
 from textual.validation import Number
 from textual.widgets import Button, Input, Label, Static
 
+from tui_jail.screens.field import Field
 from tui_jail.screens.messages import ChecksFinished, TransactionChanged, WorkFailed
-from tui_jail.screens.step import FIELD_STEPS, NEXT, Field, step_title
+from tui_jail.screens.step import FIELD_STEPS, NEXT, step_title
 from tui_jail.screens.transaction_panel import TransactionPanel
 from tui_jail.screens.transaction_step import TransactionStep
 from tui_jail.screens.wizard_state import field_of

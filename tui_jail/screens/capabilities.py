@@ -16,7 +16,8 @@ from textual.containers import Horizontal
 from textual.widgets import Checkbox, DataTable, Input, Label
 
 from tui_jail.core.capabilities import CAPABILITIES
-from tui_jail.screens.step import Field, StepScreen
+from tui_jail.screens.field import Field
+from tui_jail.screens.step import StepScreen
 from tui_jail.screens.tick import Tick
 from tui_jail.screens.validators import SpecValue
 from tui_jail.screens.wizard_state import PLACEHOLDER

@@ -13,7 +13,7 @@ from textual.validation import ValidationResult
 from textual.widgets import Button, Checkbox, Input, Label
 
 from tui_jail.screens.compact_button import CompactButton
-from tui_jail.screens.step import Field
+from tui_jail.screens.field import Field
 from tui_jail.screens.tick import Tick
 from tui_jail.screens.validators import SpecValue
 from tui_jail.screens.wizard_state import WizardState

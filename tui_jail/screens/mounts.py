@@ -16,8 +16,9 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Input, Label
 
+from tui_jail.screens.field import Field
 from tui_jail.screens.mount_form import MountForm
-from tui_jail.screens.step import Field, StepScreen
+from tui_jail.screens.step import StepScreen
 from tui_jail.screens.wizard_state import PLACEHOLDER
 
 

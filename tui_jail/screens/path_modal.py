@@ -17,7 +17,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
-from tui_jail.screens.step import Field
+from tui_jail.screens.field import Field
 
 
 class PathModal(ModalScreen[Path | None]):

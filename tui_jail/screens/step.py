@@ -13,7 +13,6 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Label
 
@@ -40,12 +39,6 @@ def step_title(step: str, kind: str) -> str:
     if step == "settings":
         return "Capabilities" if kind == "exec" else "Access"
     return step.capitalize()
-
-
-class Field(Input):
-    """An input whose cursor does not blink (steady screenshots, calmer over slow SSH links)."""
-
-    cursor_blink = reactive(False, init=False)
 
 
 class StepScreen(Screen[str]):
