@@ -7,7 +7,7 @@ and the order check across slices kept."""
 
 from __future__ import annotations
 
-import dataclasses
+import copy
 import os
 import time
 from pathlib import Path
@@ -17,7 +17,7 @@ from txn_helpers import seedbox, seedbox_text
 
 from tui_jail.core import fstab
 from tui_jail.core.errors import Refused
-from tui_jail.core.plan import Plan, make_plan
+from tui_jail.core.plan import FileChange, Plan, make_plan
 from tui_jail.core.spec import parse_spec
 from tui_jail.core.yamlio import load_yaml_text
 from tui_jail.paths.system import SystemRoot
@@ -43,11 +43,12 @@ def fstab_check(root: Path, plan: Plan) -> str:
 
 def with_block_edited(plan: Plan, old: str, new: str) -> Plan:
     """The plan with its candidate fstab edited (a block tui-jail would never write, to reach a check)."""
-    files = [
-        dataclasses.replace(f, after=(f.after or "").replace(old, new, 1)) if f.path == fstab.FSTAB else f
+    edited = copy.copy(plan)
+    edited.files = [
+        FileChange(**{**vars(f), "after": (f.after or "").replace(old, new, 1)}) if f.path == fstab.FSTAB else f
         for f in plan.files
     ]
-    return dataclasses.replace(plan, files=files)
+    return edited
 
 
 def whole_file_findings(plan: Plan) -> set[tuple[str, str]]:
