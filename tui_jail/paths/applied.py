@@ -13,8 +13,6 @@ knows none, and `remove` then leaves the whole chain.
 
 from __future__ import annotations
 
-import json
-
 from tui_jail.paths.files import Root, atomic_write, read_bytes
 from tui_jail.paths.records import record
 
@@ -81,6 +79,8 @@ def read_made_chain(root: Root, name: str) -> list[str] | None:
 
 
 def parse(data: bytes) -> list[AppliedMount]:
+    import json  # here and below, where a record is read or written: the plan of a jail never applied reads none
+
     try:
         entries = json.loads(data)["mounts"]
         return [AppliedMount(**entry) for entry in entries]
@@ -89,6 +89,8 @@ def parse(data: bytes) -> list[AppliedMount]:
 
 
 def parse_chain(data: bytes) -> list[str] | None:
+    import json
+
     try:
         chain = json.loads(data).get("chain")
     except (ValueError, AttributeError):
@@ -99,6 +101,8 @@ def parse_chain(data: bytes) -> list[str] | None:
 
 
 def render(mounts: list[AppliedMount], chain: list[str] | None) -> bytes:
+    import json
+
     data: dict[str, Any] = {"mounts": [m.identity() for m in mounts]}
     if chain is not None:
         data["chain"] = sorted(chain)
