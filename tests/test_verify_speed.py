@@ -22,17 +22,20 @@ from tui_jail.verify import checks_for
 
 # The CLI in a fresh interpreter, run as the console script runs it (its own exit included); an audit
 # hook writes to stderr, in the order they happen, the first import of each module named and every
-# sshd -T run started (sys.audit's "import" fires when a module is loaded, "subprocess.Popen" when a
-# process is started), and an atexit handler says when the interpreter's teardown runs.
+# sshd -T run started (sys.audit's "import" fires when a module is loaded, "subprocess.Popen" or
+# "os.posix_spawn" when a process is started), and an atexit handler says when the interpreter's
+# teardown runs.
 AUDITED = """
 import atexit, json, os, sys
-WATCHED = ("pydantic", "tui_jail.core.plan", "rich", "textual", "sh", "asyncio", "socket", "dataclasses", "argparse")
+WATCHED = ("pydantic", "tui_jail.core.plan", "rich", "textual", "sh", "asyncio", "socket")
+WATCHED += ("dataclasses", "subprocess", "signal", "argparse")
+STARTS = ("subprocess.Popen", "os.posix_spawn")
 def note(event):
     os.write(2, (json.dumps(event) + "\\n").encode())
 def hook(event, args):
     if event == "import" and args[0] in WATCHED:
         note(args[0])
-    elif event == "subprocess.Popen" and "-T" in args[1] and any(str(a).endswith("sshd") for a in args[1]):
+    elif event in STARTS and "-T" in args[1] and any(str(a).endswith("sshd") for a in args[1]):
         note("sshd -T " + args[1][-1])
 sys.addaudithook(hook)
 atexit.register(note, "teardown")
@@ -71,14 +74,17 @@ def test_sshd_runs_start_before_pydantic_and_the_plan_are_imported(sample_root: 
     assert events.index(runs[-1]) < events.index("pydantic") < events.index("tui_jail.core.plan"), events
 
 
-def test_sshd_runs_start_before_dataclasses_and_without_argparse(sample_root: Path, tmp_path: Path) -> None:
-    """Nothing on the way to sshd's runs is a dataclass (the connections, the checks: records), whose
-    module and the inspect it brings cost more than starting the runs; the command line is read
-    without argparse (see tui_jail.cli._plain_args)."""
+def test_sshd_runs_start_before_dataclasses_and_subprocess_and_without_argparse(
+    sample_root: Path, tmp_path: Path
+) -> None:
+    """Nothing on the way to sshd's runs is a dataclass (the connections, the checks: records), nor
+    subprocess (the runs are posix_spawn'ed) with the signal enums it loads: each cost more than starting
+    the runs; the command line is read without argparse (see tui_jail.cli._plain_args)."""
     _, events = audited_verify(sample_root, configured(sample_root, tmp_path))
     runs = [e for e in events if e.startswith("sshd -T ")]
     assert runs and "pydantic" in events, events  # the hook saw the runs and the imports
-    assert "dataclasses" not in events[: events.index(runs[0])] and "argparse" not in events, events
+    assert not {"dataclasses", "subprocess", "signal"} & set(events[: events.index(runs[0])]), events
+    assert "argparse" not in events, events
 
 
 def test_json_output_loads_no_ui_and_skips_the_teardown(sample_root: Path, tmp_path: Path) -> None:

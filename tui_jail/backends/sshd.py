@@ -13,9 +13,7 @@ import os
 import posixpath
 import re
 import shutil
-import signal
 import struct
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence, Set
@@ -118,6 +116,8 @@ def _host_key_lines(system: SystemRoot, main_text: str, tmp: Path) -> str:
         return ""
     keys = [str(system.host(p)) for p in system.glob(f"{SSHD_DIR}/ssh_host_*_key")]
     if not keys:
+        import subprocess
+
         key = tmp / "ssh_host_ed25519_key"
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True, capture_output=True)
         keys = [str(key)]
@@ -131,23 +131,53 @@ def _host_key_lines(system: SystemRoot, main_text: str, tmp: Path) -> str:
 _WITH_PRIVSEP_DIR = 'mount -t tmpfs -o size=64k,mode=0755 tmpfs /run && mkdir -m 0755 /run/sshd && exec "$@"'
 
 
-def _start_sshd(*args: str) -> subprocess.Popen[str]:
-    """sshd started as a plain subprocess (sh's machinery costs more than a -T run), its output piped."""
+@record
+class _Started:
+    """An sshd run started by `_start_sshd`: its pid, and the memory files its stdout and stderr go to."""
+
+    pid: int
+    out: int
+    err: int
+
+
+def _start_sshd(*args: str) -> _Started:
+    """sshd started with posix_spawn, its output into memory files read once it exits: `verify` starts its
+    runs first thing, and subprocess (with the signal, selectors and threading it loads) cost more to import
+    than starting them; a file, unlike a pipe, never fills while sshd writes and nothing reads."""
     argv = [SSHD, *args]
     if not Path("/run/sshd").is_dir():
         argv = ["unshare", "-m", "--propagation", "private", "sh", "-c", _WITH_PRIVSEP_DIR, "sh", *argv]
-    return subprocess.Popen(
-        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace"
-    )
+    out, err = os.memfd_create("sshd-stdout"), os.memfd_create("sshd-stderr")  # close-on-exec: only as 1 and 2
+    try:
+        nothing = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            redirect = [(os.POSIX_SPAWN_DUP2, nothing, 0), (os.POSIX_SPAWN_DUP2, out, 1), (os.POSIX_SPAWN_DUP2, err, 2)]
+            pid = os.posix_spawnp(argv[0], argv, os.environ, file_actions=redirect)
+        finally:
+            os.close(nothing)
+    except BaseException:
+        os.close(out)
+        os.close(err)
+        raise
+    return _Started(pid, out, err)
 
 
-def _finish(process: subprocess.Popen[str]) -> str:
+def _finish(started: _Started) -> str:
     """sshd's output once it exits; SshdError with its own message when it fails."""
-    out, err = process.communicate()
-    if process.returncode != 0:
+    _, status = os.waitpid(started.pid, 0)
+    out, err = _read_text(started.out), _read_text(started.err)
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
         text = err.strip() or out.strip()
-        raise SshdError(" ".join(text.splitlines()[-3:]) or f"sshd exited with {process.returncode}")
+        raise SshdError(" ".join(text.splitlines()[-3:]) or f"sshd exited with {code}")
     return out
+
+
+def _read_text(fd: int) -> str:
+    """A memory file's text from its start (closing it), decoded as subprocess's text mode decodes."""
+    os.lseek(fd, 0, os.SEEK_SET)
+    with open(fd, errors="replace") as file:
+        return file.read()
 
 
 def check_config(config: Path) -> tuple[bool, str]:
@@ -299,6 +329,8 @@ def reload_sshd(
             raise SshdError(f"{exc}; the running sshd keeps its old config") from None
         done = f"systemctl reload {unit}"
     else:
+        import signal  # only to reload: its enums cost every verify's start of sshd's runs
+
         os.kill(daemon.pid, signal.SIGHUP)
         done = f"SIGHUP to sshd pid {daemon.pid}"
     _wait_closed(daemon.pid, listening)
