@@ -91,6 +91,26 @@ def test_the_applied_record_copies_no_mount_deeply(monkeypatch) -> None:
     assert copies == []
 
 
+def test_an_unchanged_state_file_is_not_read_as_a_spec_again(sample_root: Path, monkeypatch) -> None:
+    """The plan of the spec a jail was applied with (verify makes one; so does a re-plan) takes the spec
+    its unchanged state file holds from the file's comparison, without reading and validating it again
+    (a YAML parse and the spec's validation); a changed spec still reads the applied one."""
+    from tui_jail.core import plan as planner
+
+    system = SystemRoot(sample_root)
+    applied = make_plan(seedbox(), system)
+    state = next(f for f in applied.files if f.path == planner.jail_state_path("rclone-sftp"))
+    (sample_root / state.path.lstrip("/")).parent.mkdir(parents=True)
+    (sample_root / state.path.lstrip("/")).write_text(state.after or "")
+    read: list[str] = []
+    reading = planner.applied_spec
+    monkeypatch.setattr(planner, "applied_spec", lambda system, name: read.append(name) or reading(system, name))
+    again = make_plan(seedbox(), system)
+    assert not any(f.changed for f in again.files if f.path == state.path) and read == []
+    make_plan(seedbox(address="198.51.100.9"), system)
+    assert read == ["rclone-sftp"]  # the control: a changed spec reads the applied one
+
+
 def test_the_planner_does_not_load_the_mount_syscalls() -> None:
     # paths.applied (the jail's mounts record, read by every plan) imported binds, kernel and ctypes
     code = "import sys, tui_jail.core.plan; print(sorted({'ctypes', 'tui_jail.paths.binds'} & set(sys.modules)))"

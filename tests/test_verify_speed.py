@@ -28,7 +28,7 @@ from tui_jail.verify import checks_for
 AUDITED = """
 import atexit, json, os, sys
 WATCHED = ("pydantic", "tui_jail.core.plan", "rich", "textual", "sh", "asyncio", "socket")
-WATCHED += ("dataclasses", "subprocess", "signal", "argparse")
+WATCHED += ("dataclasses", "subprocess", "signal", "argparse", "difflib")
 STARTS = ("subprocess.Popen", "os.posix_spawn")
 def note(event):
     os.write(2, (json.dumps(event) + "\\n").encode())
@@ -79,12 +79,13 @@ def test_sshd_runs_start_before_dataclasses_and_subprocess_and_without_argparse(
 ) -> None:
     """Nothing on the way to sshd's runs is a dataclass (the connections, the checks: records), nor
     subprocess (the runs are posix_spawn'ed) with the signal enums it loads: each cost more than starting
-    the runs; the command line is read without argparse (see tui_jail.cli._plain_args)."""
+    the runs; the command line is read without argparse (see tui_jail.cli._plain_args), and difflib is
+    left to the plans that show a diff."""
     _, events = audited_verify(sample_root, configured(sample_root, tmp_path))
     runs = [e for e in events if e.startswith("sshd -T ")]
     assert runs and "pydantic" in events, events  # the hook saw the runs and the imports
     assert not {"dataclasses", "subprocess", "signal"} & set(events[: events.index(runs[0])]), events
-    assert "argparse" not in events, events
+    assert not {"argparse", "difflib"} & set(events), events
 
 
 def test_json_output_loads_no_ui_and_skips_the_teardown(sample_root: Path, tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ line cost more than the rest of the plan).
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterator, Sequence
 
 from tui_jail.core.linebreaks import only_newline_breaks
@@ -124,6 +123,8 @@ def _lines_forward(text: str, pos: int, count: int) -> int:
 
 def _hunks(a_mid: Sequence[str], b_mid: Sequence[str], lo: int, fromfile: str, tofile: str, n: int) -> Iterator[str]:
     """The diff of the regions a_mid and b_mid, which both start at line `lo` of their files."""
+    import difflib  # here: importing the planner (verify does, and shows no diff) need not load it
+
     started = False
     for group in difflib.SequenceMatcher(None, a_mid, b_mid).get_grouped_opcodes(n):
         if not started:

@@ -218,7 +218,9 @@ def make_plan(spec: Spec, system: SystemRoot) -> Plan:
 def _dropped_paths(spec: Spec, system: SystemRoot, plan: Plan) -> tuple[list[PathStep], list[str]]:
     """What the applied spec made in the jail tree that this one drops — mount points, device nodes,
     dev/, a workdir, proc — as removal steps, with a note for each one left in place."""
-    old = applied_spec(system, spec.name)
+    state = next(f for f in plan.files if f.path == jail_state_path(spec.name))
+    # an unchanged state file holds this very spec: not read and validated again (verify, a re-plan)
+    old = spec if not state.changed else applied_spec(system, spec.name)
     if old is None or old.root != spec.root:
         return [], []
     kept = {p.path for p in plan.paths}
