@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import stat
 import time
@@ -78,7 +77,7 @@ RESERVE = 64 * 1024  # bytes held back for the rollback (see the module's docstr
 def wait_problem(seconds: float) -> str:
     """Why `seconds` cannot be a confirm timeout or an extension; '' when it can. NaN or infinity
     would never come due: the watchdog would never roll back."""
-    if not (math.isfinite(seconds) and 1 <= seconds <= LONGEST_WAIT):
+    if not 1 <= seconds <= LONGEST_WAIT:  # NaN compares false, infinity is larger: both refused
         return f"must be a number of seconds from 1 to {LONGEST_WAIT:g}, not {seconds:g}"
     return ""
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import math
 import os
 import time
 
@@ -126,7 +125,7 @@ def seconds_left(state: dict[str, Any]) -> float:
     if state.get("boot_id") != boot_id() or isinstance(deadline, bool) or not isinstance(deadline, _NUMBER):
         return 0.0
     left = deadline - boottime()
-    if not math.isfinite(left) or left > LONGEST_WAIT + 60:
+    if not left <= LONGEST_WAIT + 60:  # NaN compares false: refused with infinity (and -inf is past)
         return 0.0
     return max(0.0, left)
 

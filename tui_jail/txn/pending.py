@@ -12,7 +12,7 @@ import time
 from collections.abc import Mapping
 
 from tui_jail.core.errors import Refused
-from tui_jail.txn import entry, journal, session
+from tui_jail.txn import journal, session
 from tui_jail.txn.journal import Busy, Damaged, Journal, TxnState
 from tui_jail.txn.journal_layout import LONGEST_WAIT
 from tui_jail.txn.rollback import rollback, stop_timer
@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 
 
 def pending_refusal(root: Root) -> str:
-    found = [entry for entry in journal.scan(root) if entry.unfinished]
+    from tui_jail.txn import entry  # for refusals only, as in _require_new_login
+
+    found = [each for each in journal.scan(root) if each.unfinished]
     if not found:
         return "another tui-jail transaction is running right now"
     state = found[-1].state
@@ -81,6 +83,8 @@ def confirm(root: Root, txn_id: str | None, environ: Mapping[str, str], *, same_
 def _require_new_login(root: Root, state: TxnState) -> None:
     """Refuse, saying why and what to do, unless this process runs in a connection sshd accepted
     after it served the change (the connection's monitor process started later)."""
+    from tui_jail.txn import entry  # the command a refusal names: a confirm that goes through needs none
+
     login = session.own_login()
     if login is not None and login.accepted > state.new_login_after:
         return

@@ -18,7 +18,7 @@ import stat
 from tui_jail.backends import mounts
 from tui_jail.backends.sshd_pid import pidfile_process
 from tui_jail.core.fstab import FSTAB
-from tui_jail.paths import applied, binds, files
+from tui_jail.paths import binds, files
 from tui_jail.paths.binds import Identity
 from tui_jail.paths.resolve import Entry, resolved
 from tui_jail.paths.system import SystemRoot
@@ -169,6 +169,8 @@ def do(
 def _applied_record(op: Op, index: int, journal: Journal, system: SystemRoot) -> bytes:
     """The jail's live binds after this transaction's mount steps, and the directories of its root's
     chain it created (those still there): the record it found, updated."""
+    from tui_jail.paths import applied  # an apply's step (and one kind of undo): a rollback loads it rarely
+
     backup = journal.backup(index) if op["before"] else None
     before = applied.parse(backup) if backup is not None else []
     ops, done, identities = journal.ops(), journal.done(), journal.mount_records()
@@ -295,6 +297,8 @@ def _undo_mount(op: Op, system: SystemRoot, identity: Identity | None) -> bool:
     remade = mounts.bind(system, source, target, readonly=op["readonly"])
     mounts.check(system, [mounts.Expected(target, source, op["readonly"])])
     if op.get("mounts_of"):  # the jail's record (restored before this undo) names the mount that is back
+        from tui_jail.paths import applied
+
         applied.replace_identity(system.dir, op["mounts_of"], target, remade)
     return True
 
