@@ -51,7 +51,7 @@ def main(rounds: int) -> int:
     from tui_jail.backends import sshd
     from tui_jail.backends.sshd import Connection
     from tui_jail.core.plan import make_plan
-    from tui_jail.core.spec import parse_spec
+    from tui_jail.core.spec import parse_spec, spec_data
     from tui_jail.core.yamlio import dump_yaml
     from tui_jail.paths.system import SystemRoot
     from tui_jail.presets import preset_document
@@ -88,7 +88,7 @@ def main(rounds: int) -> int:
             if mount.readonly:
                 subprocess.run(["mount", "-o", "remount,bind,ro", target], check=True)
         spec_file = base / "seedbox.yaml"
-        spec_file.write_text(dump_yaml(spec.model_dump(mode="json")))
+        spec_file.write_text(dump_yaml(spec_data(spec)))
         verify = [TUI_JAIL, "verify", "--json", "--spec", str(spec_file), "--root", str(system.root)]
 
         adopt_login()  # as tui-jail does: the admin's connection is the SSH login this runs under, if any

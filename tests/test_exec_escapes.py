@@ -30,7 +30,7 @@ from test_exec_jails import applied, exec_world, preset_spec
 
 from tui_jail.core.plan import PlanError, make_plan
 from tui_jail.core.render import plan_text
-from tui_jail.core.spec import Spec, parse_spec
+from tui_jail.core.spec import Spec, parse_spec, spec_data
 from tui_jail.paths.system import SystemRoot
 
 pytestmark = [
@@ -265,7 +265,7 @@ SECRETS = {"/etc/shadow": (0o640, 0, 42), "/etc/ssh/ssh_host_ed25519_key": (0o60
 
 
 def spec_with_copies(*copies: str) -> Spec:
-    data = preset_spec("joblet-production").model_dump(mode="json")
+    data = spec_data(preset_spec("joblet-production"))
     data["exec"]["copies"] = [*data["exec"]["copies"], *copies]
     return parse_spec(data)
 
@@ -342,7 +342,7 @@ def file_handle(path: Path) -> str:
 
 
 def root_spec() -> Spec:
-    data = preset_spec("joblet-production").model_dump(mode="json")
+    data = spec_data(preset_spec("joblet-production"))
     data["exec"] |= {"user": "root", "allow_root": True}
     return parse_spec(data)
 

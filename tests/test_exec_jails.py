@@ -29,7 +29,7 @@ from tui_jail.core.capabilities import CAPABILITIES
 from tui_jail.core.checks import run_checks
 from tui_jail.core.launchfile import jail_launch_path
 from tui_jail.core.plan import make_plan
-from tui_jail.core.spec import Spec, parse_spec
+from tui_jail.core.spec import Spec, parse_spec, spec_data
 from tui_jail.core.yamlio import load_yaml_text
 from tui_jail.jailexec import capdrop, launcher
 from tui_jail.paths.system import SystemRoot
@@ -402,7 +402,7 @@ def test_exec_imports_nothing_heavy(world: Path) -> None:
 def test_verify_names_the_missing_loader_and_the_mount_that_brings_it(world: Path) -> None:
     """/lib64 dropped from the mounts: /bin/sh has no ELF loader in the jail, so no probe can start.
     verify says which file is missing and what to add, not 'run exec by hand'."""
-    data = preset_spec("joblet-production").model_dump(mode="json")
+    data = spec_data(preset_spec("joblet-production"))
     data["mounts"] = [m for m in data["mounts"] if m["target"] != "lib64"]
     spec = parse_spec(data)
     results = {r.name: r for r in run_checks(exec_checks(spec, applied(world, spec)))}

@@ -22,7 +22,7 @@ from tui_jail.core.elf import NotElf, read_needs
 from tui_jail.core.errors import Refused
 from tui_jail.core.launchfile import jail_launch_path
 from tui_jail.core.plan import PlanError, make_plan, render_state
-from tui_jail.core.spec import Spec, SpecError, parse_spec
+from tui_jail.core.spec import Spec, SpecError, parse_spec, spec_data
 from tui_jail.core.yamlio import load_yaml_text
 from tui_jail.jailexec import capdrop, launcher
 from tui_jail.jailexec.launcher import prepare
@@ -315,7 +315,7 @@ def test_the_jail_view_follows_the_specs_mounts_before_anything_is_applied() -> 
     spec = preset("joblet-production")
     shell = {n.program: n for n in jail_program_needs(spec, SystemRoot("/"))}["/bin/sh"]
     assert shell.missing == [] and {"bin", "lib64"} <= shell.mounts
-    data = spec.model_dump(mode="json")
+    data = spec_data(spec)
     data["mounts"] = [m for m in data["mounts"] if m["target"] == "bin"]  # no lib64, lib or usr
     broken = {n.program: n for n in jail_program_needs(parse_spec(data), SystemRoot("/"))}["/bin/sh"]
     assert ("its ELF loader", needs_loader()) in broken.missing and ("the library", "libc.so.6") in broken.missing
@@ -356,7 +356,7 @@ def test_exec_of_an_sftp_jail_says_it_is_one(sample_root: Path) -> None:
 
 
 def test_root_as_the_specs_exec_user_needs_allow_root() -> None:
-    data = preset("joblet-production").model_dump(mode="json")
+    data = spec_data(preset("joblet-production"))
     data["exec"]["user"] = "root"
     with pytest.raises(SpecError, match="exec: user: root runs every job as uid 0 in the jail; say allow_root: true"):
         parse_spec(data)
@@ -366,7 +366,7 @@ def test_root_as_the_specs_exec_user_needs_allow_root() -> None:
 
 def test_a_copy_is_never_written_through_a_bind(sample_root: Path) -> None:
     """A copy below a mount's target would land in the host's source: /etc/passwd over itself here."""
-    data = preset("joblet-production").model_dump(mode="json")
+    data = spec_data(preset("joblet-production"))
     data["mounts"].append({"source": "/etc", "target": "etc", "readonly": True})
     with pytest.raises(PlanError, match=r"exec\.copies: /etc/passwd would be written through the bind mount at"):
         make_plan(parse_spec(data), SystemRoot(sample_root))

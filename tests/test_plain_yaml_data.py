@@ -257,6 +257,7 @@ def corpus() -> dict[str, str]:
     from tui_jail.core.spec import parse_spec
     from tui_jail.core.spec_document import spec_yaml
     from tui_jail.core.yamlio import dump_plain_yaml, dump_yaml
+    from tui_jail.paths.records import replace
     from tui_jail.presets import preset_document, preset_names, preset_text
 
     documents = {f"preset {name}": preset_text(name) for name in preset_names()}
@@ -269,9 +270,7 @@ def corpus() -> dict[str, str]:
         document, spec = load_yaml_text(filled), parse_spec(load_yaml_text(filled))
         documents[f"saved {name}"] = spec_yaml(document, spec)
         documents[f"built {name}"] = spec_yaml(None, spec)
-        edited = spec.model_copy(
-            update={"mounts": (*spec.mounts, spec.mounts[0].model_copy(update={"target": "more", "readonly": True}))}
-        )
+        edited = replace(spec, mounts=(*spec.mounts, replace(spec.mounts[0], target="more", readonly=True)))
         documents[f"edited {name}"] = spec_yaml(preset_document(name), edited)
         documents[f"dumped {name}"] = dump_yaml(load_yaml_text(filled))
     for number, applied in enumerate(test_yamlio.applied_documents()):

@@ -16,7 +16,7 @@ from tui_jail.backends.sshd import Connection, candidate_config, check_config, e
 from tui_jail.core import fstab, managed_block, sshd_config
 from tui_jail.core.plan import Plan, PlanError, make_plan, plan_removal
 from tui_jail.core.render import plan_text
-from tui_jail.core.spec import Spec, parse_spec
+from tui_jail.core.spec import Spec, parse_spec, spec_data
 from tui_jail.paths.system import SystemRoot
 from tui_jail.presets import preset_document, preset_names
 
@@ -348,7 +348,7 @@ def test_an_sftp_root_under_a_shared_directory_is_refused_not_fixed(
 ) -> None:
     """The plan used to chmod /tmp to 1755 and chown /home/alice to root (and remove never gave them back)."""
     host = shared_dir(sample_root, parent, mode, uid)
-    spec = parse_spec({**seedbox().model_dump(mode="json"), "root": f"{parent}/jail"})
+    spec = parse_spec({**spec_data(seedbox()), "root": f"{parent}/jail"})
     with pytest.raises(PlanError) as info:
         make_plan(spec, SystemRoot(sample_root))
     message = str(info.value)
@@ -405,9 +405,7 @@ def test_children_skip_untrusted_links_and_odd_names_with_a_note(sample_root: Pa
     (share / "bad\nname").mkdir()
     (share / "bidi\u202egnp.exe").mkdir()
     os.symlink("movies", share / "root-link")  # root's own link, but in a directory the user can write
-    spec = parse_spec(
-        {**seedbox().model_dump(mode="json"), "mounts": [{"source": "/srv/share", "target": "s", "children": True}]}
-    )
+    spec = parse_spec({**spec_data(seedbox()), "mounts": [{"source": "/srv/share", "target": "s", "children": True}]})
     plan = make_plan(spec, SystemRoot(sample_root))
     assert [m.source for m in plan.mounts] == ["/srv/share/movies"]
     assert len(plan.skipped) == 4, plan.skipped
@@ -429,7 +427,7 @@ def test_a_copy_through_a_bind_is_refused(sample_root: Path) -> None:
     shared_dir(sample_root, "/srv/appconf", 0o755)
     (sample_root / "srv/appconf/passwd").write_text("app's own\n")
     spec = exec_jail("/srv/job", copies=["/etc/passwd"])
-    spec = parse_spec({**spec.model_dump(mode="json"), "mounts": [{"source": "/srv/appconf", "target": "etc"}]})
+    spec = parse_spec({**spec_data(spec), "mounts": [{"source": "/srv/appconf", "target": "etc"}]})
     with pytest.raises(PlanError, match=r"exec\.copies: /etc/passwd .*bind mount at /srv/job/etc"):
         make_plan(spec, SystemRoot(sample_root))
 
@@ -439,7 +437,7 @@ def test_a_path_created_through_a_bind_is_refused(sample_root: Path, where: str)
     shared_dir(sample_root, "/srv/appconf", 0o755)
     settings: dict[str, Any] = {"masks": ["etc/app/secret"]} if where == "masks" else {"workdir": "etc/work"}
     spec = exec_jail("/srv/job", **settings)
-    spec = parse_spec({**spec.model_dump(mode="json"), "mounts": [{"source": "/srv/appconf", "target": "etc"}]})
+    spec = parse_spec({**spec_data(spec), "mounts": [{"source": "/srv/appconf", "target": "etc"}]})
     with pytest.raises(PlanError, match="inside the bind mount at /srv/job/etc"):
         make_plan(spec, SystemRoot(sample_root))
 

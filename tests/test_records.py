@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tui_jail.paths.records import record
+from tui_jail.paths.records import keyword_record, record, replace
 
 
 @record
@@ -80,3 +80,32 @@ def test_a_records_constructor_is_compiled_at_its_first_construction() -> None:
     `compile` event counts them)."""
     result = subprocess.run([sys.executable, "-c", FIRST_CONSTRUCTION], capture_output=True, text=True, timeout=60)
     assert result.stdout.split() == ["0", "1", "True"], result.stdout + result.stderr
+
+
+@keyword_record
+class Named:
+    version: int = 1
+    name: str  # no default after one with a default: made by name only, as kw_only dataclasses are
+    tags: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class NamedReference:
+    version: int = 1
+    name: str
+    tags: tuple[str, ...] = ()
+
+
+def test_a_keyword_record_is_a_kw_only_dataclass_and_replace_is_dataclasses() -> None:
+    mine, theirs = Named(name="a"), NamedReference(name="a")
+    assert repr(mine).removeprefix("Named") == repr(theirs).removeprefix("NamedReference")
+    assert list(vars(mine).items()) == list(dataclasses.asdict(theirs).items())  # the fields in written order
+    with pytest.raises(TypeError):
+        Named("a")  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        Named()  # type: ignore[call-arg]
+    changed = replace(mine, tags=("x",))
+    assert vars(changed) == dataclasses.asdict(dataclasses.replace(theirs, tags=("x",)))
+    assert mine == Named(name="a") and changed != mine
+    with pytest.raises(TypeError):
+        replace(mine, bogus=1)

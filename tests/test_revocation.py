@@ -16,7 +16,7 @@ from txn_helpers import seedbox, snapshot, wait_watchdogs_gone
 
 from tui_jail.core import fstab, managed_block
 from tui_jail.core.plan import make_plan, plan_removal
-from tui_jail.core.spec import Spec, parse_spec
+from tui_jail.core.spec import Spec, parse_spec, spec_data
 from tui_jail.paths.system import SystemRoot
 from tui_jail.txn import transaction
 
@@ -34,7 +34,7 @@ def world(sample_root: Path) -> Iterator[Path]:
 
 
 def without(spec: Spec, target: str, **changes: object) -> Spec:
-    data = spec.model_dump(mode="json")
+    data = spec_data(spec)
     data["mounts"] = [m for m in data["mounts"] if m["target"] != target]
     return parse_spec({**data, **changes})
 
@@ -121,7 +121,7 @@ def test_a_new_source_replaces_the_bind_instead_of_stacking_on_it(world: Path) -
     (world / "tank/newmovies").mkdir()
     (world / "tank/newmovies/marker").write_text("new")
     before = snapshot(world)
-    data = full.model_dump(mode="json")
+    data = spec_data(full)
     for mount in data["mounts"]:
         if mount["target"] == "incomingmovies":
             mount["source"] = "/tank/newmovies"

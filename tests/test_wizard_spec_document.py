@@ -5,6 +5,7 @@ from __future__ import annotations
 from tui_jail.core.spec import Mount, parse_spec
 from tui_jail.core.spec_document import spec_yaml
 from tui_jail.core.yamlio import load_yaml_text
+from tui_jail.paths.records import replace
 from tui_jail.presets import preset_document, preset_names
 
 
@@ -28,11 +29,10 @@ def test_edits_land_and_comments_stay() -> None:
     document = preset_document("seedbox-sftp")
     spec = parse_spec(document, allow_placeholders=True)
     assert spec.sftp is not None
-    edited = spec.model_copy(
-        update={
-            "sftp": spec.sftp.model_copy(update={"users": ("media",), "addresses": ("203.0.113.7", "198.51.100.0/24")}),
-            "mounts": spec.mounts[:2],
-        }
+    edited = replace(
+        spec,
+        sftp=replace(spec.sftp, users=("media",), addresses=("203.0.113.7", "198.51.100.0/24")),
+        mounts=spec.mounts[:2],
     )
     text = spec_yaml(document, edited)
     assert "# The seedbox's public address (an IP, or a CIDR without host bits)." in text
@@ -48,7 +48,7 @@ def test_edits_land_and_comments_stay() -> None:
 def test_a_new_mount_copies_the_style_and_omits_defaults() -> None:
     document = preset_document("awf-host-chroot")
     spec = parse_spec(document, allow_placeholders=True)
-    edited = spec.model_copy(update={"mounts": (*spec.mounts, Mount(source="/srv", target="srv", readonly=True))})
+    edited = replace(spec, mounts=(*spec.mounts, Mount(source="/srv", target="srv", readonly=True)))
     text = spec_yaml(document, edited)
     assert "  - {source: /srv, target: srv, readonly: true}\n" in text
     assert parse_spec(load_yaml_text(text), allow_placeholders=True) == edited

@@ -98,7 +98,7 @@ def test_the_cli_refuses_a_bomb_in_one_line(tmp_path: Path) -> None:
 
 def applied_documents() -> list[dict[str, object]]:
     """What the planner writes as an applied record: every preset (placeholders filled), and a big jail."""
-    from tui_jail.core.spec import parse_spec
+    from tui_jail.core.spec import parse_spec, spec_data
     from tui_jail.presets import preset_text
 
     filled = {"<media-user>": "media", "<seedbox-ip>": "203.0.113.0/24", "<agent-user>": "agent"}
@@ -110,9 +110,7 @@ def applied_documents() -> list[dict[str, object]]:
         documents.append(load_yaml_text(text))
     mounts = [{"source": f"/tank/s{i}", "target": f"s{i}", "readonly": i % 2 == 0} for i in range(300)]
     documents.append({**documents[0], "mounts": mounts})
-    return [
-        {"version": s.version, **s.model_dump(mode="json", exclude_defaults=True)} for s in map(parse_spec, documents)
-    ]
+    return [{"version": s.version, **spec_data(s, exclude_defaults=True)} for s in map(parse_spec, documents)]
 
 
 def test_the_fast_dump_writes_what_ruamel_writes(monkeypatch: pytest.MonkeyPatch) -> None:

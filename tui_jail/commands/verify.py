@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     document = spec_document(args)
     system, admin = SystemRoot(args.root), admin_connection(os.environ)
     with _ask_sshd(document, system, admin) as answers:
-        # pydantic's import, the validation and the plan, after sshd has started: beside it
+        # the validation and the plan, after sshd has started: beside it
         from tui_jail.core.spec import parse_spec
         from tui_jail.verify import checks_for
 

@@ -18,7 +18,7 @@ from tui_jail.core import bootguard, fstab, managed_block, sshd_config
 from tui_jail.core.difftext import unified_text_diff
 from tui_jail.core.launchfile import JAILS_DIR, jail_launch_path, render_launch
 from tui_jail.core.launchfile import STATE_DIR as STATE_DIR  # re-exported: the state layout lives with the launch file
-from tui_jail.core.spec import DEVICES, Mount, Spec, SpecError, parse_spec, unreadable_text
+from tui_jail.core.spec import DEVICES, Mount, Spec, SpecError, parse_mount, parse_spec, spec_data, unreadable_text
 from tui_jail.core.yamlio import YamlError, dump_plain_yaml, load_yaml_data
 from tui_jail.paths.applied import read_applied_mounts, read_made_chain
 from tui_jail.paths.mountinfo import MountEntry
@@ -337,11 +337,13 @@ def _expand_mounts(spec: Spec, system: SystemRoot, plan: Plan) -> list[Mount]:
                 plan.skipped.append(f"{posixpath.join(mount.source, ascii(entry)[1:-1])} ({why}: not bound)")
                 continue
             out.append(
-                Mount(
-                    source=posixpath.join(mount.source, entry),
-                    target=posixpath.join(mount.target, entry),
-                    readonly=mount.readonly,
-                    persist=mount.persist,
+                parse_mount(
+                    {
+                        "source": posixpath.join(mount.source, entry),
+                        "target": posixpath.join(mount.target, entry),
+                        "readonly": mount.readonly,
+                        "persist": mount.persist,
+                    }
                 )
             )
     return sorted(out, key=lambda m: m.target.count("/"))
@@ -665,7 +667,7 @@ def _copy_owner_fix(spec: Spec, system: SystemRoot, copy: str, binds: Binds) -> 
 def render_state(spec: Spec) -> str:
     header = f"# tui-jail: the applied spec of jail {spec.name}. Written by tui-jail apply; do not edit.\n"
     # defaults left out keep it short; the version stays so the file says what it is
-    return header + dump_plain_yaml({"version": spec.version, **spec.model_dump(mode="json", exclude_defaults=True)})
+    return header + dump_plain_yaml({"version": spec.version, **spec_data(spec, exclude_defaults=True)})
 
 
 def _change(system: SystemRoot, path: str, after: str | None, mode: int = 0o644) -> FileChange:

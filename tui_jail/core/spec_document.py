@@ -12,19 +12,19 @@ from typing import Any
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from tui_jail.core.spec import Spec, SpecError, parse_spec
+from tui_jail.core.spec import Spec, SpecError, parse_spec, spec_data
 from tui_jail.core.yamlio import dump_yaml
 
 
 def merge_spec(document: Any, spec: Spec) -> CommentedMap:
     """`document` (may be None or invalid) updated in place to describe `spec`; returns it."""
-    new_full = spec.model_dump(mode="json")
-    new_sparse = spec.model_dump(mode="json", exclude_defaults=True)
+    new_full = spec_data(spec)
+    new_sparse = spec_data(spec, exclude_defaults=True)
     if not isinstance(document, CommentedMap):
         built: CommentedMap = _build(new_sparse)
         return built
     try:
-        old_full: Any = parse_spec(document, allow_placeholders=True).model_dump(mode="json")
+        old_full: Any = spec_data(parse_spec(document, allow_placeholders=True))
     except SpecError:
         old_full = None  # nothing to compare against: every key is rewritten
     _merge_map(document, old_full, new_full, new_sparse)

@@ -20,22 +20,37 @@ if TYPE_CHECKING:
     @dataclass_transform(frozen_default=True)
     def record(cls: type[T]) -> type[T]: ...
 
+    @dataclass_transform(frozen_default=True, kw_only_default=True)
+    def keyword_record(cls: type[T]) -> type[T]: ...
+
 else:
 
     def record(cls):
         """Give `cls` (annotated fields, defaults as class attributes) a dataclass's methods."""
         return _made(cls)
 
+    def keyword_record(cls):
+        """A record made by name only (`@dataclass(frozen=True, kw_only=True)`): its fields keep the
+        order they are written in, defaults or not."""
+        return _made(cls, keyword_only=True)
+
+
+def replace(value: T, **changes: Any) -> T:
+    """A copy of the record `value` with `changes` to its fields (`dataclasses.replace`)."""
+    return type(value)(**{**vars(value), **changes})
+
 
 class FrozenRecord(AttributeError):
     """An assignment to a record's field (dataclasses' FrozenInstanceError is an AttributeError too)."""
 
 
-def _constructor(title: str, names: tuple[str, ...], defaults: dict[str, Any]) -> Any:
+def _constructor(title: str, names: tuple[str, ...], defaults: dict[str, Any], keyword_only: bool) -> Any:
     """An __init__ taking exactly the fields (positional or by name, defaults last), compiled from its
     source as dataclasses compile theirs: built by a generic loop, each record cost twice as much to
     make (mountinfo makes one a line). The names are the class's own annotations: identifiers."""
     parameters = ", ".join(f"{name}=_defaults[{name!r}]" if name in defaults else name for name in names)
+    if keyword_only and names:
+        parameters = f"*, {parameters}"
     body = "".join(f"\n    _set(self, {name!r}, {name})" for name in names) or "\n    pass"
     namespace: dict[str, Any] = {"_defaults": defaults, "_set": object.__setattr__}
     exec(f"def __init__(self, {parameters}):{body}", namespace)  # our own field names only
@@ -43,7 +58,7 @@ def _constructor(title: str, names: tuple[str, ...], defaults: dict[str, Any]) -
     return namespace["__init__"]
 
 
-def _made(cls: type) -> type:
+def _made(cls: type, keyword_only: bool = False) -> type:
     names = tuple(vars(cls).get("__annotations__", {}))
     defaults = {name: cls.__dict__[name] for name in names if name in cls.__dict__}
     title = cls.__name__
@@ -52,7 +67,7 @@ def _made(cls: type) -> type:
         """Compiles the record's own __init__ at its first construction, and hands over to it: a
         compile is 70-130 us, and of the eight records a rollback's modules define it builds one or
         two (a mount's statx, an fstab line); the rest are the planner's and the checks'."""
-        compiled = _constructor(title, names, defaults)
+        compiled = _constructor(title, names, defaults, keyword_only)
         compiled.__qualname__ = f"{cls.__qualname__}.__init__"
         cls.__init__ = compiled  # type: ignore[misc]
         compiled(self, *args, **kwargs)

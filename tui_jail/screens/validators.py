@@ -17,7 +17,7 @@ Extra = Callable[[str], str | None]
 def _adapter(kind: str) -> Any:
     from pydantic import TypeAdapter
 
-    from tui_jail.core import spec
+    from tui_jail.core import spec_model as spec
 
     return TypeAdapter({"abs": spec.AbsPath, "rel": spec.RelPath, "address": spec.Address, "user": spec.UserName}[kind])
 

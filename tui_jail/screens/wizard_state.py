@@ -288,14 +288,12 @@ class WizardState:
     ) -> str | None:
         """What is wrong with a mount as typed (None: fine). `index` is the one being edited; a source
         the plan creates (`create`) need not exist yet."""
-        from pydantic import ValidationError
-
-        from tui_jail.core.spec import Mount, format_validation_error
+        from tui_jail.core.spec import SpecError, parse_mount
 
         try:
-            Mount(source=source, target=target, create=create)
-        except ValidationError as exc:
-            return format_validation_error(exc)
+            parse_mount({"source": source, "target": target, "create": create})
+        except SpecError as exc:
+            return str(exc)
         if not optional and not create and not PLACEHOLDER.search(source) and not self.source_exists(source):
             return f"source: {source} does not exist under {self.where} (c: create it as a step of the plan)"
         for other, mount in enumerate(self.mounts):
