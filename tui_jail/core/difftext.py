@@ -70,6 +70,8 @@ def _tail_starts(a: str, b: str, head: int) -> tuple[int, int]:
 def _common_prefix(a: str, b: str) -> int:
     """How many characters a and b start with alike."""
     limit = min(len(a), len(b))
+    if a.startswith(b) if len(a) > len(b) else b.startswith(a):
+        return limit  # a block appended: one comparison, no slices
     same = 0
     while same + _CHUNK <= limit and a[same : same + _CHUNK] == b[same : same + _CHUNK]:
         same += _CHUNK
