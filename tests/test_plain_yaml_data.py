@@ -61,12 +61,23 @@ def fast_reading(text: str) -> Any:
         return NOT_PLAIN
 
 
+def builtin(value: Any) -> bool:
+    """Whether `value` is made of Python's own dict, list, str, int, bool and None, nothing of ruamel's
+    (spec.parse_spec reads only those without pydantic: ruamel's `'null'` is a SingleQuotedScalarString)."""
+    if type(value) is dict:
+        return all(builtin(k) and builtin(v) for k, v in value.items())
+    if type(value) is list:
+        return all(builtin(v) for v in value)
+    return type(value) in (str, int, bool, type(None))
+
+
 def assert_agrees(text: str) -> bool:
-    """True if the fast reader took `text` (and read it as ruamel does)."""
+    """True if the fast reader took `text` (and read it as ruamel does, in Python's own types)."""
     fast = fast_reading(text)
     if fast == NOT_PLAIN:
         return False
     assert fast == ruamel_reading(text), text
+    assert builtin(plain_yaml.plain_data(text)), text
     return True
 
 
@@ -330,3 +341,12 @@ def test_what_the_bounds_refuse_is_left_to_ruamel_which_refuses_it() -> None:
     assert plain_yaml.plain_data("a:\n  b:\n    c: [1, {d: [2]}]\n") == load_yaml_text(
         "a:\n  b:\n    c: [1, {d: [2]}]\n"
     )
+
+
+def test_a_quoted_word_is_a_str_not_ruamels_own_string() -> None:
+    """What the emitter writes for the device `null` is read as a str: ruamel's reading (the control) is
+    its SingleQuotedScalarString, which sent every spec the wizard saved to pydantic."""
+    text = "devices: ['null', zero]\n"
+    assert not builtin(yaml_ruamel.load_data(text, "<spec>"))
+    assert plain_yaml.plain_data(text) == {"devices": ["null", "zero"]}
+    assert builtin(plain_yaml.plain_data(text))
