@@ -129,8 +129,8 @@ def main(rounds: int) -> int:
     rest = cpu["verify"] - cpu["floor"] - cpu["start"] - spec_loading
     print(
         f"verify's CPU, medians of {rounds} in turns: {cpu['verify']:.0f} ms = floor {cpu['floor']:.0f} + interpreter "
-        f"start {cpu['start']:.0f} + spec loading {spec_loading:.0f} (pydantic, the YAML reader, validation) + the "
-        f"rest {rest:.0f} (the CLI, the plan, the checks)"
+        f"start {cpu['start']:.0f} + spec loading {spec_loading:.0f} (the YAML reader and validation; pydantic only "
+        f"for a spec to coerce or refuse) + the rest {rest:.0f} (the CLI, the plan, the checks)"
     )
     return 0 if pairs.ratio <= GOAL else 1
 

@@ -196,7 +196,7 @@ def test_short_commands_on_a_pending_transaction_import_nothing_heavy(world: Pat
 
 PLANNED = """
 import io, sys
-from tui_jail.core import spec, yamlio  # what loading the spec imports (pydantic and all): not the planner's
+from tui_jail.core import spec, yamlio  # what loading the spec imports: not the planner's
 before = set(sys.modules)
 from tui_jail import cli
 sys.stdout = io.StringIO()

@@ -1,4 +1,5 @@
-"""Our trimmed unified diff says exactly what difflib's does, only faster."""
+"""Our trimmed unified diff is a right diff in difflib's format, and difflib's very text when one region
+changes (a managed block), only faster."""
 
 from __future__ import annotations
 
@@ -50,6 +51,16 @@ def test_text_diff_is_the_diff_of_the_split_lines(
     a, b = "".join(head + old + tail), "".join(head + new + tail)
     want = list(unified_diff(a.splitlines(keepends=True), b.splitlines(keepends=True), "a", "b", context))
     assert list(unified_text_diff(a, b, "a", "b", context)) == want
+
+
+def test_where_repeated_lines_align_otherwise_the_diff_still_gives_the_new_text() -> None:
+    # difflib over the whole files aligns these blank lines otherwise than over the trimmed middle: a
+    # different text, but a diff that must still turn a into b
+    a = "babb\nabaa\nabab\n\nb\n\nb\n\n\nab\na\n\nb"
+    b = "babb\nabaa\nabab\n\nb\n\n\n\n\n"
+    ours = list(unified_text_diff(a, b, "a", "b"))
+    assert ours != list(difflib.unified_diff(a.splitlines(True), b.splitlines(True), "a", "b"))
+    assert "".join(_apply(a.splitlines(True), ours)) == b
 
 
 class _SplitSpy(str):

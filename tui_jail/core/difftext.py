@@ -2,9 +2,13 @@
 
 `difflib.unified_diff` matches the whole of both files; ours trims the common head and tail
 first (keeping the context lines), diffs the middle and shifts the hunk line numbers back. The
-output has the same format. `unified_text_diff` trims whole texts before splitting them into lines:
-a plan of a 10,000-line fstab splits only the lines around its block (splitting and comparing every
-line cost more than the rest of the plan).
+output has the same format and applies to give the new file (tests/test_difftext.py); where one region
+changes it is difflib's text. Where repeated lines (blank ones, say) allow more than one alignment,
+difflib matching the middle alone may pick another alignment, equally right, than over the whole files.
+
+`unified_text_diff` trims whole texts before splitting them into lines: a plan of a 10,000-line fstab
+splits only the lines around its block (splitting and comparing every line cost more than the rest of
+the plan).
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ def _range(start: int, stop: int) -> str:
 
 
 def unified_diff(a: Sequence[str], b: Sequence[str], fromfile: str, tofile: str, n: int = 3) -> Iterator[str]:
-    """`difflib.unified_diff(a, b, fromfile, tofile, n=n)` of two lists of lines, the same text."""
+    """`difflib.unified_diff(a, b, fromfile, tofile, n=n)` of two lists of lines, in the same format (and
+    the same text when one region changes; see the module's docstring)."""
     head = 0
     limit = min(len(a), len(b))
     while head < limit and a[head] == b[head]:
