@@ -137,6 +137,18 @@ def test_commands_read_a_plain_valid_spec_without_pydantic(sample_root: Path, tm
     assert heavy_imports(sample_root, "apply", "--spec", spec, code=1, heavy=PYDANTIC) == set()
 
 
+def test_verify_of_an_ascii_spec_loads_neither_typing_nor_unicode_tables(sample_root: Path, tmp_path: Path) -> None:
+    """typing (for annotations only) and unicodedata (to find invisible format characters, which ASCII
+    has none of) were 10 ms of verify's CPU, at its goal's line. The control: a non-ASCII name loads the
+    tables, and its format character is still refused."""
+    lean = ("typing", "unicodedata")
+    spec = seedbox_spec(tmp_path, "ascii")
+    assert heavy_imports(sample_root, "verify", "--json", "--spec", str(spec), code=1, heavy=lean) == set()
+    spec.write_text(spec.read_text().replace("target: incomingmovies", "target: incoming\u202emovies"))
+    assert "unicodedata" in heavy_imports(sample_root, "plan", "--spec", str(spec), code=1, heavy=lean)
+    assert "invisible format character U+202E" in cli(sample_root, "plan", "--spec", str(spec)).stderr
+
+
 def test_a_spec_to_coerce_or_to_refuse_goes_to_pydantic(sample_root: Path, tmp_path: Path) -> None:
     """The control: a value pydantic coerces (`readonly: "yes"`) is read by the model, to the same plan
     as `readonly: true`; a value it refuses gets its message, worded as before the plain reader."""

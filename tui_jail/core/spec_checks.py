@@ -13,7 +13,6 @@ from __future__ import annotations
 import ipaddress
 import posixpath
 import re
-import unicodedata
 
 from tui_jail.core.capabilities import normalise_capability
 
@@ -106,6 +105,8 @@ def unreadable_text(value: str) -> str:
     if CONTROL_RE.search(value):
         return "a newline or control character"
     if not value.isascii():
+        import unicodedata  # here: its tables load in 4-5 ms, and a spec is almost always ASCII
+
         for char in value:
             if unicodedata.category(char) == "Cf":
                 return f"the invisible format character U+{ord(char):04X}"
