@@ -44,7 +44,7 @@ class FrozenRecord(AttributeError):
     """An assignment to a record's field (dataclasses' FrozenInstanceError is an AttributeError too)."""
 
 
-def _constructor(title: str, names: tuple[str, ...], defaults: dict[str, Any], keyword_only: bool) -> Any:
+def _constructor(qualname: str, names: tuple[str, ...], defaults: dict[str, Any], keyword_only: bool) -> Any:
     """An __init__ taking exactly the fields (positional or by name, defaults last), compiled from its
     source as dataclasses compile theirs: built by a generic loop, each record cost twice as much to
     make (mountinfo makes one a line). The names are the class's own annotations: identifiers."""
@@ -54,7 +54,7 @@ def _constructor(title: str, names: tuple[str, ...], defaults: dict[str, Any], k
     body = "".join(f"\n    _set(self, {name!r}, {name})" for name in names) or "\n    pass"
     namespace: dict[str, Any] = {"_defaults": defaults, "_set": object.__setattr__}
     exec(f"def __init__(self, {parameters}):{body}", namespace)  # our own field names only
-    namespace["__init__"].__qualname__ = f"{title}.__init__"
+    namespace["__init__"].__qualname__ = f"{qualname}.__init__"
     return namespace["__init__"]
 
 
@@ -67,8 +67,7 @@ def _made(cls: type, keyword_only: bool = False) -> type:
         """Compiles the record's own __init__ at its first construction, and hands over to it: a
         compile is 70-130 us, and of the eight records a rollback's modules define it builds one or
         two (a mount's statx, an fstab line); the rest are the planner's and the checks'."""
-        compiled = _constructor(title, names, defaults, keyword_only)
-        compiled.__qualname__ = f"{cls.__qualname__}.__init__"
+        compiled = _constructor(cls.__qualname__, names, defaults, keyword_only)
         cls.__init__ = compiled  # type: ignore[misc]
         compiled(self, *args, **kwargs)
 
